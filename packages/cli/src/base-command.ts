@@ -1,0 +1,63 @@
+import { Command, Errors, type Interfaces } from '@oclif/core'
+import { resolveHome } from '@mlp/daemon'
+import { errorToJSON, type RouteName, type Routes } from '@mlp/proto'
+import { ApiClient } from './client.js'
+import { ProgressLine } from './progress.js'
+
+/** Parsed flags of a command class, `--json` included. */
+export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
+/** Parsed args of a command class. */
+export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+
+/**
+ * What every mlp command shares: `--json`, the daemon client for `MLP_HOME`,
+ * a progress line on a TTY, and error output as one line on stderr (and an
+ * `{error}` document on stdout under `--json`).
+ */
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true
+
+  protected flags!: CommandFlags<T>
+  protected args!: CommandArgs<T>
+  protected home!: string
+  protected client!: ApiClient
+
+  public override async init (): Promise<void> {
+    await super.init()
+    const { args, flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict
+    })
+    this.flags = flags as CommandFlags<T>
+    this.args = args as CommandArgs<T>
+    this.home = resolveHome()
+    this.client = new ApiClient(this.home)
+  }
+
+  /** Calls the daemon, rendering its progress events on a TTY. */
+  protected async call<R extends RouteName>(route: R, body: Routes[R]['request'], render?: (event: Routes[R]['progress']) => string): Promise<Routes[R]['result']> {
+    const line = new ProgressLine(!this.jsonEnabled() && render != null)
+    try {
+      return await this.client.call(route, body, { onProgress: (event) => { if (render != null) line.update(render(event)) } })
+    } finally {
+      line.clear()
+    }
+  }
+
+  protected override async catch (err: Error & { exitCode?: number, oclif?: { exit?: number } }): Promise<void> {
+    // oclif's own exits (help, version) are not failures
+    if (err instanceof Errors.ExitError) throw err
+    // a flag error means parse ran and failed; oclif would add a misleading warning
+    this.parsed = true
+    const usage = err.oclif?.exit === 2 || err.name === 'CLIError' || err.constructor.name.endsWith('FlagError') || err.constructor.name.endsWith('ArgsError')
+    const json = errorToJSON(err)
+    if (usage) json.name = 'UsageError'
+    if (this.jsonEnabled()) process.stdout.write(JSON.stringify({ error: json }) + '\n')
+    const first = (err.message ?? String(err)).split('\n').map((l) => l.trim()).find((l) => l !== '') ?? json.name
+    process.stderr.write(`Error: ${first}${usage ? ` (see mlp ${(this.id ?? '').replaceAll(':', ' ')} --help)`.replace('  ', ' ') : ''}\n`)
+    process.exitCode = usage ? 2 : 1
+  }
+}

@@ -1,0 +1,93 @@
+import { request } from 'node:http'
+import { join } from 'node:path'
+import {
+  API_PREFIX, API_SOCKET, DaemonNotRunningError, InternalError, errorFromJSON,
+  type Frame, type RouteName, type Routes
+} from '@mlp/proto'
+
+/** Options of one API call. */
+export interface CallOptions<R extends RouteName> {
+  signal?: AbortSignal
+  /** Called for every progress frame the daemon sends. */
+  onProgress?: (event: Routes[R]['progress']) => void
+}
+
+/** A client for one daemon's local API. */
+export class ApiClient {
+  readonly socket: string
+
+  constructor (readonly home: string) {
+    this.socket = join(home, API_SOCKET)
+  }
+
+  /**
+   * Calls one route and resolves with its result, rethrowing a daemon error as
+   * its own class. Throws {@link DaemonNotRunningError} naming `MLP_HOME` when
+   * nothing answers on the socket.
+   */
+  async call<R extends RouteName>(route: R, body: Routes[R]['request'], options: CallOptions<R> = {}): Promise<Routes[R]['result']> {
+    return await new Promise((resolve, reject) => {
+      let settled = false
+      const done = (fn: () => void): void => {
+        if (!settled) {
+          settled = true
+          fn()
+        }
+      }
+      const payload = JSON.stringify(body)
+      const req = request({
+        socketPath: this.socket,
+        method: 'POST',
+        path: API_PREFIX + route,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        signal: options.signal
+      }, (res) => {
+        res.setEncoding('utf8')
+        let buffer = ''
+        const onLine = (line: string): void => {
+          if (line.trim() === '') return
+          const frame = JSON.parse(line) as Frame<R>
+          if (frame.type === 'progress') options.onProgress?.(frame.event)
+          else if (frame.type === 'result') done(() => { resolve(frame.result) })
+          else done(() => { reject(errorFromJSON(frame.error)) })
+        }
+        res.on('data', (chunk: string) => {
+          buffer += chunk
+          let nl: number
+          while ((nl = buffer.indexOf('\n')) >= 0) {
+            onLine(buffer.slice(0, nl))
+            buffer = buffer.slice(nl + 1)
+          }
+        })
+        res.on('end', () => {
+          onLine(buffer)
+          done(() => { reject(new InternalError(`the daemon closed the '${route}' request without an answer; see ${join(this.home, 'daemon.log')}`)) })
+        })
+        res.on('error', (err) => { done(() => { reject(err) }) })
+      })
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        done(() => {
+          if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(notRunning(this.home))
+          else reject(err)
+        })
+      })
+      req.end(payload)
+    })
+  }
+
+  /** True when a daemon answers on the socket. */
+  async isRunning (): Promise<boolean> {
+    try {
+      await this.call('id', {})
+      return true
+    } catch (err) {
+      if (err instanceof DaemonNotRunningError) return false
+      throw err
+    }
+  }
+}
+
+/** The error every command gives when no daemon answers. */
+export function notRunning (home: string): InstanceType<typeof DaemonNotRunningError> {
+  return new DaemonNotRunningError(`no mlp daemon is running for MLP_HOME=${home}: start one with \`mlp daemon start\``)
+}

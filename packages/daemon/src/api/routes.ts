@@ -1,0 +1,58 @@
+import { BadRequestError, DialError } from '@mlp/proto'
+import type { DaemonStatus } from '@mlp/proto'
+import { DIAL_TIMEOUT_MS } from '../constants.js'
+import { parseMultiaddr } from '../multiaddrs.js'
+import type { MlpNode } from '../net/node.js'
+import type { Peering } from '../net/peering.js'
+import type { PeerTable } from '../net/peers.js'
+import type { Handlers } from './server.js'
+
+/** What the route handlers need from the daemon. */
+export interface RoutesComponents {
+  node: MlpNode
+  peers: PeerTable
+  peering: Peering
+  status: () => Omit<DaemonStatus, 'peerId' | 'addrs' | 'connectedPeers'>
+  /** Asks the daemon to shut down after the current response is sent. */
+  requestStop: () => void
+}
+
+function stringField (body: Record<string, unknown>, key: string): string {
+  const value = body[key]
+  if (typeof value !== 'string' || value === '') throw new BadRequestError(`'${key}' must be a non-empty string`)
+  return value
+}
+
+/** One handler per local API route. */
+export function createHandlers (c: RoutesComponents): Handlers {
+  const id = (): { peerId: string, addrs: string[] } => ({
+    peerId: c.node.peerId.toString(),
+    addrs: c.node.getMultiaddrs().map((a) => a.toString())
+  })
+  return {
+    id: async () => id(),
+    status: async () => ({ ...c.status(), ...id(), connectedPeers: c.peers.connectedCount() }),
+    stop: async () => {
+      c.requestStop()
+      return { stopping: true }
+    },
+    'peers/ls': async (body, { signal }) => await c.peers.list({ ping: body.ping, signal }),
+    'peers/add': async (body, { signal, progress }) => {
+      const addr = parseMultiaddr(stringField(body, 'addr'))
+      const target = addr.getComponents().find((x) => x.name === 'p2p')?.value
+      if (target === c.node.peerId.toString()) throw new DialError(`${addr.toString()} is this daemon's own address`)
+      progress({ name: 'net:dial', detail: { addr: addr.toString() } })
+      let remote: string
+      try {
+        const conn = await c.node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
+        remote = conn.remotePeer.toString()
+      } catch (err) {
+        const reason = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError' ? `no answer within ${DIAL_TIMEOUT_MS / 1000} s` : (err as Error).message
+        throw new DialError(`could not connect to ${addr.toString()}: ${reason}; check the address and that the peer's daemon runs`, { cause: err })
+      }
+      const full = target == null ? addr.encapsulate(`/p2p/${remote}`) : addr
+      await c.peering.remember(remote, full)
+      return await c.peers.describe(remote, true, { signal })
+    }
+  }
+}

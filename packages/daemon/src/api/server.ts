@@ -1,0 +1,112 @@
+import { chmod, unlink } from 'node:fs/promises'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import {
+  API_PREFIX, BadRequestError, ROUTE_NAMES, UnknownRouteError, errorToJSON,
+  type Frame, type RouteName, type Routes
+} from '@mlp/proto'
+import { MAX_API_BODY_BYTES } from '../constants.js'
+import type { Logger } from '../logger.js'
+
+/** What a route handler gets besides its request body. */
+export interface HandlerContext<R extends RouteName> {
+  /** Aborted when the client goes away or the daemon stops. */
+  signal: AbortSignal
+  /** Sends one progress frame to the client. */
+  progress: (event: Routes[R]['progress']) => void
+}
+
+/** A route handler. */
+export type Handler<R extends RouteName> = (request: Routes[R]['request'], ctx: HandlerContext<R>) => Promise<Routes[R]['result']>
+
+/** One handler for every route of the contract. */
+export type Handlers = { [R in RouteName]: Handler<R> }
+
+/** Options of {@link startApiServer}. */
+export interface ApiServerInit {
+  socket: string
+  handlers: Handlers
+  log: Logger
+}
+
+/** A running local API server. */
+export interface ApiServer {
+  close: () => Promise<void>
+}
+
+/**
+ * Serves the local API on a unix socket (mode 0600: only this user may drive
+ * the daemon). Any stale socket file left by a crashed daemon is removed
+ * first; the caller holds the pid file, so no live daemon owns it.
+ */
+export async function startApiServer (init: ApiServerInit): Promise<ApiServer> {
+  const stopping = new AbortController()
+  const server: Server = createServer((req, res) => { void handle(init, req, res, stopping.signal) })
+  await unlink(init.socket).catch(() => {})
+  const oldMask = process.umask(0o177)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(init.socket, () => { server.off('error', reject); resolve() })
+    })
+  } finally {
+    process.umask(oldMask)
+  }
+  await chmod(init.socket, 0o600)
+  return {
+    close: async () => {
+      stopping.abort()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => { resolve() }))
+      await unlink(init.socket).catch(() => {})
+    }
+  }
+}
+
+async function handle (init: ApiServerInit, req: IncomingMessage, res: ServerResponse, stopping: AbortSignal): Promise<void> {
+  const gone = new AbortController()
+  res.on('close', () => { if (!res.writableFinished) gone.abort() })
+  const signal = AbortSignal.any([gone.signal, stopping])
+  const send = (frame: Frame): void => {
+    if (!res.destroyed) res.write(JSON.stringify(frame) + '\n')
+  }
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+  try {
+    const route = parseRoute(req)
+    const body = await readBody(req)
+    const handler = init.handlers[route] as Handler<RouteName>
+    const result = await handler(body as never, { signal, progress: (event) => { send({ type: 'progress', event }) } })
+    send({ type: 'result', result })
+  } catch (err) {
+    const error = errorToJSON(err)
+    if (error.name === 'InternalError') init.log.error('request failed', { url: req.url, error: error.message, stack: (err as Error).stack })
+    send({ type: 'error', error })
+  }
+  res.end()
+}
+
+function parseRoute (req: IncomingMessage): RouteName {
+  const url = req.url ?? ''
+  if (req.method !== 'POST' || !url.startsWith(API_PREFIX)) throw new BadRequestError(`expected POST ${API_PREFIX}<route>, got ${req.method ?? '?'} ${url}`)
+  const route = url.slice(API_PREFIX.length) as RouteName
+  if (!ROUTE_NAMES.includes(route)) throw new UnknownRouteError(`unknown API route '${route}': the CLI and daemon versions may differ; restart the daemon`)
+  return route
+}
+
+async function readBody (req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_API_BODY_BYTES) throw new BadRequestError(`request body over ${MAX_API_BODY_BYTES} bytes`)
+    chunks.push(chunk)
+  }
+  if (size === 0) return {}
+  let body: unknown
+  try {
+    body = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch {
+    throw new BadRequestError('request body is not valid JSON')
+  }
+  if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new BadRequestError('request body must be a JSON object')
+  return body
+}

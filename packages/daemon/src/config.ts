@@ -1,0 +1,110 @@
+import { readFile } from 'node:fs/promises'
+import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node } from 'yaml'
+import { ConfigError } from '@mlp/proto'
+import { DEFAULT_LISTEN } from './constants.js'
+import { LOG_LEVELS, type LogLevel } from './logger.js'
+import { parseMultiaddr } from './multiaddrs.js'
+
+/** The daemon's configuration after config.yaml and flags are merged. */
+export interface DaemonConfig {
+  /** Multiaddrs to listen on (default {@link DEFAULT_LISTEN}). */
+  listen: string[]
+  /** Peers dialed at start and redialed while down (default none). */
+  bootstrap: string[]
+  /** mDNS discovery on the LAN (default true). */
+  mdns: boolean
+  /** Lowest level written to daemon.log (default `info`). */
+  logLevel: LogLevel
+}
+
+/** Values given on the command line; each one present overrides config.yaml. */
+export type ConfigOverrides = Partial<DaemonConfig>
+
+/** Keys accepted in config.yaml, for the "unknown key" message. */
+export const CONFIG_KEYS: ReadonlyArray<keyof DaemonConfig> = ['listen', 'bootstrap', 'mdns', 'logLevel']
+
+/** Defaults used for every key config.yaml leaves out. */
+export function defaultConfig (): DaemonConfig {
+  return { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: true, logLevel: 'info' }
+}
+
+/**
+ * Parses and validates config.yaml text. Every error names the file, the line
+ * and the key, so the user can fix it without guessing.
+ */
+export function parseConfig (text: string, file = 'config.yaml'): Partial<DaemonConfig> {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false })
+  const where = (node: Node | null | undefined): string => {
+    const offset = node?.range?.[0]
+    return offset == null ? file : `${file}:${lines.linePos(offset).line}`
+  }
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]
+    const line = first.linePos?.[0].line
+    throw new ConfigError(`${file}${line != null ? `:${line}` : ''}: not valid YAML: ${first.message.split('\n')[0]}`)
+  }
+  if (doc.contents == null) return {}
+  if (!isMap(doc.contents)) throw new ConfigError(`${where(doc.contents)}: config must be a mapping of keys to values`)
+
+  const out: Partial<DaemonConfig> = {}
+  for (const pair of doc.contents.items) {
+    const keyNode = pair.key as Node
+    const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode)
+    const value = pair.value as Node | null
+    const at = where(keyNode)
+    const stringList = (what: string): string[] => {
+      if (!isSeq(value)) throw new ConfigError(`${at}: '${key}' must be a list of ${what}`)
+      return value.items.map((item) => {
+        const node = item as Node
+        if (!isScalar(node) || typeof node.value !== 'string') throw new ConfigError(`${where(node)}: '${key}' entries must be ${what}`)
+        return node.value
+      })
+    }
+    switch (key) {
+      case 'listen':
+      case 'bootstrap': {
+        const addrs = stringList('multiaddrs')
+        for (const addr of addrs) {
+          try {
+            parseMultiaddr(addr, `'${key}' address`)
+          } catch (err) {
+            throw new ConfigError(`${at}: ${(err as Error).message}`)
+          }
+        }
+        out[key] = addrs
+        break
+      }
+      case 'mdns':
+        if (!isScalar(value) || typeof value.value !== 'boolean') throw new ConfigError(`${at}: 'mdns' must be true or false`)
+        out.mdns = value.value
+        break
+      case 'logLevel':
+        if (!isScalar(value) || !LOG_LEVELS.includes(value.value as LogLevel)) {
+          throw new ConfigError(`${at}: 'logLevel' must be one of ${LOG_LEVELS.join(', ')}`)
+        }
+        out.logLevel = value.value as LogLevel
+        break
+      default:
+        throw new ConfigError(`${at}: unknown key '${key}' (known keys: ${CONFIG_KEYS.join(', ')})`)
+    }
+  }
+  return out
+}
+
+/** Reads config.yaml (a missing file means all defaults) and applies the overrides. */
+export async function loadConfig (file: string, overrides: ConfigOverrides = {}): Promise<DaemonConfig> {
+  let text = ''
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  const fromFile = parseConfig(text, file)
+  const config = { ...defaultConfig(), ...fromFile }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value
+  }
+  for (const addr of [...config.listen, ...config.bootstrap]) parseMultiaddr(addr)
+  return config
+}

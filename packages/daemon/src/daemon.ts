@@ -1,0 +1,116 @@
+import { mkdir, readFile } from 'node:fs/promises'
+import { loadConfig, type ConfigOverrides, type DaemonConfig } from './config.js'
+import { homePaths, type HomePaths } from './home.js'
+import { loadIdentity } from './identity.js'
+import { createLogger, type Logger } from './logger.js'
+import { createNode, type MlpNode } from './net/node.js'
+import { Peering } from './net/peering.js'
+import { PeerTable } from './net/peers.js'
+import { acquirePidFile, releasePidFile } from './pidfile.js'
+import { createHandlers } from './api/routes.js'
+import { startApiServer } from './api/server.js'
+
+/** Options of {@link startDaemon}. */
+export interface DaemonInit {
+  /** The `MLP_HOME` directory; created (mode 0700) if missing. */
+  home: string
+  /** Flag values that override config.yaml. */
+  overrides?: ConfigOverrides
+  /** Mirror log lines to stderr (foreground mode). */
+  logToStderr?: boolean
+}
+
+/** A running daemon. */
+export interface Daemon {
+  paths: HomePaths
+  config: DaemonConfig
+  node: MlpNode
+  log: Logger
+  /** Shuts everything down in reverse order of start; safe to call twice. */
+  stop: () => Promise<void>
+  /** Settles once {@link Daemon.stop} has finished, whoever called it. */
+  stopped: Promise<void>
+}
+
+async function packageVersion (): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+  return pkg.version
+}
+
+/**
+ * Starts one daemon for one `MLP_HOME`, wiring its parts in order: home and
+ * pid file, config, log, identity, libp2p node, peer table, peering, local
+ * API. If any step fails, what was started is stopped again.
+ */
+export async function startDaemon (init: DaemonInit): Promise<Daemon> {
+  const paths = homePaths(init.home)
+  await mkdir(paths.home, { recursive: true, mode: 0o700 })
+  const config = await loadConfig(paths.config, init.overrides)
+  await acquirePidFile(paths.pidFile, paths.socket)
+  const cleanups: Array<() => Promise<void> | void> = [async () => { await releasePidFile(paths.pidFile) }]
+  const runCleanups = async (): Promise<void> => {
+    for (const fn of cleanups.reverse()) {
+      try {
+        await fn()
+      } catch {
+        // keep shutting down the rest
+      }
+    }
+    cleanups.length = 0
+  }
+  try {
+    const log = createLogger({ file: paths.logFile, level: config.logLevel, stderr: init.logToStderr })
+    const privateKey = await loadIdentity(paths.identity, log)
+    const node = await createNode({ privateKey, listen: config.listen, mdns: config.mdns })
+    cleanups.push(async () => { await node.stop() })
+
+    // mDNS finds peers but does not dial them
+    node.addEventListener('peer:discovery', (evt) => {
+      const peer = evt.detail.id
+      if (node.getConnections(peer).length > 0) return
+      node.dial(peer).catch((err: Error) => { log.debug('dial of discovered peer failed', { peer: peer.toString(), error: err.message }) })
+    })
+
+    const peering = new Peering({ node, log }, { file: paths.peers, bootstrap: config.bootstrap })
+    const peers = new PeerTable({ node, log, remembered: () => peering.rememberedIds() })
+    peers.start()
+    cleanups.push(() => { peers.stop() })
+    await peering.start()
+    cleanups.push(() => { peering.stop() })
+
+    const startedAt = new Date()
+    const version = await packageVersion()
+    let resolveStopped!: () => void
+    const stopped = new Promise<void>((resolve) => { resolveStopped = resolve })
+    let stopping: Promise<void> | undefined
+    const stop = async (): Promise<void> => {
+      stopping ??= (async () => {
+        log.info('daemon stopping')
+        await runCleanups()
+        log.info('daemon stopped')
+        resolveStopped()
+      })()
+      await stopping
+    }
+
+    const api = await startApiServer({
+      socket: paths.socket,
+      log,
+      handlers: createHandlers({
+        node,
+        peers,
+        peering,
+        status: () => ({ pid: process.pid, home: paths.home, version, startedAt: startedAt.toISOString(), uptimeMs: Date.now() - startedAt.getTime() }),
+        requestStop: () => { setImmediate(() => { void stop() }) }
+      })
+    })
+    // the API goes first on shutdown so no request sees a half-stopped daemon
+    cleanups.push(async () => { await api.close() })
+
+    log.info('daemon started', { pid: process.pid, peerId: node.peerId.toString(), addrs: node.getMultiaddrs().map((a) => a.toString()) })
+    return { paths, config, node, log, stop, stopped }
+  } catch (err) {
+    await runCleanups()
+    throw err
+  }
+}

@@ -1,0 +1,33 @@
+import { homedir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { API_SOCKET } from '@mlp/proto'
+
+/** Every path the daemon keeps inside `MLP_HOME`. */
+export interface HomePaths {
+  home: string
+  socket: string
+  pidFile: string
+  logFile: string
+  config: string
+  identity: string
+  peers: string
+}
+
+/** `MLP_HOME`, or `~/.mlp` when unset. */
+export function resolveHome (env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.MLP_HOME
+  return resolve(fromEnv != null && fromEnv !== '' ? fromEnv : join(homedir(), '.mlp'))
+}
+
+/** The files of one daemon's home. */
+export function homePaths (home: string): HomePaths {
+  return {
+    home,
+    socket: join(home, API_SOCKET),
+    pidFile: join(home, 'daemon.pid'),
+    logFile: join(home, 'daemon.log'),
+    config: join(home, 'config.yaml'),
+    identity: join(home, 'identity.key'),
+    peers: join(home, 'peers.json')
+  }
+}

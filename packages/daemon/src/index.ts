@@ -1,0 +1,8 @@
+export { startDaemon, type Daemon, type DaemonInit } from './daemon.js'
+export { runDaemon, type StartupMessage } from './run.js'
+export { daemonArgs, parseDaemonArgs } from './args.js'
+export { resolveHome, homePaths, type HomePaths } from './home.js'
+export { parseConfig, loadConfig, defaultConfig, type DaemonConfig, type ConfigOverrides } from './config.js'
+export { readPid, isDaemonProcess } from './pidfile.js'
+export { DEFAULT_PORT, DEFAULT_LISTEN } from './constants.js'
+export { parseMultiaddr } from './multiaddrs.js'

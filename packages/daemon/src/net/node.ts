@@ -1,0 +1,64 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, type Identify } from '@libp2p/identify'
+import { mdns } from '@libp2p/mdns'
+import { ping, type Ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { createLibp2p, type Libp2p } from 'libp2p'
+import type { PrivateKey } from '@libp2p/interface'
+import { AddressInUseError } from '@mlp/proto'
+
+/** Services every mlp node runs. */
+// a type alias, not an interface: libp2p's ServiceMap needs an index signature
+export type NodeServices = {
+  identify: Identify
+  ping: Ping
+}
+
+/** An mlp libp2p node. */
+export type MlpNode = Libp2p<NodeServices>
+
+/** Options of {@link createNode}. */
+export interface NodeInit {
+  privateKey: PrivateKey
+  /** Multiaddrs to listen on. */
+  listen: string[]
+  /** Run mDNS discovery on the LAN. */
+  mdns: boolean
+}
+
+/**
+ * Builds and starts the libp2p node: TCP, Noise, yamux, identify, ping and,
+ * unless disabled, mDNS. A listen address already taken surfaces as
+ * {@link AddressInUseError} naming the address.
+ */
+export async function createNode (init: NodeInit): Promise<MlpNode> {
+  try {
+    return await createLibp2p({
+      privateKey: init.privateKey,
+      addresses: { listen: init.listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: init.mdns ? [mdns()] : [],
+      services: {
+        identify: identify(),
+        ping: ping()
+      }
+    })
+  } catch (err) {
+    if (isAddressInUse(err)) {
+      throw new AddressInUseError(`cannot listen on ${init.listen.join(', ')}: address already in use; pick another with --listen or stop the process using it`, { cause: err })
+    }
+    throw err
+  }
+}
+
+function isAddressInUse (err: unknown): boolean {
+  let e = err as { code?: string, message?: string, cause?: unknown, errors?: unknown[] } | undefined
+  for (let depth = 0; e != null && depth < 5; depth++) {
+    if (e.code === 'EADDRINUSE' || String(e.message ?? '').includes('EADDRINUSE')) return true
+    e = (e.cause ?? e.errors?.[0]) as typeof e
+  }
+  return false
+}

@@ -1,0 +1,37 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_LISTEN } from '../src/constants.js'
+import { loadConfig, parseConfig } from '../src/config.js'
+
+describe('config.yaml', () => {
+  it('parses every key', () => {
+    expect(parseConfig('listen:\n  - /ip4/0.0.0.0/tcp/4000\nbootstrap: [/ip4/10.0.0.2/tcp/4737]\nmdns: false\nlogLevel: debug\n')).toEqual({
+      listen: ['/ip4/0.0.0.0/tcp/4000'], bootstrap: ['/ip4/10.0.0.2/tcp/4737'], mdns: false, logLevel: 'debug'
+    })
+  })
+
+  it('empty text means defaults', async () => {
+    expect(parseConfig('')).toEqual({})
+    const dir = await mkdtemp(join(tmpdir(), 'mlp-config-'))
+    expect(await loadConfig(join(dir, 'missing.yaml'))).toEqual({ listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: true, logLevel: 'info' })
+  })
+
+  it('names file, line and key in every error', () => {
+    expect(() => parseConfig('mdns: true\n\nlisten: 5\n', 'c.yaml')).toThrow("c.yaml:3: 'listen' must be a list of multiaddrs")
+    expect(() => parseConfig('logLevel: loud\n', 'c.yaml')).toThrow("c.yaml:1: 'logLevel' must be one of debug, info, warn, error")
+    expect(() => parseConfig('bootstrap:\n  - /ip4/1.2.3.4/tcp/1\n  - 7\n', 'c.yaml')).toThrow("c.yaml:3: 'bootstrap' entries must be multiaddrs")
+    expect(() => parseConfig('- a\n- b\n', 'c.yaml')).toThrow('c.yaml:1: config must be a mapping')
+    expect(() => parseConfig('swarmkey: x\n', 'c.yaml')).toThrow("c.yaml:1: unknown key 'swarmkey' (known keys: listen, bootstrap, mdns, logLevel)")
+  })
+
+  it('flags override the file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mlp-config-'))
+    const file = join(dir, 'config.yaml')
+    await writeFile(file, 'mdns: true\nlisten: [/ip4/0.0.0.0/tcp/1]\n')
+    const config = await loadConfig(file, { mdns: false, listen: undefined })
+    expect(config.mdns).toBe(false)
+    expect(config.listen).toEqual(['/ip4/0.0.0.0/tcp/1'])
+  })
+})

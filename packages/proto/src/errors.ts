@@ -1,0 +1,83 @@
+/**
+ * Named error classes shared by the daemon and the CLI. Errors cross the local
+ * API as `{ name, message }`; {@link errorFromJSON} rebuilds the same class on
+ * the other side so callers can match on `err.name`.
+ */
+
+/** The shape an error takes on the wire. */
+export interface ErrorJSON {
+  name: string
+  message: string
+}
+
+/** Base class: every mlp error carries a stable `name` and a one-line message. */
+export class MlpError extends Error {
+  static readonly code: string = 'MlpError'
+  constructor (message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.name = (this.constructor as typeof MlpError).code
+  }
+}
+
+const registry = new Map<string, MlpErrorClass>()
+
+/** An error class made by {@link define}: its message is optional. */
+export interface MlpErrorClass {
+  new (message?: string, options?: ErrorOptions): MlpError
+  readonly code: string
+}
+
+/** Makes a named error class with a default message and registers it, so it survives the API round trip. */
+export function define (code: string, defaultMessage: string): MlpErrorClass {
+  const cls = class extends MlpError {
+    static override readonly code = code
+    constructor (message: string = defaultMessage, options?: ErrorOptions) {
+      super(message, options)
+    }
+  }
+  Object.defineProperty(cls, 'name', { value: code })
+  registry.set(code, cls)
+  return cls
+}
+
+/** No daemon answers on the API socket of this `MLP_HOME`. */
+export const DaemonNotRunningError = define('DaemonNotRunningError', 'The mlp daemon is not running: start it with `mlp daemon start`')
+/** A daemon already runs for this `MLP_HOME`. */
+export const AlreadyRunningError = define('AlreadyRunningError', 'The mlp daemon is already running')
+/** The daemon could not start (it exited or timed out before its API answered). */
+export const DaemonStartError = define('DaemonStartError', 'The mlp daemon failed to start')
+/** `config.yaml` is malformed or names an unknown key or a bad value. */
+export const ConfigError = define('ConfigError', 'Invalid configuration')
+/** A string that should be a multiaddr is not one. */
+export const InvalidMultiaddrError = define('InvalidMultiaddrError', 'Invalid multiaddr')
+/** A listen address is already taken by another process. */
+export const AddressInUseError = define('AddressInUseError', 'Listen address already in use')
+/** A peer could not be dialed. */
+export const DialError = define('DialError', 'Could not connect to the peer')
+/** A peer id string is malformed. */
+export const InvalidPeerIdError = define('InvalidPeerIdError', 'Invalid peer id')
+/** The request to the local API was malformed. */
+export const BadRequestError = define('BadRequestError', 'Bad request')
+/** The local API has no such route (CLI and daemon versions differ). */
+export const UnknownRouteError = define('UnknownRouteError', 'Unknown API route')
+/** The operation was aborted (Ctrl-C, a timeout, the daemon stopping). */
+export const AbortError = define('AbortError', 'The operation was aborted')
+/** A fault inside the daemon that has no better class. */
+export const InternalError = define('InternalError', 'Internal daemon error')
+
+/** Serialises any thrown value for the wire; unknown errors become `InternalError`. */
+export function errorToJSON (err: unknown): ErrorJSON {
+  if (err instanceof MlpError) return { name: err.name, message: err.message }
+  if (err instanceof Error && err.name === 'AbortError') return { name: 'AbortError', message: err.message }
+  const message = err instanceof Error ? err.message : String(err)
+  return { name: 'InternalError', message }
+}
+
+/** Rebuilds the named class from its wire form; unknown names become `MlpError` with that name. */
+export function errorFromJSON (json: ErrorJSON): MlpError {
+  const ErrorClass = registry.get(json.name)
+  if (ErrorClass != null) return new ErrorClass(json.message)
+  const err = new MlpError(json.message)
+  err.name = json.name
+  return err
+}

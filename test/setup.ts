@@ -1,0 +1,1 @@
+import '@mlp/proto/polyfill'

@@ -1,0 +1,26 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['packages/*/test/**/*.test.ts'],
+          setupFiles: ['./test/setup.ts']
+        }
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.test.ts'],
+          setupFiles: ['./test/setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          // each file starts its own daemons; two cores, so keep files few at a time
+          maxWorkers: 2
+        }
+      }
+    ]
+  }
+})
