@@ -81,3 +81,24 @@ export function errorFromJSON (json: ErrorJSON): MlpError {
   err.name = json.name
   return err
 }
+
+/** A content id string that does not parse. */
+export const InvalidCidError = define('InvalidCidError', 'Invalid content id')
+/** A block that is not in the local store. */
+export const BlockNotFoundError = define('BlockNotFoundError', 'Block not found in the local store')
+/** A stored block whose bytes no longer hash to its id. */
+export const CorruptBlockError = define('CorruptBlockError', 'Stored block is corrupt')
+/** The disk holding the store is full. */
+export const DiskFullError = define('DiskFullError', 'The disk is full')
+/** The working directory is not inside an mlp project. */
+export const NotAProjectError = define('NotAProjectError', 'Not an mlp project: run `mlp init` in your git repository')
+/** `mlp init` outside a git repository. */
+export const NotAGitRepoError = define('NotAGitRepoError', 'Not a git repository: run `git init` first')
+/** `mlp init` where `.mlp/` already exists. */
+export const AlreadyInitializedError = define('AlreadyInitializedError', 'Already an mlp project')
+/** A path given by the user that cannot be tracked (missing, outside the project, a device...). */
+export const PathError = define('PathError', 'Cannot use this path')
+/** A `.mlp` pointer file that is malformed. */
+export const PointerFileError = define('PointerFileError', 'Malformed pointer file')
+/** A DAG node that does not decode as UnixFS. */
+export const InvalidDagError = define('InvalidDagError', 'Not a valid UnixFS node')

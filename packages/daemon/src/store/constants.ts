@@ -1,0 +1,27 @@
+/** Multicodec of raw leaves. */
+export const RAW_CODEC = 0x55
+/** Multicodec of dag-pb (UnixFS file and directory nodes). */
+export const DAG_PB_CODEC = 0x70
+/** Multihash code of BLAKE3 (32-byte digests). */
+export const BLAKE3_CODE = 0x1e
+
+/** Most links in one UnixFS file node; deeper files get intermediate nodes (a balanced tree). */
+export const FILE_FANOUT = 1024
+
+/** A pack file is closed and a new one started past this size. */
+export const PACK_TARGET_BYTES = 1024 * 1024 * 1024
+/** Appends are coalesced into writes of about this size. */
+export const PACK_WRITE_BUFFER_BYTES = 8 * 1024 * 1024
+/** Bytes read from a file per read call while importing. */
+export const IMPORT_READ_BYTES = 8 * 1024 * 1024
+/** During a long import the index is committed every this many bytes, so a crash loses little. */
+export const COMMIT_EVERY_BYTES = 256 * 1024 * 1024
+/** Files at most this large are read in one synchronous call: cheaper than three thread-pool hops. */
+export const SMALL_FILE_BYTES = 1024 * 1024
+/** A stat-cache entry is trusted only if the file's mtime is this much older than the entry (racy-git). */
+export const RACY_MARGIN_MS = 100
+/** Progress events are sent at most this often. */
+export const PROGRESS_INTERVAL_MS = 100
+/** Blocks handed to the store per index lookup during an import. */
+export const BLOCK_BATCH_COUNT = 256
+export const BLOCK_BATCH_BYTES = 16 * 1024 * 1024

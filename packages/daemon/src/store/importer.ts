@@ -1,0 +1,272 @@
+import { openSync, readSync, closeSync, type BigIntStats } from 'node:fs'
+import { open } from 'node:fs/promises'
+import { CID } from 'multiformats/cid'
+import { PathError } from '@mlp/proto'
+import type { Blockstore } from './blockstore.js'
+import { DEFAULT_CHUNKER, findCut } from './chunker.js'
+import { BLOCK_BATCH_BYTES, BLOCK_BATCH_COUNT, COMMIT_EVERY_BYTES, IMPORT_READ_BYTES, PROGRESS_INTERVAL_MS, RACY_MARGIN_MS, SMALL_FILE_BYTES } from './constants.js'
+import { EXECUTABLE_MODE, FileBuilder, buildDirectory, buildSymlink, type BlockSink, type Link } from './dag.js'
+import { mapDiskError } from './disk-errors.js'
+import type { IndexDb, StatEntry } from './index-db.js'
+import { walkTree, type TreeEntry, type TreeTotals } from './walk.js'
+
+/** Progress of an import. */
+export interface ImportProgress {
+  path: string
+  bytes: number
+  files: number
+  totalBytes: number
+  totalFiles: number
+}
+
+/** Options of {@link Importer.import}. */
+export interface ImportOptions {
+  signal?: AbortSignal
+  onProgress?: (p: ImportProgress) => void
+  /** false: compute ids only, store nothing (status). Default true. */
+  store?: boolean
+}
+
+/** What importing one path produced. */
+export interface ImportResult {
+  link: Link
+  /** Regular files and symlinks below the path (1 for a file). */
+  nfiles: number
+  /** Bytes of file content below the path. */
+  size: number
+  kind: 'file' | 'dir'
+}
+
+/** Components of {@link Importer}. */
+export interface ImporterComponents {
+  blockstore: Blockstore
+  index: IndexDb
+}
+
+/** The mode bits that go into a file's id. */
+export function idMode (st: { mode: number | bigint }): number | undefined {
+  return (Number(st.mode) & 0o111) !== 0 ? EXECUTABLE_MODE : undefined
+}
+
+/** True when a stat-cache entry still describes the file, so its id can be reused without reading it. */
+export function statMatches (entry: StatEntry | undefined, st: BigIntStats): entry is StatEntry {
+  if (entry == null) return false
+  const mtimeMs = Number(st.mtimeNs / 1_000_000n)
+  return entry.dev === Number(st.dev) && entry.ino === Number(st.ino) && entry.size === Number(st.size) &&
+    entry.mtimeNs === st.mtimeNs.toString() && entry.mode === (idMode(st) ?? 0o644) &&
+    // racy-git: a file written in the same clock tick as the entry may have changed unseen
+    mtimeMs < entry.cachedAtMs - RACY_MARGIN_MS
+}
+
+/** A stat-cache entry for a file just hashed. */
+export function statEntry (st: BigIntStats, link: Link): StatEntry {
+  return {
+    dev: Number(st.dev), ino: Number(st.ino), size: Number(st.size), mtimeNs: st.mtimeNs.toString(),
+    mode: idMode(st) ?? 0o644, cid: link.cid.toString(), tsize: link.tsize, cachedAtMs: Date.now()
+  }
+}
+
+/**
+ * Turns files and directories into UnixFS DAGs in the block store. Unchanged
+ * files (per the stat cache) are not read again. Big files stream through a
+ * fixed buffer, so memory stays flat whatever their size.
+ */
+export class Importer {
+  constructor (private readonly components: ImporterComponents) {}
+
+  /** Imports one path (file or directory). */
+  async import (path: string, name: string, options: ImportOptions = {}): Promise<ImportResult> {
+    const totals: TreeTotals = { files: 0, bytes: 0 }
+    const tree = walkTree(path, name, totals)
+    if (tree.kind === 'symlink') throw new PathError(`${path} is a symbolic link: add the file or directory it points to`)
+    const run = new ImportRun(this.components, path, totals, options)
+    const link = tree.kind === 'file' ? await run.topFile(tree.path, tree.stat) : await run.entry(tree)
+    await run.finish()
+    return { link, nfiles: totals.files, size: totals.bytes, kind: tree.kind === 'dir' ? 'dir' : 'file' }
+  }
+}
+
+/** The state of one import: progress counters, pending stat-cache writes, commit points. */
+class ImportRun {
+  private readonly store: boolean
+  private bytes = 0
+  private files = 0
+  private sinceCommit = 0
+  private lastProgress = 0
+  private readonly stats: Array<[string, StatEntry]> = []
+  private readonly generation: number
+  private readonly sink: BlockSink
+  private batch: Array<[CID, Uint8Array]> = []
+  private batchBytes = 0
+
+  constructor (private readonly c: ImporterComponents, private readonly path: string, private readonly totals: TreeTotals, private readonly options: ImportOptions) {
+    this.store = options.store !== false
+    this.generation = c.blockstore.generation()
+    this.sink = this.store
+      ? async (cid, bytes) => {
+        this.batch.push([cid, bytes])
+        this.batchBytes += bytes.length
+        if (this.batch.length >= BLOCK_BATCH_COUNT || this.batchBytes >= BLOCK_BATCH_BYTES) await this.flushBlocks()
+      }
+      : async () => {}
+  }
+
+  /** Hands the batched blocks to the store. Must run before a buffer they point into is reused. */
+  private async flushBlocks (): Promise<void> {
+    if (this.batch.length === 0) return
+    const batch = this.batch
+    this.batch = []
+    this.batchBytes = 0
+    await this.c.blockstore.putMany(batch)
+  }
+
+  /** A single file: reused from the stat cache when unchanged. */
+  async topFile (path: string, st: BigIntStats): Promise<Link> {
+    const hit = (await this.reusable([{ path, stat: st }])).get(path)
+    return hit != null ? this.reused(hit) : await this.file(path, st)
+  }
+
+  /**
+   * Links of unchanged files, from the stat cache, for those whose DAG is
+   * still in the store (gc may have removed it): one index round trip for all.
+   */
+  private async reusable (files: Array<{ path: string, stat: BigIntStats }>): Promise<Map<string, Link>> {
+    const cached = await this.c.index.getStats(files.map((f) => f.path))
+    const hits = files.flatMap((f, i) => {
+      const entry = cached[i]
+      return statMatches(entry, f.stat) ? [{ path: f.path, entry, cid: CID.parse(entry.cid) }] : []
+    })
+    const present = this.store ? await this.c.blockstore.hasMany(hits.map((h) => h.cid)) : hits.map(() => true)
+    const out = new Map<string, Link>()
+    hits.forEach((h, i) => { if (present[i]) out.set(h.path, { cid: h.cid, size: h.entry.size, tsize: h.entry.tsize }) })
+    return out
+  }
+
+  private reused (link: Link): Link {
+    this.files++
+    this.bytes += link.size
+    this.progress()
+    return link
+  }
+
+  async entry (e: TreeEntry): Promise<Link> {
+    this.options.signal?.throwIfAborted()
+    if (e.kind === 'symlink') {
+      this.files++
+      return await buildSymlink(e.target, this.sink)
+    }
+    if (e.kind === 'file') return await this.file(e.path, e.stat)
+    const entries: Array<{ name: string, link: Link }> = []
+    const files = e.children.filter((c): c is Extract<TreeEntry, { kind: 'file' }> => c.kind === 'file')
+    const known = await this.reusable(files)
+    for (const child of e.children) {
+      const hit = known.get(child.path)
+      entries.push({ name: child.name, link: hit != null ? this.reused(hit) : await this.entry(child) })
+    }
+    return await buildDirectory(entries, this.sink)
+  }
+
+  private async file (path: string, st: BigIntStats): Promise<Link> {
+    const builder = new FileBuilder(this.sink, idMode(st))
+    try {
+      if (Number(st.size) <= SMALL_FILE_BYTES) await this.smallFile(path, Number(st.size), builder)
+      else await this.bigFile(path, builder)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new PathError(`${path} disappeared while being added`, { cause: err })
+      if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new PathError(`${path} is not readable (permission denied)`, { cause: err })
+      throw mapDiskError(err, 'the block store')
+    }
+    const link = await builder.finish()
+    this.files++
+    this.stats.push([path, statEntry(st, link)])
+    this.progress()
+    return link
+  }
+
+  private async smallFile (path: string, size: number, builder: FileBuilder): Promise<void> {
+    const fd = openSync(path, 'r')
+    let buf: Buffer
+    try {
+      // one byte of slack tells a file that grew since it was walked
+      buf = Buffer.allocUnsafe(size + 1)
+      let len = 0
+      for (;;) {
+        const n = readSync(fd, buf, len, buf.length - len, null)
+        if (n === 0) break
+        len += n
+        if (len === buf.length) throw new PathError(`${path} grew while being added`)
+      }
+      buf = buf.subarray(0, len)
+    } finally {
+      closeSync(fd)
+    }
+    for (let pos = 0; pos < buf.length;) {
+      const cut = findCut(buf, pos, buf.length, true)
+      await builder.addChunk(buf.subarray(pos, pos + cut))
+      pos += cut
+    }
+    await this.counted(buf.length)
+  }
+
+  private async bigFile (path: string, builder: FileBuilder): Promise<void> {
+    const fh = await open(path, 'r')
+    try {
+      const max = DEFAULT_CHUNKER.maxSize
+      let buf = Buffer.allocUnsafe(IMPORT_READ_BYTES + max)
+      let spare = Buffer.allocUnsafe(IMPORT_READ_BYTES + max)
+      let start = 0
+      let end = 0
+      let eof = false
+      while (!eof || start < end) {
+        this.options.signal?.throwIfAborted()
+        if (!eof && end - start < max) {
+          // keep the unconsumed tail, then fill the rest of the buffer
+          await this.flushBlocks()
+          spare.set(buf.subarray(start, end), 0)
+          ;[buf, spare] = [spare, buf]
+          end -= start
+          start = 0
+          const n = (await fh.read(buf, end, buf.length - end, null)).bytesRead
+          if (n === 0) eof = true
+          end += n
+          continue
+        }
+        const cut = findCut(buf, start, end, eof)
+        await builder.addChunk(buf.subarray(start, start + cut))
+        start += cut
+        await this.counted(cut)
+      }
+      await this.flushBlocks()
+    } finally {
+      await fh.close()
+    }
+  }
+
+  /** Counts bytes done, reports progress, and commits every {@link COMMIT_EVERY_BYTES}. */
+  private async counted (n: number): Promise<void> {
+    this.bytes += n
+    this.sinceCommit += n
+    if (this.store && this.sinceCommit >= COMMIT_EVERY_BYTES) {
+      this.sinceCommit = 0
+      await this.flushBlocks()
+      await this.c.blockstore.commit(this.generation)
+    }
+    this.progress()
+  }
+
+  private progress (): void {
+    const now = Date.now()
+    if (this.options.onProgress == null || now - this.lastProgress < PROGRESS_INTERVAL_MS) return
+    this.lastProgress = now
+    this.options.onProgress({ path: this.path, bytes: this.bytes, files: this.files, totalBytes: this.totals.bytes, totalFiles: this.totals.files })
+  }
+
+  /** Makes everything durable, then records the stat cache. */
+  async finish (): Promise<void> {
+    await this.flushBlocks()
+    if (this.store) await this.c.blockstore.commit(this.generation)
+    await this.c.index.putStats(this.stats)
+    this.lastProgress = 0
+    this.progress()
+  }
+}

@@ -1,0 +1,111 @@
+import { ClassicLevel } from 'classic-level'
+import type { CID } from 'multiformats/cid'
+
+/** Where a block's bytes are: a pack file, an offset, a length. */
+export interface BlockLocation {
+  pack: number
+  offset: number
+  length: number
+}
+
+/** What the stat cache remembers about a file it hashed. */
+export interface StatEntry {
+  dev: number
+  ino: number
+  size: number
+  /** mtime in nanoseconds, as a decimal string (exact, unlike a float of milliseconds). */
+  mtimeNs: string
+  /** The file's mode bits relevant to its id (0o755 or 0o644). */
+  mode: number
+  cid: string
+  /** Encoded bytes of the file's DAG, needed for the directory link without reading the DAG. */
+  tsize: number
+  /** When the entry was written, to spot racily-clean files. */
+  cachedAtMs: number
+}
+
+/** A project registered with this daemon: its pointer files are gc roots. */
+export interface ProjectEntry {
+  root: string
+  registeredAt: string
+}
+
+/** An explicit pin: a root gc keeps whatever projects say. */
+export interface PinEntry {
+  cid: string
+  reason: string
+  at: string
+}
+
+/** Encodes a location as 16 bytes: pack u32, offset u64 (two u32), length u32. */
+export function encodeLocation (loc: BlockLocation): Uint8Array {
+  const out = new Uint8Array(16)
+  const view = new DataView(out.buffer)
+  view.setUint32(0, loc.pack)
+  view.setUint32(4, Math.floor(loc.offset / 0x1_0000_0000))
+  view.setUint32(8, loc.offset >>> 0)
+  view.setUint32(12, loc.length)
+  return out
+}
+
+/** Inverse of {@link encodeLocation}. */
+export function decodeLocation (bytes: Uint8Array): BlockLocation {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return { pack: view.getUint32(0), offset: view.getUint32(4) * 0x1_0000_0000 + view.getUint32(8), length: view.getUint32(12) }
+}
+
+/**
+ * The LevelDB index: block locations (cid bytes → location), the stat cache
+ * (absolute path → {@link StatEntry}), registered projects and pins. Block
+ * bytes never go in here: 1 MiB LevelDB values were measured at 181 MB/s.
+ */
+export class IndexDb {
+  readonly db: ClassicLevel<string, string>
+  readonly blocks
+  readonly stats
+  readonly projects
+  readonly pins
+
+  constructor (location: string) {
+    this.db = new ClassicLevel<string, string>(location)
+    this.blocks = this.db.sublevel<Uint8Array, Uint8Array>('b', { keyEncoding: 'view', valueEncoding: 'view' })
+    this.stats = this.db.sublevel<string, StatEntry>('s', { keyEncoding: 'utf8', valueEncoding: 'json' })
+    this.projects = this.db.sublevel<string, ProjectEntry>('p', { keyEncoding: 'utf8', valueEncoding: 'json' })
+    this.pins = this.db.sublevel<string, PinEntry>('n', { keyEncoding: 'utf8', valueEncoding: 'json' })
+  }
+
+  async open (): Promise<void> {
+    await this.db.open()
+  }
+
+  async close (): Promise<void> {
+    await this.db.close()
+  }
+
+  async getLocation (cid: CID): Promise<BlockLocation | undefined> {
+    const v = await this.blocks.get(cid.bytes)
+    return v == null ? undefined : decodeLocation(v)
+  }
+
+  async getLocations (cids: CID[]): Promise<Array<BlockLocation | undefined>> {
+    const values = await this.blocks.getMany(cids.map((c) => c.bytes))
+    return values.map((v) => (v == null ? undefined : decodeLocation(v)))
+  }
+
+  /** Writes many block locations at once, durably (fsync) before resolving. */
+  async putLocations (entries: Array<[CID, BlockLocation]>): Promise<void> {
+    if (entries.length === 0) return
+    // written through the root db: only its batch takes LevelDB's `sync` option
+    await this.db.batch(entries.map(([cid, loc]) => ({ type: 'put' as const, sublevel: this.blocks, key: cid.bytes, value: encodeLocation(loc) })), { sync: true })
+  }
+
+  async getStats (paths: string[]): Promise<Array<StatEntry | undefined>> {
+    return paths.length === 0 ? [] : await this.stats.getMany(paths)
+  }
+
+  /** Stat-cache writes are not synced: losing one only costs a rehash. */
+  async putStats (entries: Array<[string, StatEntry]>): Promise<void> {
+    if (entries.length === 0) return
+    await this.stats.batch(entries.map(([key, value]) => ({ type: 'put' as const, key, value })))
+  }
+}
