@@ -1,8 +1,8 @@
 import { request } from 'node:http'
 import { join } from 'node:path'
 import {
-  API_PREFIX, API_SOCKET, DaemonNotRunningError, InternalError, errorFromJSON,
-  type Frame, type RouteName, type Routes
+  API_PREFIX, API_SOCKET, DaemonNotRunningError, ERROR_TRAILER, InternalError, errorFromJSON,
+  type ByteRoutes, type Frame, type RouteName, type Routes
 } from '@mlp/proto'
 
 /** Options of one API call. */
@@ -70,6 +70,56 @@ export class ApiClient {
           if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(notRunning(this.home))
           else reject(err)
         })
+      })
+      req.end(payload)
+    })
+  }
+
+  /**
+   * Calls a byte route, handing each chunk to `onData` (awaited, for
+   * backpressure). An error before the first byte arrives as an error frame;
+   * one after it in the trailer: either way it is thrown as its own class.
+   */
+  async bytes<R extends keyof ByteRoutes>(route: R, body: ByteRoutes[R]['request'], onData: (chunk: Buffer) => Promise<void> | void, options: { signal?: AbortSignal } = {}): Promise<number> {
+    return await new Promise((resolve, reject) => {
+      const payload = JSON.stringify(body)
+      const req = request({
+        socketPath: this.socket,
+        method: 'POST',
+        path: API_PREFIX + route,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        signal: options.signal
+      }, (res) => {
+        if (res.headers['content-type'] !== 'application/octet-stream') {
+          let text = ''
+          res.setEncoding('utf8')
+          res.on('data', (c: string) => { text += c })
+          res.on('end', () => {
+            const frame = JSON.parse(text.trim().split('\n').pop() ?? '{}') as Frame
+            reject(frame.type === 'error' ? errorFromJSON(frame.error) : new InternalError(`unexpected answer to '${route}'`))
+          })
+          return
+        }
+        let total = 0
+        void (async () => {
+          try {
+            for await (const chunk of res as AsyncIterable<Buffer>) {
+              total += chunk.length
+              await onData(chunk)
+            }
+            const trailer = res.trailers[ERROR_TRAILER]
+            if (trailer != null) throw errorFromJSON(JSON.parse(trailer))
+            if (!res.complete) throw new InternalError(`the daemon closed the '${route}' stream early; see ${join(this.home, 'daemon.log')}`)
+            resolve(total)
+          } catch (err) {
+            res.destroy()
+            reject(err)
+          }
+        })()
+      })
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(notRunning(this.home))
+        else reject(err)
       })
       req.end(payload)
     })

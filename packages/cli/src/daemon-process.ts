@@ -26,7 +26,7 @@ export async function spawnDaemon (home: string, overrides: ConfigOverrides): Pr
   const paths = homePaths(home)
   const client = new ApiClient(home)
   if (await client.isRunning()) {
-    const status = await client.call('status', {})
+    const status = await client.call('daemon/status', {})
     throw new AlreadyRunningError(`the mlp daemon is already running (pid ${status.pid}, socket ${paths.socket}); stop it with \`mlp daemon stop\``)
   }
   mkdirSync(home, { recursive: true, mode: 0o700 })

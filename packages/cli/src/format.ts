@@ -16,3 +16,24 @@ export function table (header: string[], rows: string[][]): string {
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')
   return [line(header), ...rows.map(line)].join('\n')
 }
+
+/** `1.5 GB`, `12.0 MB`, `512 B`: decimal units, as disks and networks are sold. */
+export function formatBytes (n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB']
+  let i = 0
+  let v = n
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000
+    i++
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`
+}
+
+/** One progress line for a transfer: done/total bytes and files, rate, ETA. */
+export function formatTransfer (p: { bytes: number, totalBytes: number, files: number, totalFiles: number }, startedAt: number, label: string): string {
+  const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001)
+  const rate = p.bytes / seconds
+  const pct = p.totalBytes > 0 ? Math.floor((p.bytes / p.totalBytes) * 100) : 100
+  const eta = rate > 0 && p.totalBytes > p.bytes ? formatDuration(((p.totalBytes - p.bytes) / rate) * 1000) : '0s'
+  return `${label} ${pct}% ${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)}  ${p.files}/${p.totalFiles} files  ${formatBytes(rate)}/s  ETA ${eta}`
+}

@@ -9,6 +9,8 @@ import { PeerTable } from './net/peers.js'
 import { acquirePidFile, releasePidFile } from './pidfile.js'
 import { createHandlers } from './api/routes.js'
 import { startApiServer } from './api/server.js'
+import { createByteHandlers, createStoreHandlers } from './api/store-routes.js'
+import { openStore } from './store/index.js'
 
 /** Options of {@link startDaemon}. */
 export interface DaemonInit {
@@ -61,6 +63,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   try {
     const log = createLogger({ file: paths.logFile, level: config.logLevel, stderr: init.logToStderr })
     const privateKey = await loadIdentity(paths.identity, log)
+    const store = await openStore(paths.store)
+    cleanups.push(async () => { await store.close() })
     const node = await createNode({ privateKey, listen: config.listen, mdns: config.mdns })
     cleanups.push(async () => { await node.stop() })
 
@@ -96,13 +100,17 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const api = await startApiServer({
       socket: paths.socket,
       log,
-      handlers: createHandlers({
-        node,
-        peers,
-        peering,
-        status: () => ({ pid: process.pid, home: paths.home, version, startedAt: startedAt.toISOString(), uptimeMs: Date.now() - startedAt.getTime() }),
-        requestStop: () => { setImmediate(() => { void stop() }) }
-      })
+      byteHandlers: createByteHandlers({ store, log }),
+      handlers: {
+        ...createStoreHandlers({ store, log }),
+        ...createHandlers({
+          node,
+          peers,
+          peering,
+          status: () => ({ pid: process.pid, home: paths.home, version, startedAt: startedAt.toISOString(), uptimeMs: Date.now() - startedAt.getTime() }),
+          requestStop: () => { setImmediate(() => { void stop() }) }
+        })
+      }
     })
     // the API goes first on shutdown so no request sees a half-stopped daemon
     cleanups.push(async () => { await api.close() })

@@ -11,6 +11,8 @@ export interface HomePaths {
   config: string
   identity: string
   peers: string
+  /** The block store: LevelDB index and pack files. */
+  store: string
 }
 
 /** `MLP_HOME`, or `~/.mlp` when unset. */
@@ -28,6 +30,7 @@ export function homePaths (home: string): HomePaths {
     logFile: join(home, 'daemon.log'),
     config: join(home, 'config.yaml'),
     identity: join(home, 'identity.key'),
-    peers: join(home, 'peers.json')
+    peers: join(home, 'peers.json'),
+    store: join(home, 'store')
   }
 }

@@ -53,20 +53,112 @@ export interface ProgressEvent<Name extends string = string, Detail = unknown> {
 /** Progress while `peers/add` dials. */
 export type DialProgress = ProgressEvent<'net:dial', { addr: string }>
 
+/** One tracked path, as `mlp add` reports it. */
+export interface AddedOut {
+  /** As the user gave it, relative to the working directory. */
+  path: string
+  /** The pointer file written. */
+  pointer: string
+  cid: string
+  size: number
+  nfiles: number
+}
+
+/** Progress of an import: bytes and files done out of the totals walked first. */
+export type AddProgress = ProgressEvent<'store:add', { path: string, bytes: number, files: number, totalBytes: number, totalFiles: number }>
+
+/** Workspace state of one tracked out. */
+export interface OutStatus {
+  /** Pointer file, relative to the project root. */
+  pointer: string
+  /** Tracked path, relative to the project root. */
+  path: string
+  cid: string
+  state: 'unchanged' | 'modified' | 'missing'
+  /** For a modified directory whose recorded DAG is in the store: what changed, relative to it. */
+  changes?: { added: string[], modified: string[], deleted: string[] }
+  /** Whether the recorded DAG's root is in the local store (else `mlp checkout` needs a fetch). */
+  inStore: boolean
+}
+
+/** What `mlp checkout` did for one tracked out. */
+export interface CheckoutOut {
+  path: string
+  cid: string
+  written: number
+  unchanged: number
+  /** Workspace files that differ from the pointer and were left alone (no --force). */
+  skipped: string[]
+}
+
+/** Progress of a checkout. */
+export type CheckoutProgress = ProgressEvent<'store:checkout', { path: string, files: number }>
+
+/** A child in `mlp ls`. */
+export interface LsEntry {
+  name: string
+  cid: string
+  kind: 'file' | 'dir' | 'symlink'
+  size: number
+}
+
+/** What `mlp gc` did. */
+export interface GcResult {
+  roots: number
+  reachableBlocks: number
+  removedBlocks: number
+  removedBytes: number
+  compactedPacks: number
+  reclaimedBytes: number
+}
+
+/** What `mlp verify` found. */
+export interface VerifyResult {
+  checkedBlocks: number
+  checkedBytes: number
+  corrupt: string[]
+  missing: string[]
+}
+
+/** Progress of verify. */
+export type VerifyProgress = ProgressEvent<'store:verify', { checked: number }>
+
 /** Every route: request body, result and progress event types. */
 export interface Routes {
   id: { request: Record<string, never>, result: IdResult, progress: never }
-  status: { request: Record<string, never>, result: DaemonStatus, progress: never }
-  stop: { request: Record<string, never>, result: { stopping: true }, progress: never }
+  'daemon/status': { request: Record<string, never>, result: DaemonStatus, progress: never }
+  'daemon/stop': { request: Record<string, never>, result: { stopping: true }, progress: never }
   'peers/ls': { request: { ping?: boolean }, result: PeerInfo[], progress: never }
   'peers/add': { request: { addr: string }, result: PeerInfo, progress: DialProgress }
+  init: { request: { cwd: string }, result: { root: string }, progress: never }
+  add: { request: { cwd: string, paths: string[] }, result: AddedOut[], progress: AddProgress }
+  status: { request: { cwd: string, targets?: string[] }, result: { root: string, outs: OutStatus[] }, progress: never }
+  checkout: { request: { cwd: string, targets?: string[], force?: boolean }, result: CheckoutOut[], progress: CheckoutProgress }
+  ls: { request: { cid: string }, result: LsEntry[], progress: never }
+  gc: { request: Record<string, never>, result: GcResult, progress: never }
+  verify: { request: Record<string, never>, result: VerifyResult, progress: VerifyProgress }
 }
+
+/**
+ * Routes that answer with raw bytes (`application/octet-stream`) instead of
+ * NDJSON; an error before the first byte is an NDJSON error frame, an error
+ * after it travels in the `x-mlp-error` trailer.
+ */
+export interface ByteRoutes {
+  cat: { request: { cid: string } }
+}
+
+/** Every byte route name. */
+export const BYTE_ROUTE_NAMES: ReadonlyArray<keyof ByteRoutes> = ['cat']
+
+/** Trailer carrying an error that happened mid-stream on a byte route. */
+export const ERROR_TRAILER = 'x-mlp-error'
 
 /** Name of a route. */
 export type RouteName = keyof Routes
 
 /** Every route name, for the server's dispatch table and request validation. */
-export const ROUTE_NAMES: readonly RouteName[] = ['id', 'status', 'stop', 'peers/ls', 'peers/add']
+export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'ls', 'gc', 'verify']
 
 /** One NDJSON line of a response. */
 export type Frame<R extends RouteName = RouteName> =

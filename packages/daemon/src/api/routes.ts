@@ -23,16 +23,19 @@ function stringField (body: Record<string, unknown>, key: string): string {
   return value
 }
 
-/** One handler per local API route. */
-export function createHandlers (c: RoutesComponents): Handlers {
+/** Routes about the daemon itself and its peers. */
+export type NodeRoute = 'id' | 'daemon/status' | 'daemon/stop' | 'peers/ls' | 'peers/add'
+
+/** Handlers of the daemon and peer routes. */
+export function createHandlers (c: RoutesComponents): Pick<Handlers, NodeRoute> {
   const id = (): { peerId: string, addrs: string[] } => ({
     peerId: c.node.peerId.toString(),
     addrs: c.node.getMultiaddrs().map((a) => a.toString())
   })
   return {
     id: async () => id(),
-    status: async () => ({ ...c.status(), ...id(), connectedPeers: c.peers.connectedCount() }),
-    stop: async () => {
+    'daemon/status': async () => ({ ...c.status(), ...id(), connectedPeers: c.peers.connectedCount() }),
+    'daemon/stop': async () => {
       c.requestStop()
       return { stopping: true }
     },

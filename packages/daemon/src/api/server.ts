@@ -1,8 +1,8 @@
 import { chmod, unlink } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import {
-  API_PREFIX, BadRequestError, ROUTE_NAMES, UnknownRouteError, errorToJSON,
-  type Frame, type RouteName, type Routes
+  API_PREFIX, BYTE_ROUTE_NAMES, BadRequestError, ERROR_TRAILER, ROUTE_NAMES, UnknownRouteError, errorToJSON,
+  type ByteRoutes, type Frame, type RouteName, type Routes
 } from '@mlp/proto'
 import { MAX_API_BODY_BYTES } from '../constants.js'
 import type { Logger } from '../logger.js'
@@ -21,10 +21,17 @@ export type Handler<R extends RouteName> = (request: Routes[R]['request'], ctx: 
 /** One handler for every route of the contract. */
 export type Handlers = { [R in RouteName]: Handler<R> }
 
+/** A handler of a byte route: the bytes to send. */
+export type ByteHandler<R extends keyof ByteRoutes> = (request: ByteRoutes[R]['request'], signal: AbortSignal) => AsyncIterable<Uint8Array>
+
+/** One handler for every byte route. */
+export type ByteHandlers = { [R in keyof ByteRoutes]: ByteHandler<R> }
+
 /** Options of {@link startApiServer}. */
 export interface ApiServerInit {
   socket: string
   handlers: Handlers
+  byteHandlers: ByteHandlers
   log: Logger
 }
 
@@ -67,28 +74,52 @@ async function handle (init: ApiServerInit, req: IncomingMessage, res: ServerRes
   res.on('close', () => { if (!res.writableFinished) gone.abort() })
   const signal = AbortSignal.any([gone.signal, stopping])
   const send = (frame: Frame): void => {
+    if (!res.headersSent) res.writeHead(200, { 'content-type': 'application/x-ndjson' })
     if (!res.destroyed) res.write(JSON.stringify(frame) + '\n')
   }
-  res.writeHead(200, { 'content-type': 'application/x-ndjson' })
   try {
     const route = parseRoute(req)
     const body = await readBody(req)
-    const handler = init.handlers[route] as Handler<RouteName>
-    const result = await handler(body as never, { signal, progress: (event) => { send({ type: 'progress', event }) } })
-    send({ type: 'result', result })
+    if (route in init.byteHandlers) {
+      await sendBytes(init.byteHandlers[route as keyof ByteRoutes](body as never, signal), res, signal)
+    } else {
+      const handler = init.handlers[route as RouteName] as Handler<RouteName>
+      const result = await handler(body as never, { signal, progress: (event) => { send({ type: 'progress', event }) } })
+      send({ type: 'result', result })
+    }
   } catch (err) {
     const error = errorToJSON(err)
     if (error.name === 'InternalError') init.log.error('request failed', { url: req.url, error: error.message, stack: (err as Error).stack })
-    send({ type: 'error', error })
+    if (res.headersSent && res.getHeader('content-type') === 'application/octet-stream') {
+      res.addTrailers({ [ERROR_TRAILER]: JSON.stringify(error) })
+    } else {
+      send({ type: 'error', error })
+    }
   }
   res.end()
 }
 
-function parseRoute (req: IncomingMessage): RouteName {
+/**
+ * Streams bytes with backpressure. The first chunk is produced before the
+ * headers go out, so an unknown id or a corrupt first block still comes back
+ * as an ordinary error frame.
+ */
+async function sendBytes (source: AsyncIterable<Uint8Array>, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const it = source[Symbol.asyncIterator]()
+  let next = await it.next()
+  res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: ERROR_TRAILER })
+  while (next.done !== true) {
+    signal.throwIfAborted()
+    if (!res.write(next.value)) await new Promise((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
+    next = await it.next()
+  }
+}
+
+function parseRoute (req: IncomingMessage): RouteName | keyof ByteRoutes {
   const url = req.url ?? ''
   if (req.method !== 'POST' || !url.startsWith(API_PREFIX)) throw new BadRequestError(`expected POST ${API_PREFIX}<route>, got ${req.method ?? '?'} ${url}`)
   const route = url.slice(API_PREFIX.length) as RouteName
-  if (!ROUTE_NAMES.includes(route)) throw new UnknownRouteError(`unknown API route '${route}': the CLI and daemon versions may differ; restart the daemon`)
+  if (!ROUTE_NAMES.includes(route) && !BYTE_ROUTE_NAMES.includes(route as keyof ByteRoutes)) throw new UnknownRouteError(`unknown API route '${route}': the CLI and daemon versions may differ; restart the daemon`)
   return route
 }
 

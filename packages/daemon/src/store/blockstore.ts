@@ -88,6 +88,11 @@ export class Blockstore {
     await run
   }
 
+  /** Appends a stored block again (gc compaction); the new location wins at the next commit. */
+  async relocate (cid: CID, bytes: Uint8Array): Promise<void> {
+    this.pending.set(cid.toString(), [cid, await this.packs.append(cid, bytes)])
+  }
+
   /** The bytes of a block, verified against its id. */
   async get (cid: CID): Promise<Buffer> {
     const loc = this.pending.get(cid.toString())?.[1] ?? await this.index.getLocation(cid)

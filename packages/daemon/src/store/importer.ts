@@ -25,6 +25,8 @@ export interface ImportOptions {
   onProgress?: (p: ImportProgress) => void
   /** false: compute ids only, store nothing (status). Default true. */
   store?: boolean
+  /** Filled with the id of every file and symlink imported, by absolute path. */
+  collect?: Map<string, string>
 }
 
 /** What importing one path produced. */
@@ -61,8 +63,14 @@ export function statMatches (entry: StatEntry | undefined, st: BigIntStats): ent
 /** A stat-cache entry for a file just hashed. */
 export function statEntry (st: BigIntStats, link: Link): StatEntry {
   return {
-    dev: Number(st.dev), ino: Number(st.ino), size: Number(st.size), mtimeNs: st.mtimeNs.toString(),
-    mode: idMode(st) ?? 0o644, cid: link.cid.toString(), tsize: link.tsize, cachedAtMs: Date.now()
+    dev: Number(st.dev),
+    ino: Number(st.ino),
+    size: Number(st.size),
+    mtimeNs: st.mtimeNs.toString(),
+    mode: idMode(st) ?? 0o644,
+    cid: link.cid.toString(),
+    tsize: link.tsize,
+    cachedAtMs: Date.now()
   }
 }
 
@@ -81,6 +89,7 @@ export class Importer {
     if (tree.kind === 'symlink') throw new PathError(`${path} is a symbolic link: add the file or directory it points to`)
     const run = new ImportRun(this.components, path, totals, options)
     const link = tree.kind === 'file' ? await run.topFile(tree.path, tree.stat) : await run.entry(tree)
+    if (tree.kind === 'file') options.collect?.set(tree.path, link.cid.toString())
     await run.finish()
     return { link, nfiles: totals.files, size: totals.bytes, kind: tree.kind === 'dir' ? 'dir' : 'file' }
   }
@@ -161,7 +170,9 @@ class ImportRun {
     const known = await this.reusable(files)
     for (const child of e.children) {
       const hit = known.get(child.path)
-      entries.push({ name: child.name, link: hit != null ? this.reused(hit) : await this.entry(child) })
+      const link = hit != null ? this.reused(hit) : await this.entry(child)
+      if (child.kind !== 'dir') this.options.collect?.set(child.path, link.cid.toString())
+      entries.push({ name: child.name, link })
     }
     return await buildDirectory(entries, this.sink)
   }

@@ -7,7 +7,7 @@ export default class DaemonStatusCommand extends BaseCommand<typeof DaemonStatus
   static override examples = ['<%= config.bin %> daemon status', '<%= config.bin %> daemon status --json']
 
   async run (): Promise<DaemonStatus> {
-    const s = await this.call('status', {})
+    const s = await this.call('daemon/status', {})
     this.log(`running    pid ${s.pid}, up ${formatDuration(s.uptimeMs)} (mlp ${s.version})`)
     this.log(`home       ${s.home}`)
     this.log(`peer id    ${s.peerId}`)

@@ -8,8 +8,8 @@ export default class DaemonStop extends BaseCommand<typeof DaemonStop> {
   static override examples = ['<%= config.bin %> daemon stop']
 
   async run (): Promise<{ stopped: true, pid: number }> {
-    const { pid } = await this.call('status', {})
-    await this.call('stop', {})
+    const { pid } = await this.call('daemon/status', {})
+    await this.call('daemon/stop', {})
     if (!(await waitForExit(pid))) throw new DaemonStartError(`the daemon (pid ${pid}) did not exit within ${STOP_TIMEOUT_MS / 1000} s; see ${this.home}/daemon.log`)
     this.log(`mlp daemon stopped (pid ${pid})`)
     return { stopped: true, pid }

@@ -1,0 +1,25 @@
+import { Args } from '@oclif/core'
+import type { OutStatus } from '@mlp/proto'
+import { BaseCommand } from '../base-command.js'
+
+export default class Status extends BaseCommand<typeof Status> {
+  static override summary = 'Show tracked data that changed or is missing, against its pointer files'
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status data/raw --json']
+  static override strict = false
+  static override args = {
+    targets: Args.string({ description: 'tracked paths or .mlp files (default: all in the project)' })
+  }
+
+  async run (): Promise<{ root: string, outs: OutStatus[] }> {
+    const r = await this.call('status', { cwd: process.cwd(), targets: this.argv.filter((a) => !a.startsWith('-')) })
+    const changed = r.outs.filter((o) => o.state !== 'unchanged')
+    if (changed.length === 0) this.log(r.outs.length === 0 ? 'nothing tracked yet: `mlp add <path>`' : 'data and pointers are up to date')
+    for (const o of changed) {
+      this.log(`${o.state}: ${o.path}${o.state === 'missing' && !o.inStore ? ' (not in the local store either: `mlp pull`)' : ''}`)
+      for (const p of o.changes?.added ?? []) this.log(`    added:    ${p}`)
+      for (const p of o.changes?.modified ?? []) this.log(`    modified: ${p}`)
+      for (const p of o.changes?.deleted ?? []) this.log(`    deleted:  ${p}`)
+    }
+    return r
+  }
+}

@@ -1,0 +1,90 @@
+import { CID } from 'multiformats/cid'
+import { BadRequestError, InvalidCidError, type ByteRoutes } from '@mlp/proto'
+import type { Logger } from '../logger.js'
+import { collectGarbage } from '../store/gc.js'
+import type { Store } from '../store/index.js'
+import { verifyStore } from '../store/verify.js'
+import { addPaths } from '../tracking/add.js'
+import { checkoutPointers } from '../tracking/checkout.js'
+import { findProject, initProject } from '../tracking/project.js'
+import { collectRoots, registerProject } from '../tracking/roots.js'
+import { statusOf } from '../tracking/status.js'
+import { resolvePointers } from '../tracking/targets.js'
+import type { ByteHandlers, Handlers } from './server.js'
+
+/** What the store routes need. */
+export interface StoreRoutesComponents {
+  store: Store
+  log: Logger
+}
+
+function cwdOf (body: { cwd?: unknown }): string {
+  if (typeof body.cwd !== 'string' || !body.cwd.startsWith('/')) throw new BadRequestError("'cwd' must be an absolute path")
+  return body.cwd
+}
+
+function stringList (value: unknown, key: string): string[] | undefined {
+  if (value == null) return undefined
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new BadRequestError(`'${key}' must be a list of strings`)
+  return value
+}
+
+function cidArg (text: unknown): CID {
+  if (typeof text !== 'string') throw new BadRequestError("'cid' must be a string")
+  try {
+    return CID.parse(text.trim())
+  } catch (err) {
+    throw new InvalidCidError(`'${text}' is not a content id`, { cause: err })
+  }
+}
+
+/** Routes about the store and data tracking. */
+export type StoreRoute = 'init' | 'add' | 'status' | 'checkout' | 'ls' | 'gc' | 'verify'
+
+/** Handlers of the data-tracking and store routes. */
+export function createStoreHandlers ({ store, log }: StoreRoutesComponents): Pick<Handlers, StoreRoute> {
+  return {
+    init: async (body) => {
+      const root = await initProject(cwdOf(body))
+      await registerProject(store, root)
+      return { root }
+    },
+    add: async (body, { signal, progress }) => {
+      const cwd = cwdOf(body)
+      const paths = stringList(body.paths, 'paths') ?? []
+      await registerProject(store, findProject(cwd))
+      return await addPaths(store, cwd, paths, { signal, onProgress: progress })
+    },
+    status: async (body, { signal }) => {
+      const cwd = cwdOf(body)
+      const root = findProject(cwd)
+      const pointers = await resolvePointers(root, cwd, stringList(body.targets, 'targets'), signal)
+      return { root, outs: await store.lock.read(async () => await statusOf(store, root, pointers, signal)) }
+    },
+    checkout: async (body, { signal, progress }) => {
+      const cwd = cwdOf(body)
+      const root = findProject(cwd)
+      await registerProject(store, root)
+      const pointers = await resolvePointers(root, cwd, stringList(body.targets, 'targets'), signal)
+      return await checkoutPointers(store, root, pointers, { force: body.force === true, signal, onProgress: progress })
+    },
+    ls: async (body) => await store.lock.read(async () => await store.exporter.list(cidArg(body.cid))),
+    gc: async (_body, { signal }) => await store.lock.write(async () => {
+      const roots = await collectRoots(store, log, signal)
+      const result = await collectGarbage(store.blockstore, roots, signal)
+      log.info('gc done', { ...result })
+      return result
+    }),
+    verify: async (_body, { signal, progress }) => await store.lock.read(async () => {
+      const roots = await collectRoots(store, log, signal)
+      return await verifyStore(store.blockstore, roots, { signal, onProgress: (checked) => { progress({ name: 'store:verify', detail: { checked } }) } })
+    })
+  }
+}
+
+/** Handlers of the byte routes. */
+export function createByteHandlers ({ store }: StoreRoutesComponents): ByteHandlers {
+  return {
+    cat: (body: ByteRoutes['cat']['request'], signal: AbortSignal) => store.exporter.file(cidArg(body.cid), signal)
+  }
+}

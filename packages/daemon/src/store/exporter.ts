@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdir, open, rename, rm, symlink, lstat } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
+import { InvalidDagError } from '@mlp/proto'
+import type { CID } from 'multiformats/cid'
+import type { Blockstore } from './blockstore.js'
+import { RAW_CODEC } from './constants.js'
+import { decodeNode, EXECUTABLE_MODE, type DagNode } from './dag.js'
+import { mapDiskError } from './disk-errors.js'
+
+/** Blocks read ahead while a file is written out. */
+const READ_AHEAD = 32
+
+/** One entry of a flattened directory DAG. */
+export interface TreeItem {
+  /** Path relative to the DAG root, `/`-separated; '' for the root itself. */
+  path: string
+  cid: CID
+  kind: 'file' | 'dir' | 'symlink'
+  /** Encoded bytes of the sub-DAG (from the parent link), for the stat cache. */
+  tsize: number
+}
+
+/** A child in `mlp ls`. */
+export interface ListEntry {
+  name: string
+  cid: string
+  kind: 'file' | 'dir' | 'symlink'
+  size: number
+}
+
+/** Reads UnixFS DAGs out of the store: file bytes, listings, and files and trees on disk. */
+export class Exporter {
+  constructor (private readonly blockstore: Blockstore) {}
+
+  async node (cid: CID): Promise<DagNode> {
+    return decodeNode(cid, await this.blockstore.get(cid))
+  }
+
+  /** Kind and content size of the DAG below `cid`. */
+  async describe (cid: CID): Promise<{ kind: 'file' | 'dir' | 'symlink', size: number, mode?: number }> {
+    const node = await this.node(cid)
+    if (node.kind === 'raw') return { kind: 'file', size: node.bytes.length }
+    if (node.kind === 'file') return { kind: 'file', size: node.size, mode: node.mode }
+    if (node.kind === 'symlink') return { kind: 'symlink', size: 0 }
+    return { kind: 'dir', size: 0 }
+  }
+
+  /** The bytes of a file DAG, in order, each block verified; `signal` stops it between blocks. */
+  async * file (cid: CID, signal?: AbortSignal): AsyncGenerator<Uint8Array> {
+    const node = await this.node(cid)
+    if (node.kind === 'raw') {
+      yield node.bytes
+      return
+    }
+    if (node.kind !== 'file') throw new InvalidDagError(`${cid.toString()} is a ${node.kind === 'directory' ? 'directory: list it with `mlp ls`' : node.kind}, not a file`)
+    if (node.data != null) yield node.data
+    // leaves are fetched READ_AHEAD at a time so pack reads overlap the writes
+    let window: Array<Promise<Buffer>> = []
+    const start = (from: number): Array<Promise<Buffer>> => node.links.slice(from, from + READ_AHEAD).map(async (l) => {
+      if (l.cid.code !== RAW_CODEC) return Buffer.alloc(0)
+      return await this.blockstore.get(l.cid)
+    })
+    window = start(0)
+    for (let i = 0; i < node.links.length; i += READ_AHEAD) {
+      const current = window
+      window = start(i + READ_AHEAD)
+      const blocks = await Promise.all(current)
+      for (let j = 0; j < blocks.length; j++) {
+        signal?.throwIfAborted()
+        const link = node.links[i + j]
+        if (link.cid.code === RAW_CODEC) yield blocks[j]
+        else yield * this.file(link.cid, signal)
+      }
+    }
+  }
+
+  /** Encoded bytes of the DAG below `cid` (UnixFS Tsize), from its root node alone. */
+  async tsizeOf (cid: CID): Promise<number> {
+    const bytes = await this.blockstore.get(cid)
+    if (cid.code === RAW_CODEC) return bytes.length
+    const node = decodeNode(cid, bytes)
+    const links = node.kind === 'file' ? node.links : node.kind === 'directory' ? node.entries.map((e) => e.link) : []
+    return bytes.length + links.reduce((n, l) => n + l.tsize, 0)
+  }
+
+  /** Children of a directory DAG with their kind and size. */
+  async list (cid: CID): Promise<ListEntry[]> {
+    const node = await this.node(cid)
+    if (node.kind !== 'directory') throw new InvalidDagError(`${cid.toString()} is not a directory: read it with \`mlp cat\``)
+    return await Promise.all(node.entries.map(async (e) => {
+      const d = await this.describe(e.link.cid)
+      return { name: e.name, cid: e.link.cid.toString(), kind: d.kind, size: d.size }
+    }))
+  }
+
+  /** Every entry below a DAG root, depth first, directories before their contents. */
+  async * walk (cid: CID, tsize = 0, prefix = ''): AsyncGenerator<TreeItem> {
+    if (cid.code === RAW_CODEC) {
+      yield { path: prefix, cid, kind: 'file', tsize }
+      return
+    }
+    const node = await this.node(cid)
+    if (node.kind === 'directory') {
+      yield { path: prefix, cid, kind: 'dir', tsize }
+      for (const e of node.entries) yield * this.walk(e.link.cid, e.link.tsize, prefix === '' ? e.name : `${prefix}/${e.name}`)
+    } else {
+      yield { path: prefix, cid, kind: node.kind === 'symlink' ? 'symlink' : 'file', tsize }
+    }
+  }
+
+  /**
+   * Writes a file or symlink DAG to `dest` atomically: into a temporary name
+   * beside it, then renamed over it, so a reader never sees half a file.
+   */
+  async writeFile (cid: CID, dest: string, signal?: AbortSignal): Promise<void> {
+    const tmp = join(dirname(dest), `.${basename(dest)}.mlp-tmp-${randomBytes(4).toString('hex')}`)
+    try {
+      const node = await this.node(cid)
+      if (node.kind === 'symlink') {
+        await symlink(node.target, tmp)
+      } else {
+        const fh = await open(tmp, 'wx', 0o644)
+        try {
+          for await (const chunk of this.file(cid, signal)) await fh.write(chunk)
+        } finally {
+          await fh.close()
+        }
+        if (node.kind === 'file' && node.mode === EXECUTABLE_MODE) await chmod(tmp, EXECUTABLE_MODE)
+      }
+      await replace(tmp, dest)
+    } catch (err) {
+      await rm(tmp, { force: true })
+      throw mapDiskError(err, dest)
+    }
+  }
+}
+
+/** Renames `tmp` over `dest`; a directory in the way (a file became a dir or back) is removed first. */
+async function replace (tmp: string, dest: string): Promise<void> {
+  try {
+    await rename(tmp, dest)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'EISDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err
+    if ((await lstat(dest)).isDirectory()) await rm(dest, { recursive: true })
+    await rename(tmp, dest)
+  }
+}
+
+/** mkdir -p that tolerates an existing directory. */
+export async function ensureDir (path: string): Promise<void> {
+  await mkdir(path, { recursive: true })
+}

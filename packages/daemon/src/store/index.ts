@@ -1,0 +1,51 @@
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import { Blockstore } from './blockstore.js'
+import { Exporter } from './exporter.js'
+import { Importer } from './importer.js'
+import { IndexDb } from './index-db.js'
+import { RwLock } from './lock.js'
+import { Packs } from './packs.js'
+
+/** The opened block store and the services built on it. */
+export interface Store {
+  index: IndexDb
+  packs: Packs
+  blockstore: Blockstore
+  importer: Importer
+  exporter: Exporter
+  /** Shared by operations that read or add blocks; gc takes it exclusively. */
+  lock: RwLock
+  close: () => Promise<void>
+}
+
+/** Opens (creating if needed) the store under `dir`: `dir/index` (LevelDB) and `dir/packs`. */
+export async function openStore (dir: string): Promise<Store> {
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const index = new IndexDb(join(dir, 'index'))
+  await index.open()
+  const packs = new Packs(join(dir, 'packs'))
+  try {
+    await packs.open()
+  } catch (err) {
+    await index.close()
+    throw err
+  }
+  const blockstore = new Blockstore(index, packs)
+  return {
+    index,
+    packs,
+    blockstore,
+    importer: new Importer({ blockstore, index }),
+    exporter: new Exporter(blockstore),
+    lock: new RwLock(),
+    close: async () => {
+      try {
+        await blockstore.commit()
+        await packs.close()
+      } finally {
+        await index.close()
+      }
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import { isAbsolute } from 'node:path'
+import { LineCounter, parseDocument, stringify } from 'yaml'
+import { PointerFileError } from '@mlp/proto'
+import { CID } from 'multiformats/cid'
+
+/** Suffix of pointer files. */
+export const POINTER_SUFFIX = '.mlp'
+
+/** One tracked output in a pointer file. */
+export interface PointerOut {
+  /** Relative to the pointer file's directory; a plain name for `mlp add`. */
+  path: string
+  cid: string
+  size: number
+  /** Files below a directory; absent for a single file. */
+  nfiles?: number
+}
+
+/** A parsed `<path>.mlp` file. */
+export interface Pointer {
+  outs: PointerOut[]
+}
+
+/** Rejects paths that could escape the directory the pointer file sits in. */
+export function checkRelativePath (path: string, where: string): void {
+  if (path === '' || isAbsolute(path) || path.split(/[\\/]/).some((part) => part === '..')) {
+    throw new PointerFileError(`${where}: path '${path}' must be relative and stay inside the project (no '..', not absolute)`)
+  }
+}
+
+/** Parses pointer file text; errors name the file and line. */
+export function parsePointer (text: string, file: string): Pointer {
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false })
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]
+    throw new PointerFileError(`${file}:${e.linePos?.[0].line ?? 1}: not valid YAML: ${e.message.split('\n')[0]}`)
+  }
+  const value = doc.toJS() as unknown
+  const at = (path: Array<string | number>): string => {
+    const node = doc.getIn(path, true) as { range?: [number, number, number] } | undefined
+    return node?.range != null ? `${file}:${lines.linePos(node.range[0]).line}` : file
+  }
+  if (value == null || typeof value !== 'object' || !Array.isArray((value as Pointer).outs)) {
+    throw new PointerFileError(`${file}: expected a mapping with an 'outs' list`)
+  }
+  const outs = (value as Pointer).outs
+  if (outs.length === 0) throw new PointerFileError(`${at(['outs'])}: 'outs' is empty`)
+  outs.forEach((out, i) => {
+    const where = at(['outs', i])
+    if (out == null || typeof out !== 'object') throw new PointerFileError(`${where}: each out must be a mapping with path, cid and size`)
+    for (const key of Object.keys(out)) {
+      if (!['path', 'cid', 'size', 'nfiles'].includes(key)) throw new PointerFileError(`${at(['outs', i, key])}: unknown key '${key}' (known: path, cid, size, nfiles)`)
+    }
+    if (typeof out.path !== 'string') throw new PointerFileError(`${where}: 'path' must be a string`)
+    checkRelativePath(out.path, where)
+    if (typeof out.cid !== 'string') throw new PointerFileError(`${where}: 'cid' must be a string`)
+    try {
+      CID.parse(out.cid)
+    } catch {
+      throw new PointerFileError(`${at(['outs', i, 'cid'])}: '${out.cid}' is not a content id`)
+    }
+    if (!Number.isSafeInteger(out.size) || out.size < 0) throw new PointerFileError(`${at(['outs', i, 'size'])}: 'size' must be a non-negative integer`)
+    if (out.nfiles != null && (!Number.isSafeInteger(out.nfiles) || out.nfiles < 0)) throw new PointerFileError(`${at(['outs', i, 'nfiles'])}: 'nfiles' must be a non-negative integer`)
+  })
+  return { outs }
+}
+
+/** Reads and validates a pointer file. */
+export async function readPointer (file: string): Promise<Pointer> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw new PointerFileError(`cannot read ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  return parsePointer(text, file)
+}
+
+/** Writes a pointer file atomically (temp file, then rename). */
+export async function writePointer (file: string, pointer: Pointer): Promise<void> {
+  const outs = pointer.outs.map((o) => (o.nfiles == null ? { path: o.path, cid: o.cid, size: o.size } : { path: o.path, cid: o.cid, size: o.size, nfiles: o.nfiles }))
+  const tmp = `${file}.tmp`
+  await writeFile(tmp, stringify({ outs }))
+  await rename(tmp, file)
+}

@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs'
+import { basename, join, relative } from 'node:path'
+import { CID } from 'multiformats/cid'
+import type { OutStatus } from '@mlp/proto'
+import type { Store } from '../store/index.js'
+import { pointerDir } from './add.js'
+import { readPointer } from './pointers.js'
+
+/** The id a workspace path has now, and the ids of each file below it (relative paths). */
+export async function workspaceIds (store: Store, abs: string, signal?: AbortSignal): Promise<{ cid: string, files: Map<string, string> }> {
+  const collect = new Map<string, string>()
+  const r = await store.importer.import(abs, basename(abs), { store: false, collect, signal })
+  const files = new Map<string, string>()
+  for (const [path, cid] of collect) files.set(relative(abs, path).split('\\').join('/'), cid)
+  return { cid: r.link.cid.toString(), files }
+}
+
+/** Ids of each file and symlink below a recorded DAG, by relative path. */
+export async function recordedIds (store: Store, cid: CID): Promise<Map<string, string>> {
+  const files = new Map<string, string>()
+  for await (const item of store.exporter.walk(cid)) {
+    if (item.kind !== 'dir') files.set(item.path, item.cid.toString())
+  }
+  return files
+}
+
+/** Workspace state of every out of the given pointer files; unchanged files are not read (stat cache). */
+export async function statusOf (store: Store, root: string, pointers: string[], signal?: AbortSignal): Promise<OutStatus[]> {
+  const out: OutStatus[] = []
+  for (const pointer of pointers) {
+    const p = await readPointer(pointer)
+    for (const o of p.outs) {
+      const abs = join(pointerDir(pointer), o.path)
+      const cid = CID.parse(o.cid)
+      const inStore = await store.blockstore.has(cid)
+      const base = { pointer: relative(root, pointer), path: relative(root, abs), cid: o.cid, inStore }
+      if (!existsSync(abs)) {
+        out.push({ ...base, state: 'missing' })
+        continue
+      }
+      const now = await workspaceIds(store, abs, signal)
+      if (now.cid === o.cid) {
+        out.push({ ...base, state: 'unchanged' })
+        continue
+      }
+      const changes = inStore && cid.code !== 0x55 ? await diffDirectory(store, cid, now.files) : undefined
+      out.push({ ...base, state: 'modified', changes })
+    }
+  }
+  return out
+}
+
+/** Per-file differences of a modified directory against its recorded DAG, or undefined if that is not readable. */
+async function diffDirectory (store: Store, cid: CID, now: Map<string, string>): Promise<OutStatus['changes']> {
+  let was: Map<string, string>
+  try {
+    was = await recordedIds(store, cid)
+  } catch {
+    // part of the recorded DAG is missing: report the change without details
+    return undefined
+  }
+  if (was.size === 1 && was.has('')) return undefined
+  const changes = { added: [] as string[], modified: [] as string[], deleted: [] as string[] }
+  for (const [path, id] of now) {
+    if (!was.has(path)) changes.added.push(path)
+    else if (was.get(path) !== id) changes.modified.push(path)
+  }
+  for (const path of was.keys()) if (!now.has(path)) changes.deleted.push(path)
+  return changes
+}
