@@ -62,6 +62,8 @@ export interface AddedOut {
   cid: string
   size: number
   nfiles: number
+  /** Files read and hashed; the others were unchanged per the stat cache. */
+  hashedFiles: number
 }
 
 /** Progress of an import: bytes and files done out of the totals walked first. */
@@ -79,6 +81,14 @@ export interface OutStatus {
   changes?: { added: string[], modified: string[], deleted: string[] }
   /** Whether the recorded DAG's root is in the local store (else `mlp checkout` needs a fetch). */
   inStore: boolean
+}
+
+/** `mlp status`. */
+export interface StatusResult {
+  root: string
+  outs: OutStatus[]
+  /** Files that had to be read and hashed (the stat cache vouched for the rest). */
+  hashedFiles: number
 }
 
 /** What `mlp checkout` did for one tracked out. */
@@ -132,7 +142,7 @@ export interface Routes {
   'peers/add': { request: { addr: string }, result: PeerInfo, progress: DialProgress }
   init: { request: { cwd: string }, result: { root: string }, progress: never }
   add: { request: { cwd: string, paths: string[] }, result: AddedOut[], progress: AddProgress }
-  status: { request: { cwd: string, targets?: string[] }, result: { root: string, outs: OutStatus[] }, progress: never }
+  status: { request: { cwd: string, targets?: string[] }, result: StatusResult, progress: never }
   checkout: { request: { cwd: string, targets?: string[], force?: boolean }, result: CheckoutOut[], progress: CheckoutProgress }
   ls: { request: { cid: string }, result: LsEntry[], progress: never }
   gc: { request: Record<string, never>, result: GcResult, progress: never }

@@ -1,5 +1,5 @@
 import { Args } from '@oclif/core'
-import type { OutStatus } from '@mlp/proto'
+import type { StatusResult } from '@mlp/proto'
 import { BaseCommand } from '../base-command.js'
 
 export default class Status extends BaseCommand<typeof Status> {
@@ -10,7 +10,7 @@ export default class Status extends BaseCommand<typeof Status> {
     targets: Args.string({ description: 'tracked paths or .mlp files (default: all in the project)' })
   }
 
-  async run (): Promise<{ root: string, outs: OutStatus[] }> {
+  async run (): Promise<StatusResult> {
     const r = await this.call('status', { cwd: process.cwd(), targets: this.argv.filter((a) => !a.startsWith('-')) })
     const changed = r.outs.filter((o) => o.state !== 'unchanged')
     if (changed.length === 0) this.log(r.outs.length === 0 ? 'nothing tracked yet: `mlp add <path>`' : 'data and pointers are up to date')

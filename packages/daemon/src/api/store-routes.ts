@@ -59,7 +59,7 @@ export function createStoreHandlers ({ store, log }: StoreRoutesComponents): Pic
       const cwd = cwdOf(body)
       const root = findProject(cwd)
       const pointers = await resolvePointers(root, cwd, stringList(body.targets, 'targets'), signal)
-      return { root, outs: await store.lock.read(async () => await statusOf(store, root, pointers, signal)) }
+      return { root, ...await store.lock.read(async () => await statusOf(store, root, pointers, signal)) }
     },
     checkout: async (body, { signal, progress }) => {
       const cwd = cwdOf(body)

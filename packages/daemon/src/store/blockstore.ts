@@ -4,16 +4,24 @@ import { matchesCid } from './hash.js'
 import type { BlockLocation, IndexDb } from './index-db.js'
 import type { Packs } from './packs.js'
 
+/** A block appended to a pack but not yet in the index. */
+interface Pending {
+  cid: CID
+  loc: BlockLocation
+  /** The pack write generation it was appended in: a later failed write may have lost it. */
+  generation: number
+}
+
 /**
  * Content-addressed blocks: bytes in pack files, locations in LevelDB.
- * Writes are group-committed: {@link Blockstore.put} appends and remembers the
- * location; {@link Blockstore.commit} fsyncs the pack, then writes every
- * pending location in one synced batch. A block is acknowledged only after
- * that, so a crash leaves either a durable block or no trace in the index.
- * Every read is verified against the id before it is returned.
+ * Writes are group-committed: {@link Blockstore.putMany} appends and
+ * remembers the locations; {@link Blockstore.commit} fsyncs the pack, then
+ * writes every pending location in one synced batch. A block is acknowledged
+ * only after that, so a crash leaves either a durable block or no trace in
+ * the index. Every read is verified against the id before it is returned.
  */
 export class Blockstore {
-  private readonly pending = new Map<string, [CID, BlockLocation]>()
+  private readonly pending = new Map<string, Pending>()
   private committing: Promise<void> = Promise.resolve()
 
   constructor (readonly index: IndexDb, readonly packs: Packs) {}
@@ -54,12 +62,21 @@ export class Blockstore {
     let added = 0
     for (let i = 0; i < fresh.length; i++) {
       const [cid, bytes] = fresh[i]
-      const key = cid.toString()
-      if (found[i] != null || this.pending.has(key)) continue
-      this.pending.set(key, [cid, await this.packs.append(cid, bytes)])
+      if (found[i] != null || this.pending.has(cid.toString())) continue
+      await this.append(cid, bytes)
       added++
     }
     return added
+  }
+
+  /** Appends a stored block again (gc compaction); the new location wins at the next commit. */
+  async relocate (cid: CID, bytes: Uint8Array): Promise<void> {
+    await this.append(cid, bytes)
+  }
+
+  private async append (cid: CID, bytes: Uint8Array): Promise<void> {
+    const loc = await this.packs.append(cid, bytes)
+    this.pending.set(cid.toString(), { cid, loc, generation: this.packs.generation })
   }
 
   /**
@@ -69,33 +86,37 @@ export class Blockstore {
    */
   async commit (since?: number): Promise<void> {
     const run = this.committing.then(async () => {
-      if (since != null && this.packs.generation !== since) {
-        throw new DiskFullError('a write to the store failed during this operation (disk full?): nothing was recorded; free space and retry')
-      }
+      this.dropLost()
+      if (since != null && this.packs.generation !== since) throw this.failure()
       const batch = [...this.pending.values()]
       if (batch.length === 0) return
-      await this.packs.sync()
-      await this.index.putLocations(batch)
-      for (const [cid, loc] of batch) {
-        const key = cid.toString()
-        if (this.pending.get(key)?.[1] === loc) this.pending.delete(key)
+      const generation = this.packs.generation
+      const mark = await this.packs.sync()
+      if (this.packs.generation !== generation) throw this.failure()
+      await this.index.putLocations(batch.map((e) => [e.cid, e.loc]))
+      this.packs.markCommitted(mark)
+      for (const e of batch) {
+        const key = e.cid.toString()
+        if (this.pending.get(key) === e) this.pending.delete(key)
       }
     })
-    this.committing = run.catch(() => {
-      // a failed commit: whatever was pending may sit in a torn pack tail
-      this.pending.clear()
-    })
+    this.committing = run.catch(() => { this.dropLost() })
     await run
   }
 
-  /** Appends a stored block again (gc compaction); the new location wins at the next commit. */
-  async relocate (cid: CID, bytes: Uint8Array): Promise<void> {
-    this.pending.set(cid.toString(), [cid, await this.packs.append(cid, bytes)])
+  /** Forgets pending blocks appended before the last failed write: their bytes may be gone. */
+  private dropLost (): void {
+    for (const [key, e] of this.pending) if (e.generation !== this.packs.generation) this.pending.delete(key)
+  }
+
+  private failure (): Error {
+    const err = this.packs.lastError
+    return err instanceof Error ? err : new DiskFullError('a write to the store failed during this operation (disk full?): nothing was recorded; free space and retry')
   }
 
   /** The bytes of a block, verified against its id. */
   async get (cid: CID): Promise<Buffer> {
-    const loc = this.pending.get(cid.toString())?.[1] ?? await this.index.getLocation(cid)
+    const loc = this.pending.get(cid.toString())?.loc ?? await this.index.getLocation(cid)
     if (loc == null) throw new BlockNotFoundError(`${cid.toString()} is not in the local store`)
     let bytes: Buffer
     try {

@@ -82,11 +82,13 @@ export async function collectGarbage (blockstore: Blockstore, roots: CID[], sign
     const fileSize = await packs.fileSize(id)
     const liveBytes = blocks.reduce((n, b) => n + b.loc.length + 6 + b.cid.bytes.length, 0)
     if (liveBytes >= fileSize && fileSize > 0) continue
+    const generation = blockstore.generation()
     for (const b of blocks) {
       const bytes = await blockstore.get(b.cid)
       await blockstore.relocate(b.cid, bytes)
     }
-    await blockstore.commit()
+    // the old pack goes only once its blocks are durable elsewhere and indexed there
+    await blockstore.commit(generation)
     await packs.remove(id)
     compactedPacks++
     reclaimedBytes += fileSize - liveBytes

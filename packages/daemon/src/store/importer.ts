@@ -37,6 +37,8 @@ export interface ImportResult {
   /** Bytes of file content below the path. */
   size: number
   kind: 'file' | 'dir'
+  /** Files actually read and hashed; the rest came from the stat cache. */
+  hashedFiles: number
 }
 
 /** Components of {@link Importer}. */
@@ -91,7 +93,7 @@ export class Importer {
     const link = tree.kind === 'file' ? await run.topFile(tree.path, tree.stat) : await run.entry(tree)
     if (tree.kind === 'file') options.collect?.set(tree.path, link.cid.toString())
     await run.finish()
-    return { link, nfiles: totals.files, size: totals.bytes, kind: tree.kind === 'dir' ? 'dir' : 'file' }
+    return { link, nfiles: totals.files, size: totals.bytes, kind: tree.kind === 'dir' ? 'dir' : 'file', hashedFiles: run.hashed }
   }
 }
 
@@ -100,6 +102,7 @@ class ImportRun {
   private readonly store: boolean
   private bytes = 0
   private files = 0
+  hashed = 0
   private sinceCommit = 0
   private lastProgress = 0
   private readonly stats: Array<[string, StatEntry]> = []
@@ -189,6 +192,7 @@ class ImportRun {
     }
     const link = await builder.finish()
     this.files++
+    this.hashed++
     this.stats.push([path, statEntry(st, link)])
     this.progress()
     return link

@@ -15,23 +15,35 @@ function packName (id: number): string {
 /**
  * Append-only pack files holding block bytes. Each record is
  * `u32 length | u16 cid length | cid | data`, so a pack can be scanned
- * without the index. Appends are coalesced into large writes; nothing is
- * durable until {@link Packs.sync}. After a restart or a failed write a new
- * pack is started, so a torn tail is never appended to: its bytes are simply
- * unreferenced until gc compacts the pack.
+ * without the index. Appends are coalesced into large writes, written behind
+ * the caller; nothing is durable until {@link Packs.sync}.
+ *
+ * Every switch to a new pack (at start, when one is full, after a failed
+ * write) happens synchronously, so an append never computes its offset in
+ * one pack and lands in another. After a failed write the pack is cut back
+ * to what the index references and abandoned: a torn tail is never appended
+ * to, and on a full disk the space comes back at once.
  */
 export class Packs {
   private current = 0
-  private handle?: FileHandle
   /** Bytes of the current pack handed out so far (written or buffered). */
   private size = 0
   /** Bytes of the current pack already written to the file. */
   private written = 0
+  /** Bytes of the current pack that are durable and referenced by the index. */
+  private committed = 0
   private buffer = Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES)
   private buffered = 0
+  /** The chain of queued writes, in order. */
   private flushing: Promise<void> = Promise.resolve()
-  private writeError?: unknown
+  /** Write handles by pack id: the current pack, and a full one until its tail is synced. */
+  private readonly writers = new Map<number, Promise<FileHandle>>()
+  private readonly abandoned = new Set<number>()
   private readonly readers = new Map<number, FileHandle>()
+  /** Syncing and closing of packs that were filled; commits wait for it. */
+  private retiring: Promise<void> = Promise.resolve()
+  /** The last write failure, for the message of operations it broke. */
+  lastError?: unknown
   /** Bumped on every failed write: operations that started earlier must not commit. */
   generation = 0
 
@@ -40,7 +52,8 @@ export class Packs {
   async open (): Promise<void> {
     await mkdir(this.dir, { recursive: true })
     const ids = await this.list()
-    await this.startPack((ids.at(-1) ?? 0) + 1)
+    this.switchTo((ids.at(-1) ?? 0) + 1)
+    await this.writers.get(this.current)
   }
 
   /** Ids of every pack file, ascending. */
@@ -64,29 +77,22 @@ export class Packs {
 
   /** Appends one block; its location is valid for reads at once, durable after {@link sync}. */
   async append (cid: CID, data: Uint8Array): Promise<BlockLocation> {
-    if (this.size >= PACK_TARGET_BYTES) await this.roll()
     const recordBytes = HEADER_BYTES + cid.bytes.length + data.length
     if (this.buffered + recordBytes > this.buffer.length) await this.flush()
+    if (this.size >= PACK_TARGET_BYTES) this.roll()
+    // from here to the return nothing awaits: offset and pack cannot change under us
     const recordStart = this.size
     const loc = { pack: this.current, offset: recordStart + HEADER_BYTES + cid.bytes.length, length: data.length }
+    this.size += recordBytes
     if (recordBytes > this.buffer.length) {
       const record = Buffer.allocUnsafe(recordBytes)
-      this.writeRecord(record, 0, cid, data)
-      this.size += recordBytes
-      this.writeAt(record, recordBytes, recordStart)
-      return loc
+      writeRecord(record, 0, cid, data)
+      this.writeAt(this.current, record, recordBytes, recordStart)
+    } else {
+      writeRecord(this.buffer, this.buffered, cid, data)
+      this.buffered += recordBytes
     }
-    this.writeRecord(this.buffer, this.buffered, cid, data)
-    this.buffered += recordBytes
-    this.size += recordBytes
     return loc
-  }
-
-  private writeRecord (target: Buffer, at: number, cid: CID, data: Uint8Array): void {
-    target.writeUInt32BE(data.length, at)
-    target.writeUInt16BE(cid.bytes.length, at + 4)
-    target.set(cid.bytes, at + HEADER_BYTES)
-    target.set(data, at + HEADER_BYTES + cid.bytes.length)
   }
 
   /**
@@ -102,49 +108,60 @@ export class Packs {
     this.buffer = Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES)
     this.buffered = 0
     const previous = this.flushing
-    this.writeAt(buf, len, position)
+    this.writeAt(this.current, buf, len, position)
     await previous
   }
 
-  /** Queues a write after every earlier one; a failure is kept for {@link sync} to throw. */
-  private writeAt (buf: Buffer, len: number, position: number): void {
+  /** Queues a write after every earlier one; a failure bumps {@link generation}. */
+  private writeAt (pack: number, buf: Buffer, len: number, position: number): void {
     const previous = this.flushing
-    const handle = this.handle as FileHandle
+    const writer = this.writers.get(pack)
     this.flushing = (async () => {
       await previous
-      if (this.writeError != null) return
+      if (this.abandoned.has(pack) || writer == null) return
       try {
+        const handle = await writer
         let done = 0
         while (done < len) {
           const { bytesWritten } = await handle.write(buf, done, len - done, position + done)
           done += bytesWritten
         }
-        this.written = Math.max(this.written, position + len)
+        if (pack === this.current) this.written = Math.max(this.written, position + len)
       } catch (err) {
-        this.writeError = mapDiskError(err, this.path(this.current))
-        await this.fail()
+        if (this.abandoned.has(pack)) return
+        this.lastError = mapDiskError(err, this.path(pack))
+        await this.fail(pack)
       }
     })()
   }
 
-  /** Flushes and fsyncs the current pack: every location handed out so far is durable. */
-  async sync (): Promise<void> {
-    await this.flush()
-    await this.flushing
-    if (this.writeError != null) {
-      const err = this.writeError
-      this.writeError = undefined
-      throw err
-    }
-    try {
-      await this.handle?.datasync()
-    } catch (err) {
-      await this.fail()
-      throw mapDiskError(err, this.path(this.current))
-    }
+  /** Records that the index now references the current pack up to `size` bytes (see {@link sync}). */
+  markCommitted (mark: { pack: number, size: number }): void {
+    if (mark.pack === this.current) this.committed = Math.max(this.committed, mark.size)
   }
 
-  /** Reads `loc`'s bytes; short reads (a truncated pack) return what was there. */
+  /**
+   * Flushes and fsyncs: every location handed out so far is durable. Returns
+   * the mark to pass to {@link markCommitted} once the index references them.
+   */
+  async sync (): Promise<{ pack: number, size: number }> {
+    const generation = this.generation
+    const mark = { pack: this.current, size: this.size }
+    await this.flush()
+    await this.flushing
+    await this.retiring
+    if (this.generation !== generation) throw this.lastError
+    try {
+      await (await this.writers.get(mark.pack))?.datasync()
+    } catch (err) {
+      this.lastError = mapDiskError(err, this.path(mark.pack))
+      await this.fail(mark.pack)
+      throw this.lastError
+    }
+    return mark
+  }
+
+  /** Reads `loc`'s bytes; a short read (a truncated pack) returns what was there. */
   async read (loc: BlockLocation): Promise<Buffer> {
     if (loc.pack === this.current && loc.offset + loc.length > this.written) {
       await this.flush()
@@ -182,33 +199,72 @@ export class Packs {
     try {
       await this.sync()
     } finally {
-      await this.handle?.close()
-      this.handle = undefined
+      for (const writer of this.writers.values()) await (await writer.catch(() => undefined))?.close().catch(() => {})
+      this.writers.clear()
       for (const fh of this.readers.values()) await fh.close().catch(() => {})
       this.readers.clear()
     }
   }
 
-  private async roll (): Promise<void> {
-    await this.sync()
-    await this.handle?.close()
-    await this.startPack(this.current + 1)
+  /** Moves to a fresh pack; the full one is synced and closed behind. */
+  private roll (): void {
+    const old = this.current
+    const buf = this.buffer
+    const len = this.buffered
+    if (len > 0) {
+      this.buffer = Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES)
+      this.buffered = 0
+      this.writeAt(old, buf, len, this.size - len)
+    }
+    const writes = this.flushing
+    this.switchTo(old + 1)
+    this.retiring = this.retiring.then(async () => {
+      await writes
+      const handle = await this.writers.get(old)
+      this.writers.delete(old)
+      await handle?.datasync()
+      await handle?.close()
+    }).catch((err) => {
+      this.lastError = mapDiskError(err, this.path(old))
+      this.generation++
+    })
   }
 
-  /** After a failed write the tail of the pack is unknown: drop the buffer and move to a new pack. */
-  private async fail (): Promise<void> {
+  /**
+   * After a failed write the tail of `pack` is unknown: drop the buffer, cut
+   * the pack back to what the index references, and move to a new pack.
+   */
+  private async fail (pack: number): Promise<void> {
+    if (this.abandoned.has(pack)) return
+    this.abandoned.add(pack)
     this.generation++
-    this.buffered = 0
-    const old = this.handle
-    this.handle = undefined
-    await old?.close().catch(() => {})
-    await this.startPack(this.current + 1).catch(() => {})
+    const committed = pack === this.current ? this.committed : Number.POSITIVE_INFINITY
+    if (pack === this.current) {
+      this.buffered = 0
+      this.switchTo(pack + 1)
+    }
+    const writer = this.writers.get(pack)
+    this.writers.delete(pack)
+    const handle = await writer?.catch(() => undefined)
+    if (Number.isFinite(committed)) await handle?.truncate(committed).catch(() => {})
+    await handle?.close().catch(() => {})
   }
 
-  private async startPack (id: number): Promise<void> {
+  private switchTo (id: number): void {
     this.current = id
-    this.handle = await open(this.path(id), 'wx')
     this.size = 0
     this.written = 0
+    this.committed = 0
+    const opening = open(this.path(id), 'wx')
+    // a failure to open shows up at the first write to this pack
+    opening.catch(() => {})
+    this.writers.set(id, opening)
   }
+}
+
+function writeRecord (target: Buffer, at: number, cid: CID, data: Uint8Array): void {
+  target.writeUInt32BE(data.length, at)
+  target.writeUInt16BE(cid.bytes.length, at + 4)
+  target.set(cid.bytes, at + HEADER_BYTES)
+  target.set(data, at + HEADER_BYTES + cid.bytes.length)
 }

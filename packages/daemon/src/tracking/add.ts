@@ -37,13 +37,13 @@ export async function addPaths (store: Store, cwd: string, paths: string[], opti
     return { input: p, abs }
   })
   const results = await store.lock.read(async () => {
-    const out: Array<{ input: string, abs: string, cid: string, size: number, nfiles: number, kind: 'file' | 'dir' }> = []
+    const out: Array<{ input: string, abs: string, cid: string, size: number, nfiles: number, kind: 'file' | 'dir', hashedFiles: number }> = []
     for (const t of targets) {
       const r = await store.importer.import(t.abs, basename(t.abs), {
         signal: options.signal,
         onProgress: (p) => options.onProgress?.({ name: 'store:add', detail: { ...p, path: t.input } })
       })
-      out.push({ ...t, cid: r.link.cid.toString(), size: r.size, nfiles: r.nfiles, kind: r.kind })
+      out.push({ ...t, cid: r.link.cid.toString(), size: r.size, nfiles: r.nfiles, kind: r.kind, hashedFiles: r.hashedFiles })
     }
     return out
   })
@@ -52,7 +52,7 @@ export async function addPaths (store: Store, cwd: string, paths: string[], opti
     const pointer = r.abs + POINTER_SUFFIX
     await writePointer(pointer, { outs: [{ path: basename(r.abs), cid: r.cid, size: r.size, nfiles: r.kind === 'dir' ? r.nfiles : undefined }] })
     await ignoreInGit(r.abs)
-    added.push({ path: r.input, pointer: relative(cwd, pointer), cid: r.cid, size: r.size, nfiles: r.nfiles })
+    added.push({ path: r.input, pointer: relative(cwd, pointer), cid: r.cid, size: r.size, nfiles: r.nfiles, hashedFiles: r.hashedFiles })
   }
   return added
 }

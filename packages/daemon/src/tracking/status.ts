@@ -7,12 +7,12 @@ import { pointerDir } from './add.js'
 import { readPointer } from './pointers.js'
 
 /** The id a workspace path has now, and the ids of each file below it (relative paths). */
-export async function workspaceIds (store: Store, abs: string, signal?: AbortSignal): Promise<{ cid: string, files: Map<string, string> }> {
+export async function workspaceIds (store: Store, abs: string, signal?: AbortSignal): Promise<{ cid: string, files: Map<string, string>, hashedFiles: number }> {
   const collect = new Map<string, string>()
   const r = await store.importer.import(abs, basename(abs), { store: false, collect, signal })
   const files = new Map<string, string>()
   for (const [path, cid] of collect) files.set(relative(abs, path).split('\\').join('/'), cid)
-  return { cid: r.link.cid.toString(), files }
+  return { cid: r.link.cid.toString(), files, hashedFiles: r.hashedFiles }
 }
 
 /** Ids of each file and symlink below a recorded DAG, by relative path. */
@@ -25,8 +25,9 @@ export async function recordedIds (store: Store, cid: CID): Promise<Map<string, 
 }
 
 /** Workspace state of every out of the given pointer files; unchanged files are not read (stat cache). */
-export async function statusOf (store: Store, root: string, pointers: string[], signal?: AbortSignal): Promise<OutStatus[]> {
+export async function statusOf (store: Store, root: string, pointers: string[], signal?: AbortSignal): Promise<{ outs: OutStatus[], hashedFiles: number }> {
   const out: OutStatus[] = []
+  let hashedFiles = 0
   for (const pointer of pointers) {
     const p = await readPointer(pointer)
     for (const o of p.outs) {
@@ -39,6 +40,7 @@ export async function statusOf (store: Store, root: string, pointers: string[], 
         continue
       }
       const now = await workspaceIds(store, abs, signal)
+      hashedFiles += now.hashedFiles
       if (now.cid === o.cid) {
         out.push({ ...base, state: 'unchanged' })
         continue
@@ -47,7 +49,7 @@ export async function statusOf (store: Store, root: string, pointers: string[], 
       out.push({ ...base, state: 'modified', changes })
     }
   }
-  return out
+  return { outs: out, hashedFiles }
 }
 
 /** Per-file differences of a modified directory against its recorded DAG, or undefined if that is not readable. */
