@@ -243,7 +243,7 @@ describe('bad input changes nothing', () => {
     writeFileSync(join(proj, 'x.mlp'), 'outs:\n  - path: ../../etc/passwd\n    cid: bafkr4ieojr6bxgo37viopkkrqx7k2xxbish2sbfc7xlxr2xv6ln72yu2te\n    size: 3\n')
     const escape = await mlp(d.home, ['checkout'], { cwd: proj })
     expect(escape.code).not.toBe(0)
-    expect(escape.stderr).toContain("must be relative and stay inside the project")
+    expect(escape.stderr).toContain('must be relative and stay inside the project')
     writeFileSync(join(proj, 'x.mlp'), 'outs: [\n')
     expect((await mlp(d.home, ['status'], { cwd: proj })).stderr).toMatch(/x\.mlp:\d+: not valid YAML/)
   })
