@@ -7,7 +7,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/test/**/*.test.ts'],
-          setupFiles: ['./test/setup.ts']
+          setupFiles: ['./test/setup.ts'],
+          sequence: { groupOrder: 0 }
         }
       },
       {
@@ -18,7 +19,9 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // each file starts its own daemons; two cores, so keep files few at a time
-          maxWorkers: 2
+          maxWorkers: 2,
+          // after the unit project when both run at once
+          sequence: { groupOrder: 1 }
         }
       }
     ]

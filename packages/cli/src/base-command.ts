@@ -1,6 +1,5 @@
 import { Command, Errors, type Interfaces } from '@oclif/core'
-import { resolveHome } from '@mlp/daemon'
-import { errorToJSON, type RouteName, type Routes } from '@mlp/proto'
+import { errorToJSON, resolveHome, type RouteName, type Routes } from '@mlp/proto'
 import { ApiClient } from './client.js'
 import { ProgressLine } from './progress.js'
 

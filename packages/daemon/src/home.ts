@@ -1,6 +1,5 @@
-import { homedir } from 'node:os'
-import { join, resolve } from 'node:path'
-import { API_SOCKET } from '@mlp/proto'
+import { join } from 'node:path'
+import { API_SOCKET, resolveHome } from '@mlp/proto'
 
 /** Every path the daemon keeps inside `MLP_HOME`. */
 export interface HomePaths {
@@ -15,11 +14,7 @@ export interface HomePaths {
   store: string
 }
 
-/** `MLP_HOME`, or `~/.mlp` when unset. */
-export function resolveHome (env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env.MLP_HOME
-  return resolve(fromEnv != null && fromEnv !== '' ? fromEnv : join(homedir(), '.mlp'))
-}
+export { resolveHome }
 
 /** The files of one daemon's home. */
 export function homePaths (home: string): HomePaths {

@@ -1,0 +1,14 @@
+/** Block ids per WANT message. */
+export const WANT_BATCH = 64
+/** WANT messages in flight per peer: with ~80 KiB blocks, about 20 MB in flight. */
+export const WANTS_IN_FLIGHT = 4
+/** How long to keep looking for a provider of a root before giving up. */
+export const FIND_TIMEOUT_MS = 10_000
+/** How long one peer may take to answer a HAS. */
+export const HAS_TIMEOUT_MS = 3_000
+/** A peer that sends nothing for this long while we wait on it is dropped from the fetch. */
+export const PEER_IDLE_TIMEOUT_MS = 30_000
+/** Commit fetched blocks every this many bytes, so an interrupted fetch resumes from there. */
+export const FETCH_COMMIT_BYTES = 64 * 1024 * 1024
+/** Inbound exchange streams one peer may hold open at once. */
+export const MAX_INBOUND_STREAMS = 16

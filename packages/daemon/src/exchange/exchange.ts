@@ -1,0 +1,132 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { BlockNotFoundError, EXCHANGE_PROTOCOL, MAX_FRAME_BYTES, MsgType } from '@mlp/proto'
+import { CID } from 'multiformats/cid'
+import type { Logger } from '../logger.js'
+import type { MlpNode } from '../net/node.js'
+import { channel, type Channel } from '../net/streams.js'
+import type { Store } from '../store/index.js'
+import { HAS_TIMEOUT_MS, MAX_INBOUND_STREAMS } from './constants.js'
+import type { Traffic } from './traffic.js'
+
+/** Components of {@link Exchange}. */
+export interface ExchangeComponents {
+  node: MlpNode
+  store: Store
+  log: Logger
+  traffic: Traffic
+}
+
+/** An open request stream to one peer. */
+export interface PeerSession {
+  peer: string
+  channel: Channel
+}
+
+/**
+ * The block exchange protocol: serves blocks from the local store to peers
+ * (each one verified on read, so a corrupt local block is reported missing
+ * rather than passed on), and opens sessions to peers for the fetcher.
+ */
+export class Exchange {
+  private nextReq = 1
+
+  constructor (private readonly c: ExchangeComponents) {}
+
+  async start (): Promise<void> {
+    await this.c.node.handle(EXCHANGE_PROTOCOL, async (stream: Stream, connection: Connection) => {
+      await this.serve(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: MAX_INBOUND_STREAMS })
+  }
+
+  async stop (): Promise<void> {
+    await this.c.node.unhandle(EXCHANGE_PROTOCOL)
+  }
+
+  /** A fresh request id. */
+  req (): number {
+    this.nextReq = (this.nextReq + 1) >>> 0
+    return this.nextReq
+  }
+
+  private wrap (stream: Stream, peer: string): Channel {
+    return channel(stream, { maxFrameBytes: MAX_FRAME_BYTES, onBytes: (dir, n) => { this.c.traffic.add(peer, dir, n) } })
+  }
+
+  private async serve (stream: Stream, peer: string): Promise<void> {
+    const ch = this.wrap(stream, peer)
+    const { blockstore } = this.c.store
+    try {
+      for await (const msg of ch.messages()) {
+        if (msg.type === MsgType.Want) {
+          for (const bytes of msg.cids) await this.serveBlock(ch, msg.req, bytes, peer)
+        } else if (msg.type === MsgType.Has) {
+          const have = await blockstore.hasMany(msg.cids.map((b) => CID.decode(b)))
+          await ch.send({ type: MsgType.Have, req: msg.req, have })
+        } else {
+          throw new Error(`unexpected message type ${msg.type} from a requester`)
+        }
+      }
+      await ch.close()
+    } catch (err) {
+      this.c.log.warn('closing exchange stream', { peer, error: (err as Error).message })
+      ch.abort(err as Error)
+    }
+  }
+
+  /** Sends one wanted block, or MISSING when it is absent or fails verification. */
+  private async serveBlock (ch: Channel, req: number, bytes: Uint8Array, peer: string): Promise<void> {
+    const cid = CID.decode(bytes)
+    let data: Uint8Array | undefined
+    try {
+      data = await this.c.store.blockstore.get(cid)
+    } catch (err) {
+      if ((err as Error).name === 'CorruptBlockError') this.c.log.error('not serving a corrupt block', { cid: cid.toString(), peer })
+    }
+    await ch.send(data == null ? { type: MsgType.Missing, req, cid: bytes } : { type: MsgType.Block, req, cid: bytes, data })
+  }
+
+  /** Opens a request stream to a connected peer. */
+  async open (peer: string, signal?: AbortSignal): Promise<PeerSession> {
+    const stream = await this.c.node.dialProtocol(peerIdFromString(peer), EXCHANGE_PROTOCOL, { signal })
+    return { peer, channel: this.wrap(stream, peer) }
+  }
+
+  /** Asks every connected peer (or the given ones) which of `cids` it holds; peers that fail to answer are left out. */
+  async whoHas (cids: CID[], options: { signal?: AbortSignal, peers?: string[] } = {}): Promise<Map<string, boolean[]>> {
+    const peers = options.peers ?? this.c.node.getPeers().map((p: PeerId) => p.toString())
+    const out = new Map<string, boolean[]>()
+    await Promise.all(peers.map(async (peer) => {
+      const signal = AbortSignal.any([AbortSignal.timeout(HAS_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+      let session: PeerSession | undefined
+      try {
+        session = await this.open(peer, signal)
+        const req = this.req()
+        await session.channel.send({ type: MsgType.Has, req, cids: cids.map((c) => c.bytes) })
+        const { value: msg } = await session.channel.messages().next()
+        if (msg?.type === MsgType.Have && msg.req === req && msg.have.length === cids.length) out.set(peer, msg.have)
+      } catch (err) {
+        this.c.log.debug('HAS failed', { peer, error: (err as Error).message })
+      } finally {
+        await session?.channel.close()
+      }
+    }))
+    return out
+  }
+
+  /** Peers that hold `root`, asked directly; retried until `timeoutMs` so peers still connecting count. */
+  async findProviders (root: CID, options: { signal?: AbortSignal, timeoutMs: number }): Promise<string[]> {
+    const deadline = Date.now() + options.timeoutMs
+    let asked = 0
+    for (;;) {
+      options.signal?.throwIfAborted()
+      const answers = await this.whoHas([root], { signal: options.signal })
+      asked = Math.max(asked, answers.size)
+      const have = [...answers].filter(([, h]) => h[0]).map(([peer]) => peer)
+      if (have.length > 0) return have
+      if (Date.now() >= deadline) break
+      await new Promise((resolve) => setTimeout(resolve, 500))
+    }
+    throw new BlockNotFoundError(`no peer has ${root.toString()}: asked ${asked} connected peer(s) for ${Math.round(options.timeoutMs / 1000)} s; check \`mlp peers\` and that a teammate shared it`)
+  }
+}

@@ -1,0 +1,225 @@
+import * as dagPb from '@ipld/dag-pb'
+import { BlockNotFoundError, MsgType } from '@mlp/proto'
+import { CID } from 'multiformats/cid'
+import type { Logger } from '../logger.js'
+import { DAG_PB_CODEC, PROGRESS_INTERVAL_MS } from '../store/constants.js'
+import { matchesCid } from '../store/hash.js'
+import type { Store } from '../store/index.js'
+import { FETCH_COMMIT_BYTES, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, WANT_BATCH, WANTS_IN_FLIGHT } from './constants.js'
+import type { Exchange, PeerSession } from './exchange.js'
+import { WorkQueue } from './work-queue.js'
+
+/** Progress of a fetch. */
+export interface FetchProgress {
+  root: string
+  bytes: number
+  blocks: number
+  /** Peers serving blocks right now. */
+  peers: number
+}
+
+/** What a fetch did. */
+export interface FetchResult {
+  root: string
+  /** Blocks and bytes received from peers. */
+  blocks: number
+  bytes: number
+  /** Blocks that were already in the store (a resumed or repeated fetch). */
+  alreadyHad: number
+  /** Blocks and bytes each peer served. */
+  fromPeers: Record<string, { blocks: number, bytes: number }>
+}
+
+/** Components of {@link fetchDag}. */
+export interface FetchComponents {
+  exchange: Exchange
+  store: Store
+  log: Logger
+}
+
+/** Options of {@link fetchDag}. */
+export interface FetchOptions {
+  signal?: AbortSignal
+  onProgress?: (p: FetchProgress) => void
+  /** How long to look for providers before failing (default {@link FIND_TIMEOUT_MS}). */
+  findTimeoutMs?: number
+}
+
+/**
+ * Fetches every block below `root` that the store lacks, wave by wave down
+ * the DAG. Each wave is split across every peer that has the root; each
+ * peer keeps {@link WANTS_IN_FLIGHT} requests of {@link WANT_BATCH} blocks in
+ * flight. Every block is hashed before it is stored: a peer that sends wrong
+ * bytes is dropped and its work goes to the others, as does the work of a
+ * peer that dies or goes silent. Blocks already stored are never asked for,
+ * so a fetch interrupted at any point resumes where it stopped.
+ */
+export async function fetchDag (c: FetchComponents, root: CID, options: FetchOptions = {}): Promise<FetchResult> {
+  const run = new FetchRun(c, root, options)
+  return await c.store.lock.read(async () => await run.run())
+}
+
+class FetchRun {
+  private readonly result: FetchResult
+  private readonly bad = new Set<string>()
+  private providers?: string[]
+  private active = 0
+  private sinceCommit = 0
+  private lastProgress = 0
+  private readonly generation: number
+
+  constructor (private readonly c: FetchComponents, private readonly root: CID, private readonly options: FetchOptions) {
+    this.result = { root: root.toString(), blocks: 0, bytes: 0, alreadyHad: 0, fromPeers: {} }
+    this.generation = c.store.blockstore.generation()
+  }
+
+  async run (): Promise<FetchResult> {
+    const seen = new Set<string>()
+    let wave: CID[] = [this.root]
+    while (wave.length > 0) {
+      this.options.signal?.throwIfAborted()
+      const next: CID[] = []
+      const have = await this.c.store.blockstore.hasMany(wave)
+      const missing: CID[] = []
+      for (let i = 0; i < wave.length; i++) {
+        if (!have[i]) {
+          missing.push(wave[i])
+          continue
+        }
+        this.result.alreadyHad++
+        if (wave[i].code === DAG_PB_CODEC) this.children(wave[i], await this.c.store.blockstore.get(wave[i]), next)
+      }
+      if (missing.length > 0) await this.fetchWave(missing, next)
+      wave = next.filter((cid) => {
+        const key = cid.toString()
+        if (seen.has(key)) return false
+        seen.add(key)
+        return true
+      })
+    }
+    await this.c.store.blockstore.commit(this.generation)
+    this.progress(true)
+    return this.result
+  }
+
+  private children (cid: CID, bytes: Uint8Array, into: CID[]): void {
+    for (const link of dagPb.decode(bytes).Links) into.push(link.Hash)
+    void cid
+  }
+
+  private async fetchWave (missing: CID[], next: CID[]): Promise<void> {
+    this.providers ??= await this.c.exchange.findProviders(this.root, { signal: this.options.signal, timeoutMs: this.options.findTimeoutMs ?? FIND_TIMEOUT_MS })
+    const work = new WorkQueue(missing, this.providers)
+    for (let round = 0; work.remaining() > 0; round++) {
+      const live = this.providers.filter((p) => !this.bad.has(p))
+      const stuck = work.unservable(live)
+      if (live.length === 0 || stuck != null || round > 8) {
+        // ask again: other peers may hold what these could not give
+        const fresh = (await this.c.exchange.whoHas([this.root], { signal: this.options.signal }))
+        const more = [...fresh].filter(([p, h]) => h[0] && !this.bad.has(p) && !live.includes(p)).map(([p]) => p)
+        if (more.length === 0 || round > 16) {
+          const cid = stuck ?? work.take('', 1)[0] ?? this.root
+          throw new BlockNotFoundError(`no reachable peer could give block ${cid.toString()} of ${this.root.toString()}; ${this.bad.size} peer(s) dropped`)
+        }
+        this.providers.push(...more)
+        continue
+      }
+      await Promise.all(live.map(async (peer) => { await this.fromPeer(peer, work, next) }))
+    }
+  }
+
+  /** Works through `work` with one peer until there is nothing left for it, or it fails. */
+  private async fromPeer (peer: string, work: WorkQueue, next: CID[]): Promise<void> {
+    let session: PeerSession
+    try {
+      session = await this.c.exchange.open(peer, this.options.signal)
+    } catch (err) {
+      this.c.log.warn('cannot open exchange stream', { peer, error: (err as Error).message })
+      this.bad.add(peer)
+      return
+    }
+    const ch = session.channel
+    const inflight = new Map<number, Map<string, CID>>()
+    const served = (this.result.fromPeers[peer] ??= { blocks: 0, bytes: 0 })
+    const fill = async (): Promise<void> => {
+      while (inflight.size < WANTS_IN_FLIGHT) {
+        const batch = work.take(peer, WANT_BATCH)
+        if (batch.length === 0) return
+        const req = this.c.exchange.req()
+        inflight.set(req, new Map(batch.map((cid) => [cid.toString(), cid])))
+        await ch.send({ type: MsgType.Want, req, cids: batch.map((cid) => cid.bytes) })
+      }
+    }
+    let idle: NodeJS.Timeout | undefined
+    const watch = (): void => {
+      clearTimeout(idle)
+      idle = setTimeout(() => { ch.abort(new Error(`peer silent for ${PEER_IDLE_TIMEOUT_MS / 1000} s`)) }, PEER_IDLE_TIMEOUT_MS)
+    }
+    const onAbort = (): void => { ch.abort(new Error('fetch aborted')) }
+    this.options.signal?.addEventListener('abort', onAbort)
+    this.active++
+    try {
+      await fill()
+      if (inflight.size === 0) return
+      watch()
+      for await (const msg of ch.messages()) {
+        watch()
+        if (msg.type !== MsgType.Block && msg.type !== MsgType.Missing) throw new Error(`unexpected message type ${msg.type}`)
+        const pending = inflight.get(msg.req)
+        const cid = pending?.get(CID.decode(msg.cid).toString())
+        if (pending == null || cid == null) throw new Error('answer to a block we did not ask for')
+        pending.delete(cid.toString())
+        if (msg.type === MsgType.Missing) {
+          work.giveBack([cid], peer)
+        } else {
+          if (!matchesCid(cid, msg.data)) {
+            this.c.log.warn('peer sent a block that does not match its id: dropping it', { peer, cid: cid.toString() })
+            this.bad.add(peer)
+            work.giveBack([cid], peer)
+            throw new Error('lying peer')
+          }
+          await this.store(cid, msg.data, next)
+          served.blocks++
+          served.bytes += msg.data.length
+        }
+        if (pending.size === 0) {
+          inflight.delete(msg.req)
+          await fill()
+          if (inflight.size === 0) break
+        }
+      }
+      if (inflight.size > 0) throw new Error('peer closed the stream with requests outstanding')
+      await ch.close()
+    } catch (err) {
+      if (!this.bad.has(peer)) this.c.log.warn('peer failed during fetch; moving its work to others', { peer, error: (err as Error).message })
+      this.bad.add(peer)
+      for (const pending of inflight.values()) work.giveBack([...pending.values()], peer)
+      ch.abort(err as Error)
+      this.options.signal?.throwIfAborted()
+    } finally {
+      clearTimeout(idle)
+      this.active--
+      this.options.signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  private async store (cid: CID, data: Uint8Array, next: CID[]): Promise<void> {
+    await this.c.store.blockstore.putMany([[cid, data]])
+    if (cid.code === DAG_PB_CODEC) this.children(cid, data, next)
+    this.result.blocks++
+    this.result.bytes += data.length
+    this.sinceCommit += data.length
+    if (this.sinceCommit >= FETCH_COMMIT_BYTES) {
+      this.sinceCommit = 0
+      await this.c.store.blockstore.commit(this.generation)
+    }
+    this.progress(false)
+  }
+
+  private progress (force: boolean): void {
+    const now = Date.now()
+    if (this.options.onProgress == null || (!force && now - this.lastProgress < PROGRESS_INTERVAL_MS)) return
+    this.lastProgress = now
+    this.options.onProgress({ root: this.result.root, bytes: this.result.bytes, blocks: this.result.blocks, peers: this.active })
+  }
+}

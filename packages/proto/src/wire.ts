@@ -1,0 +1,148 @@
+/**
+ * Peer wire messages of the block exchange protocol. Each message is one
+ * frame (the framing, a u32 length prefix, lives with the stream code); its
+ * first byte is the type. Binary and fixed-layout on purpose: a BLOCK frame
+ * carries up to 256 KiB of data and must cost no more than a copy.
+ */
+
+/** libp2p protocol id of the block exchange; bumped on an incompatible change. */
+export const EXCHANGE_PROTOCOL = '/mlp/exchange/1.0.0'
+
+/** Largest frame either side accepts: one maximal block plus headers, with room to spare. */
+export const MAX_FRAME_BYTES = 2 * 1024 * 1024
+
+/** Most ids in one WANT or HAS. */
+export const MAX_IDS_PER_MESSAGE = 4096
+
+/** A malformed or oversized peer message. */
+export class WireError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'WireError'
+  }
+}
+
+/** Message types. */
+export const MsgType = {
+  /** Send me these blocks. */
+  Want: 1,
+  /** One block, answering a WANT. */
+  Block: 2,
+  /** A block of a WANT that this peer does not have. */
+  Missing: 3,
+  /** Which of these blocks do you have? */
+  Has: 4,
+  /** Answer to HAS: one bit per id, in order. */
+  Have: 5
+} as const
+
+/** A decoded message. Ids are raw CID bytes. */
+export type WireMessage =
+  | { type: typeof MsgType.Want, req: number, cids: Uint8Array[] }
+  | { type: typeof MsgType.Block, req: number, cid: Uint8Array, data: Uint8Array }
+  | { type: typeof MsgType.Missing, req: number, cid: Uint8Array }
+  | { type: typeof MsgType.Has, req: number, cids: Uint8Array[] }
+  | { type: typeof MsgType.Have, req: number, have: boolean[] }
+
+function idListSize (cids: Uint8Array[]): number {
+  return cids.reduce((n, c) => n + 1 + c.length, 0)
+}
+
+/** Encodes a message into one frame body (without the length prefix). */
+export function encodeMessage (msg: WireMessage): Uint8Array {
+  let size = 5
+  if (msg.type === MsgType.Want || msg.type === MsgType.Has) size += 2 + idListSize(msg.cids)
+  else if (msg.type === MsgType.Block) size += 1 + msg.cid.length + msg.data.length
+  else if (msg.type === MsgType.Missing) size += 1 + msg.cid.length
+  else size += 2 + Math.ceil(msg.have.length / 8)
+  const out = new Uint8Array(size)
+  const view = new DataView(out.buffer)
+  out[0] = msg.type
+  view.setUint32(1, msg.req)
+  let at = 5
+  const putId = (cid: Uint8Array): void => {
+    if (cid.length > 255) throw new WireError('content id longer than 255 bytes')
+    out[at++] = cid.length
+    out.set(cid, at)
+    at += cid.length
+  }
+  switch (msg.type) {
+    case MsgType.Want:
+    case MsgType.Has:
+      if (msg.cids.length > MAX_IDS_PER_MESSAGE) throw new WireError(`more than ${MAX_IDS_PER_MESSAGE} ids in one message`)
+      view.setUint16(at, msg.cids.length)
+      at += 2
+      for (const c of msg.cids) putId(c)
+      break
+    case MsgType.Block:
+      putId(msg.cid)
+      out.set(msg.data, at)
+      break
+    case MsgType.Missing:
+      putId(msg.cid)
+      break
+    case MsgType.Have:
+      view.setUint16(at, msg.have.length)
+      at += 2
+      msg.have.forEach((h, i) => { if (h) out[at + (i >> 3)] |= 1 << (i & 7) })
+      break
+  }
+  return out
+}
+
+/** Decodes one frame body; throws {@link WireError} on anything malformed. */
+export function decodeMessage (buf: Uint8Array): WireMessage {
+  if (buf.length < 5) throw new WireError('message shorter than its header')
+  if (buf.length > MAX_FRAME_BYTES) throw new WireError('message over the size limit')
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  const type = buf[0]
+  const req = view.getUint32(1)
+  let at = 5
+  const need = (n: number): void => {
+    if (at + n > buf.length) throw new WireError('message truncated')
+  }
+  const getId = (): Uint8Array => {
+    need(1)
+    const len = buf[at++]
+    if (len === 0) throw new WireError('empty content id')
+    need(len)
+    const id = buf.subarray(at, at + len)
+    at += len
+    return id
+  }
+  const getIds = (): Uint8Array[] => {
+    need(2)
+    const n = view.getUint16(at)
+    at += 2
+    if (n > MAX_IDS_PER_MESSAGE) throw new WireError(`more than ${MAX_IDS_PER_MESSAGE} ids in one message`)
+    const ids: Uint8Array[] = []
+    for (let i = 0; i < n; i++) ids.push(getId())
+    return ids
+  }
+  const done = <T>(msg: T): T => {
+    if (at !== buf.length) throw new WireError('trailing bytes after message')
+    return msg
+  }
+  switch (type) {
+    case MsgType.Want: return done({ type, req, cids: getIds() })
+    case MsgType.Has: return done({ type, req, cids: getIds() })
+    case MsgType.Block: {
+      const cid = getId()
+      const data = buf.subarray(at)
+      at = buf.length
+      return { type, req, cid, data }
+    }
+    case MsgType.Missing: return done({ type, req, cid: getId() })
+    case MsgType.Have: {
+      need(2)
+      const n = view.getUint16(at)
+      at += 2
+      need(Math.ceil(n / 8))
+      const have = Array.from({ length: n }, (_, i) => (buf[at + (i >> 3)] & (1 << (i & 7))) !== 0)
+      at += Math.ceil(n / 8)
+      return done({ type, req, have })
+    }
+    default:
+      throw new WireError(`unknown message type ${type}`)
+  }
+}

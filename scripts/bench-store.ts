@@ -1,0 +1,118 @@
+import { createRequire } from 'node:module'
+import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { closeSync, mkdirSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs'
+import { join } from 'node:path'
+import { mlp, peakRssMb, timeCommand, type Figure } from './lib/harness.js'
+
+const MiB = 1024 * 1024
+
+function writeRandomFile (path: string, bytes: number): void {
+  const fd = openSync(path, 'w')
+  for (let done = 0; done < bytes; done += 64 * MiB) writeSync(fd, randomBytes(Math.min(64 * MiB, bytes - done)))
+  closeSync(fd)
+}
+
+function blake3Throughput (path: string, bytes: number): number {
+  const { blake3 } = createRequire(import.meta.url)('@napi-rs/blake-hash') as { blake3: (b: Buffer) => Buffer }
+  const buf = Buffer.allocUnsafe(8 * MiB)
+  const fd = openSync(path, 'r')
+  const start = performance.now()
+  for (;;) {
+    const n = readSync(fd, buf, 0, buf.length, null)
+    if (n === 0) break
+    blake3(buf.subarray(0, n))
+  }
+  closeSync(fd)
+  return bytes / 1e6 / ((performance.now() - start) / 1000)
+}
+
+/** CSV-like rows: what a tabular dataset looks like. */
+function csvLines (count: number, seed: number): string[] {
+  const out: string[] = []
+  let x = seed
+  for (let i = 0; i < count; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648
+    out.push(`${i},${(x % 100000) / 1000},${((x >> 8) % 100000) / 997},label_${x % 17}`)
+  }
+  return out
+}
+
+/** Store figures of issue 3; `work` is an empty folder on the disk to measure. */
+export async function benchStore (work: string, home: string, pid: number): Promise<Figure[]> {
+  const proj = join(work, 'proj')
+  mkdirSync(proj)
+  execFileSync('git', ['init', '-q'], { cwd: proj })
+  await mlp(home, ['init'], proj)
+  const figures: Figure[] = []
+
+  // 1 GiB random file
+  const big = join(proj, 'big.bin')
+  const size = 1024 * MiB
+  writeRandomFile(big, size)
+  const cp = timeCommand('cp', [big, join(work, 'copy.bin')])
+  rmSync(join(work, 'copy.bin'))
+  const b3 = blake3Throughput(big, size)
+  const add = await mlp(home, ['add', 'big.bin', '--json'], proj)
+  figures.push({ name: 'mlp add, 1 GiB random file (fsynced)', value: size / 1e6 / add.seconds, unit: 'MB/s', limit: { name: 'cp (page cache, no fsync)', value: size / 1e6 / cp, unit: 'MB/s' }, target: '>= 1000 MB/s' })
+  figures.push({ name: 'BLAKE3 alone over the same file', value: b3, unit: 'MB/s' })
+  figures.push({ name: 'daemon peak RSS after the 1 GiB add', value: peakRssMb(pid), unit: 'MB', target: '< 300 MB (4 GiB add)' })
+  const readd = await mlp(home, ['add', 'big.bin', '--json'], proj)
+  figures.push({ name: 're-add of the unchanged 1 GiB file', value: readd.seconds, unit: 's' })
+  rmSync(big)
+  const co = await mlp(home, ['checkout', 'big.bin', '--json'], proj)
+  figures.push({ name: 'mlp checkout, 1 GiB after deleting it', value: size / 1e6 / co.seconds, unit: 'MB/s', limit: { name: 'cp', value: size / 1e6 / cp, unit: 'MB/s' }, target: '>= 1000 MB/s' })
+
+  // 10,000 small files
+  const small = join(proj, 'small')
+  let x = 7
+  for (let d = 0; d < 100; d++) {
+    mkdirSync(join(small, `d${d}`), { recursive: true })
+    for (let f = 0; f < 100; f++) {
+      x = (x * 1103515245 + 12345) % 2147483648
+      writeFileSync(join(small, `d${d}`, `f${f}.bin`), randomBytes(4096 + (x % (60 * 1024))))
+    }
+  }
+  const cpSmall = timeCommand('cp', ['-r', small, join(work, 'small-copy')])
+  rmSync(join(work, 'small-copy'), { recursive: true })
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const addSmall = await mlp(home, ['add', 'small', '--json'], proj)
+  figures.push({ name: 'mlp add, 10,000 files of 4-64 KiB', value: 10_000 / addSmall.seconds, unit: 'files/s', limit: { name: 'cp -r', value: 10_000 / cpSmall, unit: 'files/s' }, target: '>= 5000 files/s' })
+  const status = await mlp(home, ['status', 'small', '--json'], proj)
+  const hashed = (JSON.parse(status.stdout) as { hashedFiles: number }).hashedFiles
+  figures.push({ name: `mlp status, unchanged 10,000 files (${hashed} rehashed)`, value: status.seconds, unit: 's', target: '<= 0.5 s' })
+  const noop = await mlp(home, ['id'], proj)
+  figures.push({ name: 'CLI start-up and one API call (mlp id)', value: noop.seconds, unit: 's' })
+
+  // dedup of an edited CSV-like dataset
+  const lines = csvLines(Math.round((256 * MiB) / 36), 42)
+  const csv = lines.join('\n') + '\n'
+  writeFileSync(join(proj, 'table.csv'), csv)
+  const before = await storeBytes(home)
+  await mlp(home, ['add', 'table.csv'], proj)
+  const afterFirst = await storeBytes(home)
+  const csvBytes = Buffer.byteLength(csv)
+  const insertRuns = (runs: number, scattered: boolean): string => {
+    const extra = csvLines(Math.round(lines.length * 0.01), 99).map((l) => `new,${l}`)
+    const edited = [...lines]
+    const positions = Array.from({ length: scattered ? extra.length : runs }, () => Math.floor(lines.length * 0.05 + Math.random() * lines.length * 0.9)).sort((a, b) => b - a)
+    const per = Math.ceil(extra.length / positions.length)
+    positions.forEach((p, i) => { edited.splice(p, 0, ...extra.slice(i * per, (i + 1) * per)) })
+    return edited.join('\n') + '\n'
+  }
+  writeFileSync(join(proj, 'table.csv'), insertRuns(100, false))
+  await mlp(home, ['add', 'table.csv'], proj)
+  const afterRuns = await storeBytes(home)
+  figures.push({ name: 'dedup: 256 MiB CSV + 1% new lines in 100 runs at random places: store growth', value: ((afterRuns - afterFirst) / csvBytes) * 100, unit: '% of file', target: '<= 10%' })
+  writeFileSync(join(proj, 'table.csv'), insertRuns(0, true))
+  await mlp(home, ['add', 'table.csv'], proj)
+  const afterScattered = await storeBytes(home)
+  figures.push({ name: 'dedup: same, 1% new lines each at its own random place: store growth', value: ((afterScattered - afterRuns) / csvBytes) * 100, unit: '% of file' })
+  void before
+  return figures
+}
+
+async function storeBytes (home: string): Promise<number> {
+  const v = await mlp(home, ['verify', '--json'])
+  return (JSON.parse(v.stdout) as { checkedBytes: number }).checkedBytes
+}
