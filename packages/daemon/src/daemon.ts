@@ -11,6 +11,10 @@ import { createHandlers } from './api/routes.js'
 import { startApiServer } from './api/server.js'
 import { createByteHandlers, createStoreHandlers } from './api/store-routes.js'
 import { openStore } from './store/index.js'
+import { createExchangeHandlers } from './api/exchange-routes.js'
+import { Exchange } from './exchange/exchange.js'
+import { Replication } from './exchange/replicate.js'
+import { Traffic } from './exchange/traffic.js'
 
 /** Options of {@link startDaemon}. */
 export interface DaemonInit {
@@ -76,11 +80,19 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     })
 
     const peering = new Peering({ node, log }, { file: paths.peers, bootstrap: config.bootstrap })
-    const peers = new PeerTable({ node, log, remembered: () => peering.rememberedIds() })
+    const traffic = new Traffic()
+    const peers = new PeerTable({ node, log, remembered: () => peering.rememberedIds(), traffic: (peer) => traffic.get(peer) })
     peers.start()
     cleanups.push(() => { peers.stop() })
     await peering.start()
     cleanups.push(() => { peering.stop() })
+
+    const exchange = new Exchange({ node, store, log, traffic })
+    await exchange.start()
+    cleanups.push(async () => { await exchange.stop() })
+    const replication = new Replication({ node, store, exchange, log })
+    await replication.start()
+    cleanups.push(async () => { await replication.stop() })
 
     const startedAt = new Date()
     const version = await packageVersion()
@@ -103,6 +115,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       byteHandlers: createByteHandlers({ store, log }),
       handlers: {
         ...createStoreHandlers({ store, log }),
+        ...createExchangeHandlers({ store, exchange, replication, log }),
         ...createHandlers({
           node,
           peers,

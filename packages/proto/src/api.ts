@@ -25,6 +25,9 @@ export interface PeerInfo {
   latencyMs: number | null
   /** True when added with `mlp peers add`: the daemon keeps redialing it. */
   remembered: boolean
+  /** Exchange traffic with this peer since the daemon started. */
+  bytesSent: number
+  bytesReceived: number
 }
 
 /** `mlp id`. */
@@ -133,6 +136,43 @@ export interface VerifyResult {
 /** Progress of verify. */
 export type VerifyProgress = ProgressEvent<'store:verify', { checked: number }>
 
+/** One root `mlp share` announced. */
+export interface SharedRoot {
+  path?: string
+  cid: string
+}
+
+/** What a fetch of one root did. */
+export interface FetchedRoot {
+  root: string
+  /** Blocks and bytes received from peers. */
+  blocks: number
+  bytes: number
+  /** Blocks that were already in the store. */
+  alreadyHad: number
+  /** Blocks and bytes each peer served. */
+  fromPeers: Record<string, { blocks: number, bytes: number }>
+  /** Where it was written, with `-o`. */
+  out?: string
+}
+
+/** Progress of a fetch. */
+export type FetchProgressEvent = ProgressEvent<'exchange:fetch', { root: string, bytes: number, blocks: number, peers: number }>
+
+/** What `mlp pull` did. */
+export interface PullResult {
+  fetched: FetchedRoot[]
+  checkout: CheckoutOut[]
+}
+
+/** What `mlp push` did. */
+export interface PushResult {
+  roots: string[]
+  /** The peer asked to keep a copy, when `--to` was given. */
+  to?: string
+  replicated?: boolean
+}
+
 /** Every route: request body, result and progress event types. */
 export interface Routes {
   id: { request: Record<string, never>, result: IdResult, progress: never }
@@ -147,6 +187,10 @@ export interface Routes {
   ls: { request: { cid: string }, result: LsEntry[], progress: never }
   gc: { request: Record<string, never>, result: GcResult, progress: never }
   verify: { request: Record<string, never>, result: VerifyResult, progress: VerifyProgress }
+  share: { request: { cwd: string, targets: string[] }, result: SharedRoot[], progress: AddProgress }
+  fetch: { request: { cwd: string, targets: string[], out?: string }, result: FetchedRoot[], progress: FetchProgressEvent }
+  pull: { request: { cwd: string, targets?: string[] }, result: PullResult, progress: FetchProgressEvent | CheckoutProgress }
+  push: { request: { cwd: string, targets?: string[], to?: string }, result: PushResult, progress: never }
 }
 
 /**
@@ -168,7 +212,7 @@ export const ERROR_TRAILER = 'x-mlp-error'
 export type RouteName = keyof Routes
 
 /** Every route name, for the server's dispatch table and request validation. */
-export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'ls', 'gc', 'verify']
+export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push']
 
 /** One NDJSON line of a response. */
 export type Frame<R extends RouteName = RouteName> =

@@ -33,7 +33,11 @@ export const MsgType = {
   /** Which of these blocks do you have? */
   Has: 4,
   /** Answer to HAS: one bit per id, in order. */
-  Have: 5
+  Have: 5,
+  /** Fetch these DAGs from whoever has them and keep a copy (`mlp push --to`). */
+  Replicate: 6,
+  /** Outcome of a REPLICATE: ok, and a message. */
+  Result: 7
 } as const
 
 /** A decoded message. Ids are raw CID bytes. */
@@ -43,6 +47,8 @@ export type WireMessage =
   | { type: typeof MsgType.Missing, req: number, cid: Uint8Array }
   | { type: typeof MsgType.Has, req: number, cids: Uint8Array[] }
   | { type: typeof MsgType.Have, req: number, have: boolean[] }
+  | { type: typeof MsgType.Replicate, req: number, cids: Uint8Array[] }
+  | { type: typeof MsgType.Result, req: number, ok: boolean, message: string }
 
 function idListSize (cids: Uint8Array[]): number {
   return cids.reduce((n, c) => n + 1 + c.length, 0)
@@ -51,10 +57,12 @@ function idListSize (cids: Uint8Array[]): number {
 /** Encodes a message into one frame body (without the length prefix). */
 export function encodeMessage (msg: WireMessage): Uint8Array {
   let size = 5
-  if (msg.type === MsgType.Want || msg.type === MsgType.Has) size += 2 + idListSize(msg.cids)
+  const text = msg.type === MsgType.Result ? new TextEncoder().encode(msg.message) : undefined
+  if (msg.type === MsgType.Want || msg.type === MsgType.Has || msg.type === MsgType.Replicate) size += 2 + idListSize(msg.cids)
+  else if (text != null) size += 1 + text.length
   else if (msg.type === MsgType.Block) size += 1 + msg.cid.length + msg.data.length
   else if (msg.type === MsgType.Missing) size += 1 + msg.cid.length
-  else size += 2 + Math.ceil(msg.have.length / 8)
+  else if (msg.type === MsgType.Have) size += 2 + Math.ceil(msg.have.length / 8)
   const out = new Uint8Array(size)
   const view = new DataView(out.buffer)
   out[0] = msg.type
@@ -69,6 +77,7 @@ export function encodeMessage (msg: WireMessage): Uint8Array {
   switch (msg.type) {
     case MsgType.Want:
     case MsgType.Has:
+    case MsgType.Replicate:
       if (msg.cids.length > MAX_IDS_PER_MESSAGE) throw new WireError(`more than ${MAX_IDS_PER_MESSAGE} ids in one message`)
       view.setUint16(at, msg.cids.length)
       at += 2
@@ -85,6 +94,10 @@ export function encodeMessage (msg: WireMessage): Uint8Array {
       view.setUint16(at, msg.have.length)
       at += 2
       msg.have.forEach((h, i) => { if (h) out[at + (i >> 3)] |= 1 << (i & 7) })
+      break
+    case MsgType.Result:
+      out[at++] = msg.ok ? 1 : 0
+      out.set(text as Uint8Array, at)
       break
   }
   return out
@@ -133,6 +146,18 @@ export function decodeMessage (buf: Uint8Array): WireMessage {
       return { type, req, cid, data }
     }
     case MsgType.Missing: return done({ type, req, cid: getId() })
+    case MsgType.Replicate: return done({ type, req, cids: getIds() })
+    case MsgType.Result: {
+      need(1)
+      const ok = buf[at] === 1
+      let message: string
+      try {
+        message = new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(at + 1))
+      } catch {
+        throw new WireError('result message is not UTF-8')
+      }
+      return { type, req, ok, message }
+    }
     case MsgType.Have: {
       need(2)
       const n = view.getUint16(at)

@@ -59,7 +59,7 @@ export class Exchange {
     try {
       for await (const msg of ch.messages()) {
         if (msg.type === MsgType.Want) {
-          for (const bytes of msg.cids) await this.serveBlock(ch, msg.req, bytes, peer)
+          await this.serveWant(ch, msg.req, msg.cids, peer)
         } else if (msg.type === MsgType.Has) {
           const have = await blockstore.hasMany(msg.cids.map((b) => CID.decode(b)))
           await ch.send({ type: MsgType.Have, req: msg.req, have })
@@ -74,16 +74,15 @@ export class Exchange {
     }
   }
 
-  /** Sends one wanted block, or MISSING when it is absent or fails verification. */
-  private async serveBlock (ch: Channel, req: number, bytes: Uint8Array, peer: string): Promise<void> {
-    const cid = CID.decode(bytes)
-    let data: Uint8Array | undefined
-    try {
-      data = await this.c.store.blockstore.get(cid)
-    } catch (err) {
-      if ((err as Error).name === 'CorruptBlockError') this.c.log.error('not serving a corrupt block', { cid: cid.toString(), peer })
+  /** Sends the wanted blocks in order; MISSING for one that is absent or fails verification. */
+  private async serveWant (ch: Channel, req: number, ids: Uint8Array[], peer: string): Promise<void> {
+    const cids = ids.map((b) => CID.decode(b))
+    let i = 0
+    for await (const r of this.c.store.blockstore.getMany(cids)) {
+      const bytes = ids[i++]
+      if (r.error?.name === 'CorruptBlockError') this.c.log.error('not serving a corrupt block', { cid: r.cid.toString(), peer })
+      await ch.send(r.bytes == null ? { type: MsgType.Missing, req, cid: bytes } : { type: MsgType.Block, req, cid: bytes, data: r.bytes })
     }
-    await ch.send(data == null ? { type: MsgType.Missing, req, cid: bytes } : { type: MsgType.Block, req, cid: bytes, data })
   }
 
   /** Opens a request stream to a connected peer. */

@@ -204,7 +204,8 @@ class FetchRun {
   }
 
   private async store (cid: CID, data: Uint8Array, next: CID[]): Promise<void> {
-    await this.c.store.blockstore.putMany([[cid, data]])
+    // the wave was filtered with hasMany: no per-block index lookup
+    await this.c.store.blockstore.putNew(cid, data)
     if (cid.code === DAG_PB_CODEC) this.children(cid, data, next)
     this.result.blocks++
     this.result.bytes += data.length

@@ -11,6 +11,8 @@ export interface PeerTableComponents {
   log: Logger
   /** Peer ids the peering service keeps connected. */
   remembered: () => Set<string>
+  /** Exchange bytes sent to and received from a peer. */
+  traffic: (peer: string) => { bytesSent: number, bytesReceived: number }
 }
 
 /**
@@ -80,6 +82,6 @@ export class PeerTable {
         latencyMs = null
       }
     }
-    return { peerId: id, addrs, state: conns.length > 0 ? 'connected' : 'disconnected', latencyMs, remembered }
+    return { peerId: id, addrs, state: conns.length > 0 ? 'connected' : 'disconnected', latencyMs, remembered, ...this.components.traffic(id) }
   }
 }

@@ -69,6 +69,14 @@ export class Blockstore {
     return added
   }
 
+  /**
+   * Stores a block the caller knows the store lacks (a fetch checked with
+   * {@link hasMany} first), skipping the per-block index lookup.
+   */
+  async putNew (cid: CID, bytes: Uint8Array): Promise<void> {
+    if (!this.pending.has(cid.toString())) await this.append(cid, bytes)
+  }
+
   /** Appends a stored block again (gc compaction); the new location wins at the next commit. */
   async relocate (cid: CID, bytes: Uint8Array): Promise<void> {
     await this.append(cid, bytes)
@@ -114,9 +122,35 @@ export class Blockstore {
     return err instanceof Error ? err : new DiskFullError('a write to the store failed during this operation (disk full?): nothing was recorded; free space and retry')
   }
 
+  /**
+   * Many blocks in order, each verified, with one index round trip for all
+   * and `readAhead` pack reads in flight. A block that is absent or corrupt
+   * comes back as its error instead of bytes.
+   */
+  async * getMany (cids: CID[], readAhead = 8): AsyncGenerator<{ cid: CID, bytes?: Buffer, error?: Error }> {
+    const locs = await this.index.getLocations(cids)
+    const read = async (i: number): Promise<{ cid: CID, bytes?: Buffer, error?: Error }> => {
+      const cid = cids[i]
+      try {
+        return { cid, bytes: await this.readVerified(cid, this.pending.get(cid.toString())?.loc ?? locs[i]) }
+      } catch (err) {
+        return { cid, error: err as Error }
+      }
+    }
+    const window: Array<Promise<{ cid: CID, bytes?: Buffer, error?: Error }>> = []
+    for (let i = 0; i < cids.length; i++) {
+      window.push(read(i))
+      if (window.length >= readAhead) yield await (window.shift() as Promise<{ cid: CID, bytes?: Buffer, error?: Error }>)
+    }
+    while (window.length > 0) yield await (window.shift() as Promise<{ cid: CID, bytes?: Buffer, error?: Error }>)
+  }
+
   /** The bytes of a block, verified against its id. */
   async get (cid: CID): Promise<Buffer> {
-    const loc = this.pending.get(cid.toString())?.loc ?? await this.index.getLocation(cid)
+    return await this.readVerified(cid, this.pending.get(cid.toString())?.loc ?? await this.index.getLocation(cid))
+  }
+
+  private async readVerified (cid: CID, loc: BlockLocation | undefined): Promise<Buffer> {
     if (loc == null) throw new BlockNotFoundError(`${cid.toString()} is not in the local store`)
     let bytes: Buffer
     try {

@@ -1,0 +1,137 @@
+import { existsSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { BadRequestError, BlockNotFoundError, PathError, type FetchedRoot, type SharedRoot } from '@mlp/proto'
+import type { Exchange } from '../exchange/exchange.js'
+import { fetchDag } from '../exchange/fetch.js'
+import type { Replication } from '../exchange/replicate.js'
+import type { Logger } from '../logger.js'
+import { markReachable } from '../store/gc.js'
+import type { Store } from '../store/index.js'
+import { addPaths, pointerDir } from '../tracking/add.js'
+import { checkoutPointers } from '../tracking/checkout.js'
+import { pin } from '../tracking/pins.js'
+import { readPointer } from '../tracking/pointers.js'
+import { findProject } from '../tracking/project.js'
+import { registerProject } from '../tracking/roots.js'
+import { resolvePointers } from '../tracking/targets.js'
+import type { Handlers } from './server.js'
+
+/** What the sharing routes need. */
+export interface ExchangeRoutesComponents {
+  store: Store
+  exchange: Exchange
+  replication: Replication
+  log: Logger
+}
+
+/** Routes about moving data between peers. */
+export type ExchangeRoute = 'share' | 'fetch' | 'pull' | 'push'
+
+function cwdOf (body: { cwd?: unknown }): string {
+  if (typeof body.cwd !== 'string' || !body.cwd.startsWith('/')) throw new BadRequestError("'cwd' must be an absolute path")
+  return body.cwd
+}
+
+function tryCid (text: string): CID | undefined {
+  try {
+    return CID.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Roots named by pointer files. */
+async function pointerRoots (pointers: string[]): Promise<Array<{ path: string, cid: CID }>> {
+  const out: Array<{ path: string, cid: CID }> = []
+  for (const p of pointers) {
+    for (const o of (await readPointer(p)).outs) out.push({ path: join(pointerDir(p), o.path), cid: CID.parse(o.cid) })
+  }
+  return out
+}
+
+/** Writes a fetched DAG to a new path. */
+async function exportTo (store: Store, cid: CID, dest: string, signal?: AbortSignal): Promise<void> {
+  if (existsSync(dest)) throw new PathError(`${dest} already exists: choose a new path for -o`)
+  for await (const item of store.exporter.walk(cid)) {
+    const path = item.path === '' ? dest : join(dest, item.path)
+    if (item.kind === 'dir') await mkdir(path, { recursive: true })
+    else await store.exporter.writeFile(item.cid, path, signal)
+  }
+}
+
+/** Handlers of share, fetch, pull and push. */
+export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handlers, ExchangeRoute> {
+  const { store } = c
+  return {
+    share: async (body, { signal, progress }) => {
+      const cwd = cwdOf(body)
+      const out: SharedRoot[] = []
+      const paths: string[] = []
+      for (const t of body.targets ?? []) {
+        const cid = tryCid(t)
+        if (cid == null) {
+          paths.push(t)
+          continue
+        }
+        if (!(await store.blockstore.has(cid))) throw new BlockNotFoundError(`${t} is not in the local store: only what this machine holds can be shared`)
+        out.push({ cid: cid.toString() })
+      }
+      if (paths.length > 0) {
+        await registerProject(store, findProject(cwd))
+        for (const a of await addPaths(store, cwd, paths, { signal, onProgress: progress })) out.push({ path: a.path, cid: a.cid })
+      }
+      if (out.length === 0) throw new PathError('nothing to share: name paths or content ids')
+      for (const r of out) await pin(store, CID.parse(r.cid), 'shared')
+      return out
+    },
+    fetch: async (body, { signal, progress }) => {
+      const cwd = cwdOf(body)
+      const roots: CID[] = []
+      for (const t of body.targets ?? []) {
+        const cid = tryCid(t)
+        if (cid != null) roots.push(cid)
+        else if (t.endsWith('.mlp') && existsSync(resolve(cwd, t))) roots.push(...(await pointerRoots([resolve(cwd, t)])).map((r) => r.cid))
+        else throw new PathError(`${t} is neither a content id nor a pointer file`)
+      }
+      if (roots.length === 0) throw new PathError('nothing to fetch: name content ids or .mlp pointer files')
+      if (body.out != null && roots.length !== 1) throw new PathError('-o needs exactly one content id')
+      const results: FetchedRoot[] = []
+      for (const root of roots) {
+        const r: FetchedRoot = await fetchDag(c, root, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } })
+        await pin(store, root, 'fetched')
+        if (body.out != null) {
+          r.out = resolve(cwd, body.out)
+          await exportTo(store, root, r.out, signal)
+        }
+        results.push(r)
+      }
+      return results
+    },
+    pull: async (body, { signal, progress }) => {
+      const cwd = cwdOf(body)
+      const root = findProject(cwd)
+      await registerProject(store, root)
+      const pointers = await resolvePointers(root, cwd, body.targets, signal)
+      const fetched: FetchedRoot[] = []
+      for (const r of await pointerRoots(pointers)) {
+        fetched.push(await fetchDag(c, r.cid, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } }))
+      }
+      const checkout = await checkoutPointers(store, root, pointers, { signal, onProgress: progress })
+      return { fetched, checkout }
+    },
+    push: async (body, { signal }) => {
+      const cwd = cwdOf(body)
+      const root = findProject(cwd)
+      const roots = (await pointerRoots(await resolvePointers(root, cwd, body.targets, signal))).map((r) => r.cid)
+      const missing: CID[] = []
+      await markReachable(store.blockstore, roots, missing, true)
+      if (missing.length > 0) throw new BlockNotFoundError(`cannot push: ${missing.length} block(s) are not in the local store, e.g. ${missing[0].toString()}; run \`mlp pull\` first`)
+      for (const r of roots) await pin(store, r, 'pushed')
+      if (body.to == null) return { roots: roots.map(String) }
+      await c.replication.request(body.to, roots, signal)
+      return { roots: roots.map(String), to: body.to, replicated: true }
+    }
+  }
+}
