@@ -15,13 +15,15 @@ export interface DaemonConfig {
   mdns: boolean
   /** Lowest level written to daemon.log (default `info`). */
   logLevel: LogLevel
+  /** Swarm key file for a private team network (default `MLP_HOME/swarm.key` if it exists). */
+  swarmKey?: string
 }
 
 /** Values given on the command line; each one present overrides config.yaml. */
 export type ConfigOverrides = Partial<DaemonConfig>
 
 /** Keys accepted in config.yaml, for the "unknown key" message. */
-export const CONFIG_KEYS: ReadonlyArray<keyof DaemonConfig> = ['listen', 'bootstrap', 'mdns', 'logLevel']
+export const CONFIG_KEYS: ReadonlyArray<keyof DaemonConfig> = ['listen', 'bootstrap', 'mdns', 'logLevel', 'swarmKey']
 
 /** Defaults used for every key config.yaml leaves out. */
 export function defaultConfig (): DaemonConfig {
@@ -84,6 +86,10 @@ export function parseConfig (text: string, file = 'config.yaml'): Partial<Daemon
           throw new ConfigError(`${at}: 'logLevel' must be one of ${LOG_LEVELS.join(', ')}`)
         }
         out.logLevel = value.value as LogLevel
+        break
+      case 'swarmKey':
+        if (!isScalar(value) || typeof value.value !== 'string' || value.value === '') throw new ConfigError(`${at}: 'swarmKey' must be the path of a swarm key file`)
+        out.swarmKey = value.value
         break
       default:
         throw new ConfigError(`${at}: unknown key '${key}' (known keys: ${CONFIG_KEYS.join(', ')})`)

@@ -1,4 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { loadSwarmKey } from './net/swarm-key.js'
 import { loadConfig, type ConfigOverrides, type DaemonConfig } from './config.js'
 import { homePaths, type HomePaths } from './home.js'
 import { loadIdentity } from './identity.js'
@@ -69,7 +71,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const privateKey = await loadIdentity(paths.identity, log)
     const store = await openStore(paths.store)
     cleanups.push(async () => { await store.close() })
-    const node = await createNode({ privateKey, listen: config.listen, mdns: config.mdns })
+    const swarmKey = await loadSwarmKey(config.swarmKey != null ? resolve(paths.home, config.swarmKey) : join(paths.home, 'swarm.key'), config.swarmKey != null)
+    if (swarmKey != null) log.info('private network: only peers with the same swarm key can connect')
+    const node = await createNode({ privateKey, listen: config.listen, mdns: config.mdns, swarmKey })
     cleanups.push(async () => { await node.stop() })
 
     // mDNS finds peers but does not dial them

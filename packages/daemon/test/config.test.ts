@@ -23,7 +23,7 @@ describe('config.yaml', () => {
     expect(() => parseConfig('logLevel: loud\n', 'c.yaml')).toThrow("c.yaml:1: 'logLevel' must be one of debug, info, warn, error")
     expect(() => parseConfig('bootstrap:\n  - /ip4/1.2.3.4/tcp/1\n  - 7\n', 'c.yaml')).toThrow("c.yaml:3: 'bootstrap' entries must be multiaddrs")
     expect(() => parseConfig('- a\n- b\n', 'c.yaml')).toThrow('c.yaml:1: config must be a mapping')
-    expect(() => parseConfig('swarmkey: x\n', 'c.yaml')).toThrow("c.yaml:1: unknown key 'swarmkey' (known keys: listen, bootstrap, mdns, logLevel)")
+    expect(() => parseConfig('swarmkey: x\n', 'c.yaml')).toThrow("c.yaml:1: unknown key 'swarmkey' (known keys: listen, bootstrap, mdns, logLevel, swarmKey)")
   })
 
   it('flags override the file', async () => {

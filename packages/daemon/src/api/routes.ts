@@ -51,7 +51,7 @@ export function createHandlers (c: RoutesComponents): Pick<Handlers, NodeRoute> 
         remote = conn.remotePeer.toString()
       } catch (err) {
         const reason = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError' ? `no answer within ${DIAL_TIMEOUT_MS / 1000} s` : (err as Error).message
-        throw new DialError(`could not connect to ${addr.toString()}: ${reason}; check the address and that the peer's daemon runs`, { cause: err })
+        throw new DialError(`could not connect to ${addr.toString()}: ${reason}; check the address, that the peer's daemon runs, and that both use the same swarm key (or none)`, { cause: err })
       }
       const full = target == null ? addr.encapsulate(`/p2p/${remote}`) : addr
       await c.peering.remember(remote, full)

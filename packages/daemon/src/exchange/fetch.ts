@@ -74,6 +74,16 @@ class FetchRun {
   }
 
   async run (): Promise<FetchResult> {
+    try {
+      return await this.walk()
+    } catch (err) {
+      // keep what arrived: the next fetch starts from there
+      await this.c.store.blockstore.commit(this.generation).catch(() => {})
+      throw err
+    }
+  }
+
+  private async walk (): Promise<FetchResult> {
     const seen = new Set<string>()
     let wave: CID[] = [this.root]
     while (wave.length > 0) {

@@ -3,6 +3,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { mdns } from '@libp2p/mdns'
 import { ping, type Ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { PrivateKey } from '@libp2p/interface'
@@ -25,6 +26,8 @@ export interface NodeInit {
   listen: string[]
   /** Run mDNS discovery on the LAN. */
   mdns: boolean
+  /** Contents of a swarm key file: only daemons with the same key can connect. */
+  swarmKey?: Uint8Array
 }
 
 /**
@@ -40,6 +43,7 @@ export async function createNode (init: NodeInit): Promise<MlpNode> {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      connectionProtector: init.swarmKey != null ? preSharedKey({ psk: init.swarmKey }) : undefined,
       peerDiscovery: init.mdns ? [mdns()] : [],
       services: {
         identify: identify(),
