@@ -2,6 +2,7 @@ import '@mlp/proto/polyfill'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { benchExchange } from './bench-exchange.js'
 import { benchStore } from './bench-store.js'
 import { mlp, table, type Figure } from './lib/harness.js'
 
@@ -10,15 +11,21 @@ import { mlp, table, type Figure } from './lib/harness.js'
 const work = mkdtempSync(join(process.env.MLP_BENCH_DIR ?? tmpdir(), 'mlp-bench-'))
 const home = join(work, 'home')
 let pid = 0
+const extra: Array<{ home: string, pid: number }> = []
 try {
   const started = await mlp(home, ['daemon', 'start', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--json'])
   pid = (JSON.parse(started.stdout) as { pid: number }).pid
-  const figures: Figure[] = await benchStore(work, home, pid)
+  const only = process.env.MLP_BENCH_ONLY
+  const figures: Figure[] = []
+  if (only == null || only === 'store') figures.push(...await benchStore(work, home, pid))
+  if (only == null || only === 'exchange') figures.push(...await benchExchange(work, extra))
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`
   process.stdout.write(`\nmlp benchmarks (${new Date().toISOString()}, ${machine}, work dir ${work})\n\n${table(figures)}\n`)
   mkdirSync('bench-results', { recursive: true })
   writeFileSync(join('bench-results', 'bench.json'), JSON.stringify({ at: new Date().toISOString(), machine, figures }, null, 2) + '\n')
 } finally {
-  if (pid !== 0) await mlp(home, ['daemon', 'stop']).catch(() => { process.kill(pid, 'SIGKILL') })
+  for (const d of [{ home, pid }, ...extra]) {
+    if (d.pid !== 0) await mlp(d.home, ['daemon', 'stop']).catch(() => { process.kill(d.pid, 'SIGKILL') })
+  }
   rmSync(work, { recursive: true, force: true })
 }

@@ -41,7 +41,7 @@ describe('sharing between three daemons', () => {
     const proj = await newProject(a.home)
     const data = join(proj, 'data')
     mkdirSync(join(data, 'nested'), { recursive: true })
-    writeRandom(join(data, 'big.bin'), 12_000_000)
+    writeRandom(join(data, 'big.bin'), 24_000_000)
     for (let i = 0; i < 20; i++) writeRandom(join(data, 'nested', `f${i}.bin`), 1000 + i * 500)
     const [shared] = await mlpJson<Array<{ path: string, cid: string }>>(a.home, ['share', 'data'], { cwd: proj })
     expect(shared.path).toBe('data')
@@ -139,7 +139,7 @@ describe('faults during a fetch', () => {
     try {
       const [a, c] = [await pool.start(), await pool.start()]
       const proj = await newProject(a.home)
-      writeRandom(join(proj, 'data.bin'), 5_000_000)
+      writeRandom(join(proj, 'data.bin'), 30_000_000)
       const sum = sha256(join(proj, 'data.bin'))
       const [shared] = await mlpJson(a.home, ['share', 'data.bin'], { cwd: proj })
       await mlpJson(c.home, ['peers', 'add', liar.node.getMultiaddrs()[0].toString()])

@@ -118,7 +118,10 @@ class FetchRun {
   }
 
   private async fetchWave (missing: CID[], next: CID[]): Promise<void> {
-    this.providers ??= await this.c.exchange.findProviders(this.root, { signal: this.options.signal, timeoutMs: this.options.findTimeoutMs ?? FIND_TIMEOUT_MS })
+    if (this.providers == null) {
+      this.providers = await this.c.exchange.findProviders(this.root, { signal: this.options.signal, timeoutMs: this.options.findTimeoutMs ?? FIND_TIMEOUT_MS })
+      this.c.log.info('fetching', { root: this.root.toString(), providers: this.providers })
+    }
     const work = new WorkQueue(missing, this.providers)
     for (let round = 0; work.remaining() > 0; round++) {
       const live = this.providers.filter((p) => !this.bad.has(p))
@@ -153,7 +156,7 @@ class FetchRun {
     const served = (this.result.fromPeers[peer] ??= { blocks: 0, bytes: 0 })
     const fill = async (): Promise<void> => {
       while (inflight.size < WANTS_IN_FLIGHT) {
-        const batch = work.take(peer, WANT_BATCH)
+        const batch = work.take(peer, WANT_BATCH, inflight.size === 0)
         if (batch.length === 0) return
         const req = this.c.exchange.req()
         inflight.set(req, new Map(batch.map((cid) => [cid.toString(), cid])))

@@ -23,8 +23,12 @@ export class WorkQueue {
     })
   }
 
-  /** Up to `n` blocks for `peer` to ask for. */
-  take (peer: string, n: number): CID[] {
+  /**
+   * Up to `n` blocks for `peer` to ask for: retries first, then its own
+   * range; only when `idle` (nothing in flight) does it help with others'
+   * ranges, so a peer that starts first cannot grab everyone's work.
+   */
+  take (peer: string, n: number, idle = true): CID[] {
     const out: CID[] = []
     for (let i = 0; i < this.retry.length && out.length < n;) {
       if (this.retry[i].excluded.has(peer)) {
@@ -36,7 +40,7 @@ export class WorkQueue {
     }
     const own = this.ranges.get(peer) ?? { start: 0, end: 0 }
     while (own.start < own.end && out.length < n) out.push(this.items[own.start++])
-    while (out.length < n) {
+    while (idle && out.length < n) {
       let largest: Range | undefined
       for (const r of this.ranges.values()) if (r.end - r.start > (largest == null ? 0 : largest.end - largest.start)) largest = r
       if (largest == null) break
