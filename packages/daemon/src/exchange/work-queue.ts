@@ -40,7 +40,8 @@ export class WorkQueue {
     }
     const own = this.ranges.get(peer) ?? { start: 0, end: 0 }
     while (own.start < own.end && out.length < n) out.push(this.items[own.start++])
-    while (idle && out.length < n) {
+    if (!idle) return out
+    while (out.length < n) {
       let largest: Range | undefined
       for (const r of this.ranges.values()) if (r.end - r.start > (largest == null ? 0 : largest.end - largest.start)) largest = r
       if (largest == null) break
