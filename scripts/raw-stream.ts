@@ -1,7 +1,7 @@
 import '@mlp/proto/polyfill'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { multiaddr } from '@multiformats/multiaddr'
-import { createNode } from '../packages/daemon/dist/net/node.js'
+import { createNode } from '@mlp/daemon'
 
 // The physical limit of the exchange: one libp2p stream (TCP + Noise + yamux,
 // the same node configuration the daemon uses) between two processes.

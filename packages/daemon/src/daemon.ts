@@ -15,6 +15,7 @@ import { createByteHandlers, createStoreHandlers } from './api/store-routes.js'
 import { openStore } from './store/index.js'
 import { createExchangeHandlers } from './api/exchange-routes.js'
 import { Exchange } from './exchange/exchange.js'
+import { Providers } from './exchange/providers.js'
 import { Replication } from './exchange/replicate.js'
 import { Traffic } from './exchange/traffic.js'
 
@@ -94,7 +95,10 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const exchange = new Exchange({ node, store, log, traffic })
     await exchange.start()
     cleanups.push(async () => { await exchange.stop() })
-    const replication = new Replication({ node, store, exchange, log })
+    const providers = new Providers({ node, store, log })
+    providers.start()
+    cleanups.push(() => { providers.stop() })
+    const replication = new Replication({ node, store, exchange, log, providers })
     await replication.start()
     cleanups.push(async () => { await replication.stop() })
 
@@ -118,8 +122,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       log,
       byteHandlers: createByteHandlers({ store, log }),
       handlers: {
-        ...createStoreHandlers({ store, log }),
-        ...createExchangeHandlers({ store, exchange, replication, log }),
+        ...createStoreHandlers({ store, log, afterGc: async () => { await providers.withdrawMissing() } }),
+        ...createExchangeHandlers({ store, exchange, replication, providers, log }),
         ...createHandlers({
           node,
           peers,

@@ -6,3 +6,4 @@ export { parseConfig, loadConfig, defaultConfig, type DaemonConfig, type ConfigO
 export { readPid, isDaemonProcess } from './pidfile.js'
 export { DEFAULT_PORT, DEFAULT_LISTEN } from './constants.js'
 export { parseMultiaddr } from './multiaddrs.js'
+export { createNode, type MlpNode } from './net/node.js'

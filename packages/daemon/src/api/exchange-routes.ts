@@ -5,6 +5,7 @@ import { CID } from 'multiformats/cid'
 import { BadRequestError, BlockNotFoundError, PathError, type FetchedRoot, type SharedRoot } from '@mlp/proto'
 import type { Exchange } from '../exchange/exchange.js'
 import { fetchDag } from '../exchange/fetch.js'
+import type { Providers } from '../exchange/providers.js'
 import type { Replication } from '../exchange/replicate.js'
 import type { Logger } from '../logger.js'
 import { markReachable } from '../store/gc.js'
@@ -23,6 +24,7 @@ export interface ExchangeRoutesComponents {
   store: Store
   exchange: Exchange
   replication: Replication
+  providers: Providers
   log: Logger
 }
 
@@ -83,7 +85,10 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
         for (const a of await addPaths(store, cwd, paths, { signal, onProgress: progress })) out.push({ path: a.path, cid: a.cid })
       }
       if (out.length === 0) throw new PathError('nothing to share: name paths or content ids')
-      for (const r of out) await pin(store, CID.parse(r.cid), 'shared')
+      for (const r of out) {
+        await pin(store, CID.parse(r.cid), 'shared')
+        c.providers.announce(CID.parse(r.cid))
+      }
       return out
     },
     fetch: async (body, { signal, progress }) => {
@@ -101,6 +106,7 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
       for (const root of roots) {
         const r: FetchedRoot = await fetchDag(c, root, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } })
         await pin(store, root, 'fetched')
+        c.providers.announce(root)
         if (body.out != null) {
           r.out = resolve(cwd, body.out)
           await exportTo(store, root, r.out, signal)
@@ -128,7 +134,10 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
       const missing: CID[] = []
       await markReachable(store.blockstore, roots, missing, true)
       if (missing.length > 0) throw new BlockNotFoundError(`cannot push: ${missing.length} block(s) are not in the local store, e.g. ${missing[0].toString()}; run \`mlp pull\` first`)
-      for (const r of roots) await pin(store, r, 'pushed')
+      for (const r of roots) {
+        await pin(store, r, 'pushed')
+        c.providers.announce(r)
+      }
       if (body.to == null) return { roots: roots.map(String) }
       await c.replication.request(body.to, roots, signal)
       return { roots: roots.map(String), to: body.to, replicated: true }

@@ -16,6 +16,8 @@ import type { ByteHandlers, Handlers } from './server.js'
 export interface StoreRoutesComponents {
   store: Store
   log: Logger
+  /** Runs after gc, e.g. to withdraw provider records of removed roots. */
+  afterGc?: () => Promise<void>
 }
 
 function cwdOf (body: { cwd?: unknown }): string {
@@ -42,7 +44,7 @@ function cidArg (text: unknown): CID {
 export type StoreRoute = 'init' | 'add' | 'status' | 'checkout' | 'ls' | 'gc' | 'verify'
 
 /** Handlers of the data-tracking and store routes. */
-export function createStoreHandlers ({ store, log }: StoreRoutesComponents): Pick<Handlers, StoreRoute> {
+export function createStoreHandlers ({ store, log, afterGc }: StoreRoutesComponents): Pick<Handlers, StoreRoute> {
   return {
     init: async (body) => {
       const root = await initProject(cwdOf(body))
@@ -73,6 +75,7 @@ export function createStoreHandlers ({ store, log }: StoreRoutesComponents): Pic
       const roots = await collectRoots(store, log, signal)
       const result = await collectGarbage(store.blockstore, roots, signal)
       log.info('gc done', { ...result })
+      await afterGc?.()
       return result
     }),
     verify: async (_body, { signal, progress }) => await store.lock.read(async () => {

@@ -1,7 +1,7 @@
 /** Block ids per WANT message. */
 export const WANT_BATCH = 64
-/** WANT messages in flight per peer: with ~80 KiB blocks, about 20 MB in flight. */
-export const WANTS_IN_FLIGHT = 4
+/** WANT messages in flight per peer: with ~80 KiB blocks, about 40 MB in flight. */
+export const WANTS_IN_FLIGHT = 8
 /** How long to keep looking for a provider of a root before giving up. */
 export const FIND_TIMEOUT_MS = 10_000
 /** How long one peer may take to answer a HAS. */

@@ -113,15 +113,26 @@ export class Exchange {
     return out
   }
 
-  /** Peers that hold `root`, asked directly; retried until `timeoutMs` so peers still connecting count. */
-  async findProviders (root: CID, options: { signal?: AbortSignal, timeoutMs: number }): Promise<string[]> {
+  /**
+   * Peers that hold `root`: connected peers are asked directly (the fast path
+   * on a LAN); when none has it, `lookup` (the DHT) names more peers to ask.
+   * Retried until `timeoutMs`, so peers still connecting count.
+   */
+  async findProviders (root: CID, options: { signal?: AbortSignal, timeoutMs: number, lookup?: () => Promise<string[]> }): Promise<string[]> {
     const deadline = Date.now() + options.timeoutMs
     let asked = 0
     for (;;) {
       options.signal?.throwIfAborted()
       const answers = await this.whoHas([root], { signal: options.signal })
       asked = Math.max(asked, answers.size)
-      const have = [...answers].filter(([, h]) => h[0]).map(([peer]) => peer)
+      let have = [...answers].filter(([, h]) => h[0]).map(([peer]) => peer)
+      if (have.length === 0 && options.lookup != null) {
+        const more = (await options.lookup()).filter((p) => !answers.has(p))
+        if (more.length > 0) {
+          const asked = await this.whoHas([root], { signal: options.signal, peers: more })
+          have = [...asked].filter(([, h]) => h[0]).map(([peer]) => peer)
+        }
+      }
       if (have.length > 0) return have
       if (Date.now() >= deadline) break
       await new Promise((resolve) => setTimeout(resolve, 500))

@@ -7,6 +7,7 @@ import { matchesCid } from '../store/hash.js'
 import type { Store } from '../store/index.js'
 import { FETCH_COMMIT_BYTES, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, WANT_BATCH, WANTS_IN_FLIGHT } from './constants.js'
 import type { Exchange, PeerSession } from './exchange.js'
+import type { Providers } from './providers.js'
 import { WorkQueue } from './work-queue.js'
 
 /** Progress of a fetch. */
@@ -35,6 +36,8 @@ export interface FetchComponents {
   exchange: Exchange
   store: Store
   log: Logger
+  /** DHT lookups, for holders that are not connected. */
+  providers?: Providers
 }
 
 /** Options of {@link fetchDag}. */
@@ -119,7 +122,8 @@ class FetchRun {
 
   private async fetchWave (missing: CID[], next: CID[]): Promise<void> {
     if (this.providers == null) {
-      this.providers = await this.c.exchange.findProviders(this.root, { signal: this.options.signal, timeoutMs: this.options.findTimeoutMs ?? FIND_TIMEOUT_MS })
+      const lookup = this.c.providers == null ? undefined : async () => await (this.c.providers as Providers).find(this.root, this.options.signal)
+      this.providers = await this.c.exchange.findProviders(this.root, { signal: this.options.signal, timeoutMs: this.options.findTimeoutMs ?? FIND_TIMEOUT_MS, lookup })
       this.c.log.info('fetching', { root: this.root.toString(), providers: this.providers })
     }
     const work = new WorkQueue(missing, this.providers)
@@ -225,7 +229,9 @@ class FetchRun {
     this.sinceCommit += data.length
     if (this.sinceCommit >= FETCH_COMMIT_BYTES) {
       this.sinceCommit = 0
-      await this.c.store.blockstore.commit(this.generation)
+      // in the background: waiting on fsync here stalls the stream, and the
+      // final commit reports any failure anyway
+      this.c.store.blockstore.commit(this.generation).catch(() => {})
     }
     this.progress(false)
   }

@@ -9,6 +9,7 @@ import type { Store } from '../store/index.js'
 import { pin } from '../tracking/pins.js'
 import type { Exchange } from './exchange.js'
 import { fetchDag } from './fetch.js'
+import type { Providers } from './providers.js'
 
 /** libp2p protocol id of replication requests (`mlp push --to`). */
 export const REPLICATE_PROTOCOL = '/mlp/replicate/1.0.0'
@@ -19,6 +20,7 @@ export interface ReplicationComponents {
   store: Store
   exchange: Exchange
   log: Logger
+  providers?: Providers
 }
 
 /**
@@ -51,6 +53,7 @@ export class Replication {
           const cid = CID.decode(bytes)
           const r = await fetchDag(this.c, cid)
           await pin(this.c.store, cid, `replica for ${peer}`)
+          this.c.providers?.announce(cid)
           message += `${cid.toString()}: ${r.blocks} blocks fetched\n`
         }
         this.c.log.info('replicated for peer', { peer, roots: msg.cids.length })

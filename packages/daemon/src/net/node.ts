@@ -1,6 +1,7 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
+import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { ping, type Ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
@@ -14,6 +15,7 @@ import { AddressInUseError } from '@mlp/proto'
 export type NodeServices = {
   identify: Identify
   ping: Ping
+  dht: KadDHT
 }
 
 /** An mlp libp2p node. */
@@ -47,7 +49,10 @@ export async function createNode (init: NodeInit): Promise<MlpNode> {
       peerDiscovery: init.mdns ? [mdns()] : [],
       services: {
         identify: identify(),
-        ping: ping()
+        ping: ping(),
+        // LAN DHT for provider records: server mode, or records go nowhere
+        // until the node sees a public address, which a lab LAN never gives
+        dht: kadDHT({ protocol: '/ipfs/lan/kad/1.0.0', clientMode: false, peerInfoMapper: removePublicAddressesMapper })
       }
     })
   } catch (err) {

@@ -1,5 +1,7 @@
 import { Uint8ArrayList } from 'uint8arraylist'
-import { WireError, decodeMessage, encodeMessage, type WireMessage } from '@mlp/proto'
+import { MsgType, WireError, decodeMessage, encodeMessage, type WireMessage } from '@mlp/proto'
+
+const EMPTY = new Uint8Array(0)
 import type { Stream } from '@libp2p/interface'
 
 /**
@@ -30,12 +32,15 @@ export interface ChannelInit {
 export function channel (stream: Stream, init: ChannelInit): Channel {
   return {
     async send (msg) {
-      const body = encodeMessage(msg)
-      const header = new Uint8Array(4)
-      new DataView(header.buffer).setUint32(0, body.length)
-      init.onBytes?.('out', body.length + 4)
+      // a block's data is sent as it is, after its header: no copy of the bytes
+      const data = msg.type === MsgType.Block ? msg.data : undefined
+      const body = msg.type === MsgType.Block ? encodeMessage({ ...msg, data: EMPTY }) : encodeMessage(msg)
+      const length = body.length + (data?.length ?? 0)
+      const prefix = new Uint8Array(4)
+      new DataView(prefix.buffer).setUint32(0, length)
+      init.onBytes?.('out', length + 4)
       // one send per frame: bigger writes were measured to move faster over yamux
-      const ok = stream.send(new Uint8ArrayList(header, body))
+      const ok = stream.send(data != null ? new Uint8ArrayList(prefix, body, data) : new Uint8ArrayList(prefix, body))
       if (!ok) await stream.onDrain()
     },
     async * messages () {

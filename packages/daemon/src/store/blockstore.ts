@@ -4,6 +4,11 @@ import { matchesCid } from './hash.js'
 import type { BlockLocation, IndexDb } from './index-db.js'
 import type { Packs } from './packs.js'
 
+/** Largest pack read `getMany` makes for a run of adjacent blocks. */
+const SPAN_BYTES = 4 * 1024 * 1024
+/** Bytes between two blocks that still count as adjacent: a record header and id. */
+const SPAN_GAP_BYTES = 128
+
 /** A block appended to a pack but not yet in the index. */
 interface Pending {
   cid: CID
@@ -123,26 +128,60 @@ export class Blockstore {
   }
 
   /**
-   * Many blocks in order, each verified, with one index round trip for all
-   * and `readAhead` pack reads in flight. A block that is absent or corrupt
-   * comes back as its error instead of bytes.
+   * Many blocks in order, each verified, with one index round trip for all.
+   * Blocks stored next to each other (the chunks of one file usually are) are
+   * read with one pack read per span of up to {@link SPAN_BYTES}, two spans
+   * in flight. A block that is absent or corrupt comes back as its error.
    */
-  async * getMany (cids: CID[], readAhead = 8): AsyncGenerator<{ cid: CID, bytes?: Buffer, error?: Error }> {
-    const locs = await this.index.getLocations(cids)
-    const read = async (i: number): Promise<{ cid: CID, bytes?: Buffer, error?: Error }> => {
-      const cid = cids[i]
-      try {
-        return { cid, bytes: await this.readVerified(cid, this.pending.get(cid.toString())?.loc ?? locs[i]) }
-      } catch (err) {
-        return { cid, error: err as Error }
-      }
-    }
-    const window: Array<Promise<{ cid: CID, bytes?: Buffer, error?: Error }>> = []
+  async * getMany (cids: CID[]): AsyncGenerator<{ cid: CID, bytes?: Buffer, error?: Error }> {
+    const found = await this.index.getLocations(cids)
+    const locs = cids.map((cid, i) => this.pending.get(cid.toString())?.loc ?? found[i])
+    const spans: Array<{ first: number, last: number }> = []
     for (let i = 0; i < cids.length; i++) {
-      window.push(read(i))
-      if (window.length >= readAhead) yield await (window.shift() as Promise<{ cid: CID, bytes?: Buffer, error?: Error }>)
+      const span = spans.at(-1)
+      const prev = span == null ? undefined : locs[span.last]
+      const loc = locs[i]
+      const adjacent = prev != null && loc != null && span != null && loc.pack === prev.pack &&
+        loc.offset >= prev.offset + prev.length && loc.offset - (prev.offset + prev.length) <= SPAN_GAP_BYTES &&
+        loc.offset + loc.length - (locs[span.first] as BlockLocation).offset <= SPAN_BYTES
+      if (adjacent) span.last = i
+      else spans.push({ first: i, last: i })
     }
-    while (window.length > 0) yield await (window.shift() as Promise<{ cid: CID, bytes?: Buffer, error?: Error }>)
+    type Item = { cid: CID, bytes?: Buffer, error?: Error }
+    const readSpan = async (span: { first: number, last: number }): Promise<Item[]> => {
+      const first = locs[span.first]
+      if (first == null || span.first === span.last) return [await this.readOne(cids[span.first], first)]
+      const last = locs[span.last] as BlockLocation
+      let buf: Buffer
+      try {
+        buf = await this.packs.read({ pack: first.pack, offset: first.offset, length: last.offset + last.length - first.offset })
+      } catch (err) {
+        return cids.slice(span.first, span.last + 1).map((cid) => ({ cid, error: err as Error }))
+      }
+      const out: Item[] = []
+      for (let i = span.first; i <= span.last; i++) {
+        const loc = locs[i] as BlockLocation
+        const bytes = buf.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length)
+        out.push(bytes.length === loc.length && matchesCid(cids[i], bytes)
+          ? { cid: cids[i], bytes }
+          : { cid: cids[i], error: new CorruptBlockError(`block ${cids[i].toString()} is corrupt: its bytes no longer match its id; run \`mlp verify\``) })
+      }
+      return out
+    }
+    const window: Array<Promise<Item[]>> = []
+    for (const span of spans) {
+      window.push(readSpan(span))
+      if (window.length >= 2) yield * await (window.shift() as Promise<Item[]>)
+    }
+    while (window.length > 0) yield * await (window.shift() as Promise<Item[]>)
+  }
+
+  private async readOne (cid: CID, loc: BlockLocation | undefined): Promise<{ cid: CID, bytes?: Buffer, error?: Error }> {
+    try {
+      return { cid, bytes: await this.readVerified(cid, loc) }
+    } catch (err) {
+      return { cid, error: err as Error }
+    }
   }
 
   /** The bytes of a block, verified against its id. */

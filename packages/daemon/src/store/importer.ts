@@ -223,35 +223,47 @@ class ImportRun {
     await this.counted(buf.length)
   }
 
+  /**
+   * Streams a big file through two buffers: while one is chunked and hashed,
+   * the next read fills the other (read-ahead). Each read lands after a
+   * reserved front of one maximal chunk, where the unconsumed tail of the
+   * previous buffer is copied, so a chunk never straddles two buffers.
+   */
   private async bigFile (path: string, builder: FileBuilder): Promise<void> {
     const fh = await open(path, 'r')
     try {
       const max = DEFAULT_CHUNKER.maxSize
-      let buf = Buffer.allocUnsafe(IMPORT_READ_BYTES + max)
-      let spare = Buffer.allocUnsafe(IMPORT_READ_BYTES + max)
-      let start = 0
-      let end = 0
-      let eof = false
-      while (!eof || start < end) {
+      const bufs = [Buffer.allocUnsafe(max + IMPORT_READ_BYTES), Buffer.allocUnsafe(max + IMPORT_READ_BYTES)]
+      const readInto = async (b: Buffer): Promise<number> => (await fh.read(b, max, IMPORT_READ_BYTES, null)).bytesRead
+      let cur = 0
+      let n = await readInto(bufs[cur])
+      let start = max
+      let end = max + n
+      let eof = n === 0
+      let next = eof ? undefined : readInto(bufs[1])
+      while (start < end) {
         this.options.signal?.throwIfAborted()
         if (!eof && end - start < max) {
-          // keep the unconsumed tail, then fill the rest of the buffer
+          const other = 1 - cur
+          n = await (next as Promise<number>)
+          const tail = end - start
+          bufs[other].set(bufs[cur].subarray(start, end), max - tail)
+          // blocks still point into the old buffer: hand them over before it is read into again
           await this.flushBlocks()
-          spare.set(buf.subarray(start, end), 0)
-          ;[buf, spare] = [spare, buf]
-          end -= start
-          start = 0
-          const n = (await fh.read(buf, end, buf.length - end, null)).bytesRead
-          if (n === 0) eof = true
-          end += n
+          start = max - tail
+          end = max + n
+          eof = n === 0
+          next = eof ? undefined : readInto(bufs[cur])
+          cur = other
           continue
         }
-        const cut = findCut(buf, start, end, eof)
-        await builder.addChunk(buf.subarray(start, start + cut))
+        const cut = findCut(bufs[cur], start, end, eof)
+        await builder.addChunk(bufs[cur].subarray(start, start + cut))
         start += cut
         await this.counted(cut)
       }
       await this.flushBlocks()
+      await next
     } finally {
       await fh.close()
     }

@@ -32,8 +32,10 @@ export class Packs {
   private written = 0
   /** Bytes of the current pack that are durable and referenced by the index. */
   private committed = 0
-  private buffer = Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES)
+  private buffer: Buffer = Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES)
   private buffered = 0
+  /** Write buffers whose write finished, reused: a fresh 8 MiB buffer per flush kept the GC busy. */
+  private readonly spare: Buffer[] = []
   /** The chain of queued writes, in order. */
   private flushing: Promise<void> = Promise.resolve()
   /** Write handles by pack id: the current pack, and a full one until its tail is synced. */
@@ -105,34 +107,42 @@ export class Packs {
     const buf = this.buffer
     const len = this.buffered
     const position = this.size - this.buffered
-    this.buffer = Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES)
+    this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES)
     this.buffered = 0
     const previous = this.flushing
-    this.writeAt(this.current, buf, len, position)
+    this.writeAt(this.current, buf, len, position, true)
     await previous
   }
 
   /** Queues a write after every earlier one; a failure bumps {@link generation}. */
-  private writeAt (pack: number, buf: Buffer, len: number, position: number): void {
+  private writeAt (pack: number, buf: Buffer, len: number, position: number, reusable = false): void {
     const previous = this.flushing
     const writer = this.writers.get(pack)
     this.flushing = (async () => {
-      await previous
-      if (this.abandoned.has(pack) || writer == null) return
       try {
-        const handle = await writer
-        let done = 0
-        while (done < len) {
-          const { bytesWritten } = await handle.write(buf, done, len - done, position + done)
-          done += bytesWritten
-        }
-        if (pack === this.current) this.written = Math.max(this.written, position + len)
-      } catch (err) {
-        if (this.abandoned.has(pack)) return
-        this.lastError = mapDiskError(err, this.path(pack))
-        await this.fail(pack)
+        await this.write(pack, writer, buf, len, position, previous)
+      } finally {
+        if (reusable && this.spare.length < 2) this.spare.push(buf)
       }
     })()
+  }
+
+  private async write (pack: number, writer: Promise<FileHandle> | undefined, buf: Buffer, len: number, position: number, previous: Promise<void>): Promise<void> {
+    await previous
+    if (this.abandoned.has(pack) || writer == null) return
+    try {
+      const handle = await writer
+      let done = 0
+      while (done < len) {
+        const { bytesWritten } = await handle.write(buf, done, len - done, position + done)
+        done += bytesWritten
+      }
+      if (pack === this.current) this.written = Math.max(this.written, position + len)
+    } catch (err) {
+      if (this.abandoned.has(pack)) return
+      this.lastError = mapDiskError(err, this.path(pack))
+      await this.fail(pack)
+    }
   }
 
   /** Records that the index now references the current pack up to `size` bytes (see {@link sync}). */

@@ -1,0 +1,88 @@
+import type { PeerId } from '@libp2p/interface'
+import { CID } from 'multiformats/cid'
+import type { Logger } from '../logger.js'
+import type { MlpNode } from '../net/node.js'
+import type { Store } from '../store/index.js'
+
+/** How long one DHT provide or lookup may take. */
+const DHT_TIMEOUT_MS = 10_000
+
+/** Components of {@link Providers}. */
+export interface ProvidersComponents {
+  node: MlpNode
+  store: Store
+  log: Logger
+}
+
+/**
+ * Provider records in the LAN DHT for the roots this daemon holds on purpose
+ * (pins: shared, fetched, pushed, replicas). The DHT re-provides them while
+ * the daemon runs; all pins are announced again at start, and a root gc
+ * removed is withdrawn. Lookups find holders that are not connected yet.
+ */
+export class Providers {
+  private readonly provided = new Set<string>()
+  private stopped = false
+
+  constructor (private readonly c: ProvidersComponents) {}
+
+  /** Announces every pinned root, in the background. */
+  start (): void {
+    void (async () => {
+      for await (const pin of this.c.store.index.pins.values()) {
+        if (this.stopped) return
+        this.announce(CID.parse(pin.cid))
+      }
+    })().catch((err: Error) => { this.c.log.warn('announcing pins failed', { error: err.message }) })
+  }
+
+  stop (): void {
+    this.stopped = true
+  }
+
+  /** Starts providing `cid` (returns at once; the DHT query runs behind). */
+  announce (cid: CID): void {
+    const key = cid.toString()
+    if (this.provided.has(key) || this.stopped) return
+    this.provided.add(key)
+    this.c.node.contentRouting.provide(cid, { signal: AbortSignal.timeout(DHT_TIMEOUT_MS) })
+      .then(() => { this.c.log.debug('provided', { cid: key }) })
+      .catch((err: Error) => { this.c.log.debug('provide incomplete (few DHT peers yet)', { cid: key, error: err.message }) })
+  }
+
+  /** Stops providing roots that are no longer in the store (after gc). */
+  async withdrawMissing (): Promise<number> {
+    let n = 0
+    for (const key of [...this.provided]) {
+      const cid = CID.parse(key)
+      if (await this.c.store.blockstore.has(cid)) continue
+      this.provided.delete(key)
+      await this.c.node.contentRouting.cancelReprovide(cid).catch(() => {})
+      n++
+    }
+    return n
+  }
+
+  /** Holders of `cid` found through the DHT, dialed so they can be asked directly. */
+  async find (cid: CID, signal?: AbortSignal): Promise<string[]> {
+    const self = this.c.node.peerId.toString()
+    const found: string[] = []
+    const timeout = AbortSignal.any([AbortSignal.timeout(DHT_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+    try {
+      for await (const p of this.c.node.contentRouting.findProviders(cid, { signal: timeout })) {
+        const id = p.id.toString()
+        if (id === self || found.includes(id)) continue
+        try {
+          await this.c.node.dial(p.multiaddrs.length > 0 ? p.multiaddrs : (p.id as PeerId), { signal: timeout })
+          found.push(id)
+        } catch (err) {
+          this.c.log.debug('cannot dial provider from the DHT', { peer: id, error: (err as Error).message })
+        }
+        if (found.length >= 8) break
+      }
+    } catch (err) {
+      this.c.log.debug('DHT lookup ended', { cid: cid.toString(), error: (err as Error).message })
+    }
+    return found
+  }
+}
