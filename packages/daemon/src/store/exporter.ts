@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, open, rename, rm, symlink, lstat } from 'node:fs/promises'
+import { chmod, mkdir, open, rename, rm, symlink, lstat, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { InvalidDagError } from '@mlp/proto'
 import type { CID } from 'multiformats/cid'
@@ -8,8 +8,10 @@ import { RAW_CODEC } from './constants.js'
 import { decodeNode, EXECUTABLE_MODE, type DagNode } from './dag.js'
 import { mapDiskError } from './disk-errors.js'
 
-/** Blocks read ahead while a file is written out. */
-const READ_AHEAD = 32
+/** Leaves read per getMany call while a file is written out. */
+const READ_AHEAD = 256
+/** Bytes gathered into one writev while a file is written out. */
+const WRITE_BATCH_BYTES = 8 * 1024 * 1024
 
 /** One entry of a flattened directory DAG. */
 export interface TreeItem {
@@ -55,23 +57,22 @@ export class Exporter {
     }
     if (node.kind !== 'file') throw new InvalidDagError(`${cid.toString()} is a ${node.kind === 'directory' ? 'directory: list it with `mlp ls`' : node.kind}, not a file`)
     if (node.data != null) yield node.data
-    // leaves are fetched READ_AHEAD at a time so pack reads overlap the writes
-    let window: Array<Promise<Buffer>> = []
-    const start = (from: number): Array<Promise<Buffer>> => node.links.slice(from, from + READ_AHEAD).map(async (l) => {
-      if (l.cid.code !== RAW_CODEC) return Buffer.alloc(0)
-      return await this.blockstore.get(l.cid)
-    })
-    window = start(0)
-    for (let i = 0; i < node.links.length; i += READ_AHEAD) {
-      const current = window
-      window = start(i + READ_AHEAD)
-      const blocks = await Promise.all(current)
-      for (let j = 0; j < blocks.length; j++) {
-        signal?.throwIfAborted()
-        const link = node.links[i + j]
-        if (link.cid.code === RAW_CODEC) yield blocks[j]
-        else yield * this.file(link.cid, signal)
+    // raw leaves in runs, through getMany: adjacent blocks come in one pack read each
+    for (let i = 0; i < node.links.length;) {
+      signal?.throwIfAborted()
+      const link = node.links[i]
+      if (link.cid.code !== RAW_CODEC) {
+        yield * this.file(link.cid, signal)
+        i++
+        continue
       }
+      let j = i
+      while (j < node.links.length && j - i < READ_AHEAD && node.links[j].cid.code === RAW_CODEC) j++
+      for await (const r of this.blockstore.getMany(node.links.slice(i, j).map((l) => l.cid))) {
+        if (r.bytes == null) throw r.error ?? new InvalidDagError(`cannot read ${r.cid.toString()}`)
+        yield r.bytes
+      }
+      i = j
     }
   }
 
@@ -109,6 +110,22 @@ export class Exporter {
     }
   }
 
+  /** Blocks are ~80 KiB: gathered into one writev per few MiB instead of one write each. */
+  private async writeBytes (fh: FileHandle, cid: CID, signal?: AbortSignal): Promise<void> {
+    let batch: Uint8Array[] = []
+    let bytes = 0
+    for await (const chunk of this.file(cid, signal)) {
+      batch.push(chunk)
+      bytes += chunk.length
+      if (bytes >= WRITE_BATCH_BYTES) {
+        await writeAll(fh, batch)
+        batch = []
+        bytes = 0
+      }
+    }
+    await writeAll(fh, batch)
+  }
+
   /**
    * Writes a file or symlink DAG to `dest` atomically: into a temporary name
    * beside it, then renamed over it, so a reader never sees half a file.
@@ -122,7 +139,7 @@ export class Exporter {
       } else {
         const fh = await open(tmp, 'wx', 0o644)
         try {
-          for await (const chunk of this.file(cid, signal)) await fh.write(chunk)
+          await this.writeBytes(fh, cid, signal)
         } finally {
           await fh.close()
         }
@@ -133,6 +150,19 @@ export class Exporter {
       await rm(tmp, { force: true })
       throw mapDiskError(err, dest)
     }
+  }
+}
+
+/** writev until every byte is written (a short write continues where it stopped). */
+async function writeAll (fh: FileHandle, chunks: Uint8Array[]): Promise<void> {
+  let rest = chunks.filter((c) => c.length > 0)
+  while (rest.length > 0) {
+    let { bytesWritten } = await fh.writev(rest)
+    while (rest.length > 0 && bytesWritten >= rest[0].length) {
+      bytesWritten -= rest[0].length
+      rest = rest.slice(1)
+    }
+    if (rest.length > 0 && bytesWritten > 0) rest[0] = rest[0].subarray(bytesWritten)
   }
 }
 
