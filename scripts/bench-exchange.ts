@@ -76,7 +76,8 @@ export async function benchExchange (work: string, started: Array<{ home: string
   for (const h of [seed, h2, h3]) await mlp(late.home, ['peers', 'add', h.addr])
   const m = await mlp(late.home, ['fetch', shared.cid, '--json'])
   const multi = (JSON.parse(m.stdout) as Fetched[])[0]
-  const shares = [seed, h2, h3].map((h) => ((multi.fromPeers[h.peerId]?.blocks ?? 0) / multi.blocks) * 100)
-  figures.push({ name: `mlp fetch, 1 GiB from 3 holders (shares ${shares.map((s) => s.toFixed(0) + '%').join(' / ')})`, value: multi.bytes / 1e6 / m.seconds, unit: 'MB/s', target: 'balanced shares' })
+  // every peer that holds the data serves (the first fetcher too, once the DHT has linked it in)
+  const shares = Object.values(multi.fromPeers).map((p) => (p.blocks / multi.blocks) * 100).sort((a, b) => b - a)
+  figures.push({ name: `mlp fetch, 1 GiB from ${shares.length} holders (shares ${shares.map((s) => s.toFixed(0) + '%').join(' / ')})`, value: multi.bytes / 1e6 / m.seconds, unit: 'MB/s', target: 'balanced shares' })
   return figures
 }

@@ -94,10 +94,17 @@ export async function benchStore (work: string, home: string, pid: number): Prom
   const csvBytes = Buffer.byteLength(csv)
   const insertRuns = (runs: number, scattered: boolean): string => {
     const extra = csvLines(Math.round(lines.length * 0.01), 99).map((l) => `new,${l}`)
-    const edited = [...lines]
-    const positions = Array.from({ length: scattered ? extra.length : runs }, () => Math.floor(lines.length * 0.05 + Math.random() * lines.length * 0.9)).sort((a, b) => b - a)
+    const positions = Array.from({ length: scattered ? extra.length : runs }, () => Math.floor(lines.length * 0.05 + Math.random() * lines.length * 0.9)).sort((a, b) => a - b)
     const per = Math.ceil(extra.length / positions.length)
-    positions.forEach((p, i) => { edited.splice(p, 0, ...extra.slice(i * per, (i + 1) * per)) })
+    // one pass: old lines, with each run of new lines before its position
+    const edited: string[] = []
+    let from = 0
+    positions.forEach((p, i) => {
+      for (let k = from; k < p; k++) edited.push(lines[k])
+      from = p
+      for (const l of extra.slice(i * per, (i + 1) * per)) edited.push(l)
+    })
+    for (let k = from; k < lines.length; k++) edited.push(lines[k])
     return edited.join('\n') + '\n'
   }
   writeFileSync(join(proj, 'table.csv'), insertRuns(100, false))

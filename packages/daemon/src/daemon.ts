@@ -18,6 +18,9 @@ import { Exchange } from './exchange/exchange.js'
 import { Providers } from './exchange/providers.js'
 import { Replication } from './exchange/replicate.js'
 import { Traffic } from './exchange/traffic.js'
+import { createPipelineHandlers } from './api/pipeline-routes.js'
+import { PeerRunCacheService } from './pipeline/peer-runcache.js'
+import { RunCache } from './pipeline/runcache.js'
 
 /** Options of {@link startDaemon}. */
 export interface DaemonInit {
@@ -101,6 +104,10 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const replication = new Replication({ node, store, exchange, log, providers })
     await replication.start()
     cleanups.push(async () => { await replication.stop() })
+    const runCache = new RunCache(store)
+    const peerRunCache = new PeerRunCacheService({ node, store, runCache, exchange, providers, log })
+    await peerRunCache.start()
+    cleanups.push(async () => { await peerRunCache.stop() })
 
     const startedAt = new Date()
     const version = await packageVersion()
@@ -124,6 +131,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       handlers: {
         ...createStoreHandlers({ store, log, afterGc: async () => { await providers.withdrawMissing() } }),
         ...createExchangeHandlers({ store, exchange, replication, providers, log }),
+        ...createPipelineHandlers({ store, log, runCache, peerId: node.peerId.toString(), peers: async (key, signal) => await peerRunCache.query(key, signal) }),
         ...createHandlers({
           node,
           peers,

@@ -92,6 +92,8 @@ export interface StatusResult {
   outs: OutStatus[]
   /** Files that had to be read and hashed (the stat cache vouched for the rest). */
   hashedFiles: number
+  /** Pipeline stages that are not up to date, and why. */
+  stages: Array<{ stage: string, reasons: string[] }>
 }
 
 /** What `mlp checkout` did for one tracked out. */
@@ -173,6 +175,68 @@ export interface PushResult {
   replicated?: boolean
 }
 
+/** What happened to one stage in `mlp repro`. */
+export interface StageOutcome {
+  stage: string
+  status: 'ran' | 'skipped' | 'restored' | 'failed' | 'blocked' | 'would-run' | 'frozen'
+  reasons: string[]
+  from?: string
+  stderrTail?: string[]
+}
+
+/** Events while reproducing: stage state changes and command output lines. */
+export type ReproProgress =
+  | ProgressEvent<'pipeline:stage', { stage: string, status: StageOutcome['status'] | 'running', reasons: string[], from?: string }>
+  | ProgressEvent<'exec:log', { stage: string, stream: 'stdout' | 'stderr', line: string }>
+
+/** Options of `mlp repro`. */
+export interface ReproRequest {
+  cwd: string
+  targets?: string[]
+  dry?: boolean
+  force?: boolean
+  downstream?: boolean
+  jobs?: number
+  keepGoing?: boolean
+  runCache?: boolean
+}
+
+/** `mlp dag --json`: expanded stages and edges. */
+export interface DagResult {
+  stages: Array<{ name: string, cmd: string, deps: string[], outs: string[] }>
+  edges: Array<[string, string]>
+}
+
+/** `mlp stage add`. */
+export interface StageAddRequest {
+  cwd: string
+  name: string
+  cmd: string
+  deps?: string[]
+  outs?: string[]
+  outsNoCache?: string[]
+  params?: string[]
+  metrics?: string[]
+  metricsNoCache?: string[]
+  gpu?: number
+  force?: boolean
+}
+
+/** One row of `mlp params diff` / `mlp metrics diff`. */
+export interface ValueDiff {
+  file: string
+  key: string
+  old: unknown
+  new: unknown
+}
+
+/** One row of `mlp metrics show`. */
+export interface MetricValue {
+  file: string
+  key: string
+  value: unknown
+}
+
 /** Every route: request body, result and progress event types. */
 export interface Routes {
   id: { request: Record<string, never>, result: IdResult, progress: never }
@@ -191,6 +255,12 @@ export interface Routes {
   fetch: { request: { cwd: string, targets: string[], out?: string }, result: FetchedRoot[], progress: FetchProgressEvent }
   pull: { request: { cwd: string, targets?: string[] }, result: PullResult, progress: FetchProgressEvent | CheckoutProgress }
   push: { request: { cwd: string, targets?: string[], to?: string }, result: PushResult, progress: never }
+  repro: { request: ReproRequest, result: StageOutcome[], progress: ReproProgress }
+  dag: { request: { cwd: string }, result: DagResult, progress: never }
+  'stage/add': { request: StageAddRequest, result: { file: string, stage: string }, progress: never }
+  'params/diff': { request: { cwd: string, rev?: string }, result: ValueDiff[], progress: never }
+  'metrics/show': { request: { cwd: string }, result: MetricValue[], progress: never }
+  'metrics/diff': { request: { cwd: string, rev?: string }, result: ValueDiff[], progress: never }
 }
 
 /**
@@ -212,7 +282,7 @@ export const ERROR_TRAILER = 'x-mlp-error'
 export type RouteName = keyof Routes
 
 /** Every route name, for the server's dispatch table and request validation. */
-export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push']
+export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push', 'repro', 'dag', 'stage/add', 'params/diff', 'metrics/show', 'metrics/diff']
 
 /** One NDJSON line of a response. */
 export type Frame<R extends RouteName = RouteName> =

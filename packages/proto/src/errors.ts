@@ -102,3 +102,7 @@ export const PathError = define('PathError', 'Cannot use this path')
 export const PointerFileError = define('PointerFileError', 'Malformed pointer file')
 /** A DAG node that does not decode as UnixFS. */
 export const InvalidDagError = define('InvalidDagError', 'Not a valid UnixFS node')
+/** mlp.yaml / dvc.yaml, mlp.lock or a params file is invalid (cycle, duplicate out, syntax...). */
+export const PipelineFileError = define('PipelineFileError', 'Invalid pipeline file')
+/** A stage's command failed. */
+export const StageFailedError = define('StageFailedError', 'A stage failed')

@@ -36,8 +36,10 @@ export const MsgType = {
   Have: 5,
   /** Fetch these DAGs from whoever has them and keep a copy (`mlp push --to`). */
   Replicate: 6,
-  /** Outcome of a REPLICATE: ok, and a message. */
-  Result: 7
+  /** Outcome of a REPLICATE: ok, and a message; answer to RUNCACHE with the entry as JSON. */
+  Result: 7,
+  /** Do you have a run cache entry for this stage key? */
+  RunCache: 8
 } as const
 
 /** A decoded message. Ids are raw CID bytes. */
@@ -49,6 +51,7 @@ export type WireMessage =
   | { type: typeof MsgType.Have, req: number, have: boolean[] }
   | { type: typeof MsgType.Replicate, req: number, cids: Uint8Array[] }
   | { type: typeof MsgType.Result, req: number, ok: boolean, message: string }
+  | { type: typeof MsgType.RunCache, req: number, key: string }
 
 function idListSize (cids: Uint8Array[]): number {
   return cids.reduce((n, c) => n + 1 + c.length, 0)
@@ -57,7 +60,7 @@ function idListSize (cids: Uint8Array[]): number {
 /** Encodes a message into one frame body (without the length prefix). */
 export function encodeMessage (msg: WireMessage): Uint8Array {
   let size = 5
-  const text = msg.type === MsgType.Result ? new TextEncoder().encode(msg.message) : undefined
+  const text = msg.type === MsgType.Result ? new TextEncoder().encode(msg.message) : msg.type === MsgType.RunCache ? new TextEncoder().encode(msg.key) : undefined
   if (msg.type === MsgType.Want || msg.type === MsgType.Has || msg.type === MsgType.Replicate) size += 2 + idListSize(msg.cids)
   else if (text != null) size += 1 + text.length
   else if (msg.type === MsgType.Block) size += 1 + msg.cid.length + msg.data.length
@@ -97,6 +100,10 @@ export function encodeMessage (msg: WireMessage): Uint8Array {
       break
     case MsgType.Result:
       out[at++] = msg.ok ? 1 : 0
+      out.set(text as Uint8Array, at)
+      break
+    case MsgType.RunCache:
+      out[at++] = 0
       out.set(text as Uint8Array, at)
       break
   }
@@ -147,6 +154,12 @@ export function decodeMessage (buf: Uint8Array): WireMessage {
     }
     case MsgType.Missing: return done({ type, req, cid: getId() })
     case MsgType.Replicate: return done({ type, req, cids: getIds() })
+    case MsgType.RunCache: {
+      need(1)
+      const key = new TextDecoder().decode(buf.subarray(at + 1))
+      if (!/^[0-9a-f]{64}$/.test(key)) throw new WireError('run cache key must be 64 hex digits')
+      return { type, req, key }
+    }
     case MsgType.Result: {
       need(1)
       const ok = buf[at] === 1

@@ -4,6 +4,7 @@ import type { Logger } from '../logger.js'
 import { collectGarbage } from '../store/gc.js'
 import type { Store } from '../store/index.js'
 import { verifyStore } from '../store/verify.js'
+import { pipelineStatus } from '../pipeline/status.js'
 import { addPaths } from '../tracking/add.js'
 import { checkoutPointers } from '../tracking/checkout.js'
 import { findProject, initProject } from '../tracking/project.js'
@@ -61,7 +62,10 @@ export function createStoreHandlers ({ store, log, afterGc }: StoreRoutesCompone
       const cwd = cwdOf(body)
       const root = findProject(cwd)
       const pointers = await resolvePointers(root, cwd, stringList(body.targets, 'targets'), signal)
-      return { root, ...await store.lock.read(async () => await statusOf(store, root, pointers, signal)) }
+      const data = await store.lock.read(async () => await statusOf(store, root, pointers, signal))
+      const targets = stringList(body.targets, 'targets')
+      const stages = targets == null || targets.length === 0 ? await pipelineStatus(store, root, signal) : []
+      return { root, ...data, stages }
     },
     checkout: async (body, { signal, progress }) => {
       const cwd = cwdOf(body)

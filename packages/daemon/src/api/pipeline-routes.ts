@@ -1,0 +1,119 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { parseDocument } from 'yaml'
+import { BadRequestError, PipelineFileError, type MetricValue, type ValueDiff } from '@mlp/proto'
+import type { Logger } from '../logger.js'
+import { buildGraph, rootPath } from '../pipeline/graph.js'
+import { reproduce, type PeerRunCache } from '../pipeline/reproduce.js'
+import type { RunCache } from '../pipeline/runcache.js'
+import { loadPipeline, pipelineFile } from '../pipeline/schema.js'
+import { diffValues, revisionValues, workspaceValues } from '../pipeline/values.js'
+import type { Store } from '../store/index.js'
+import { findProject } from '../tracking/project.js'
+import { registerProject } from '../tracking/roots.js'
+import type { Handlers } from './server.js'
+
+/** What the pipeline routes need. */
+export interface PipelineRoutesComponents {
+  store: Store
+  log: Logger
+  runCache: RunCache
+  peerId: string
+  peers?: PeerRunCache
+}
+
+/** Routes about pipelines. */
+export type PipelineRoute = 'repro' | 'dag' | 'stage/add' | 'params/diff' | 'metrics/show' | 'metrics/diff'
+
+function cwdOf (body: { cwd?: unknown }): string {
+  if (typeof body.cwd !== 'string' || !body.cwd.startsWith('/')) throw new BadRequestError("'cwd' must be an absolute path")
+  return body.cwd
+}
+
+function requirePipeline (root: string): string {
+  const file = pipelineFile(root)
+  if (file == null) throw new PipelineFileError(`no mlp.yaml or dvc.yaml in ${root}: add a stage with \`mlp stage add\``)
+  return file
+}
+
+/** Handlers of the pipeline routes. */
+export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handlers, PipelineRoute> {
+  return {
+    repro: async (body, { signal, progress }) => {
+      const root = findProject(cwdOf(body))
+      await registerProject(c.store, root)
+      return await reproduce(c, root, requirePipeline(root), { ...body, signal, onEvent: progress })
+    },
+    dag: async (body) => {
+      const root = findProject(cwdOf(body))
+      const file = requirePipeline(root)
+      const pipeline = loadPipeline(file)
+      const graph = buildGraph(pipeline.stages, file)
+      return {
+        stages: pipeline.stages.map((s) => ({ name: s.name, cmd: s.cmd.join(' && '), deps: s.deps.map((d) => rootPath(s, d)), outs: s.outs.map((o) => rootPath(s, o.path)) })),
+        edges: graph.edges
+      }
+    },
+    'stage/add': async (body) => {
+      const root = findProject(cwdOf(body))
+      if (typeof body.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(body.name)) throw new BadRequestError('the stage name may use letters, digits, _ . and -')
+      if (typeof body.cmd !== 'string' || body.cmd.trim() === '') throw new BadRequestError('a stage needs a command')
+      const file = pipelineFile(root) ?? join(root, 'mlp.yaml')
+      const doc = existsSync(file) ? parseDocument(readFileSync(file, 'utf8')) : parseDocument('stages: {}\n')
+      if (doc.errors.length > 0) throw new PipelineFileError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
+      if (doc.hasIn(['stages', body.name]) && body.force !== true) throw new PipelineFileError(`stage '${body.name}' already exists in ${file}: use --force to replace it`)
+      const stage: Record<string, unknown> = { cmd: body.cmd }
+      if ((body.deps ?? []).length > 0) stage.deps = body.deps
+      if ((body.params ?? []).length > 0) stage.params = body.params
+      const outs = [...(body.outs ?? []), ...(body.outsNoCache ?? []).map((o) => ({ [o]: { cache: false } }))]
+      if (outs.length > 0) stage.outs = outs
+      const metrics = [...(body.metrics ?? []), ...(body.metricsNoCache ?? []).map((m) => ({ [m]: { cache: false } }))]
+      if (metrics.length > 0) stage.metrics = metrics
+      if (body.gpu != null && body.gpu > 0) stage.resources = { gpu: body.gpu }
+      if (!doc.has('stages')) doc.set('stages', doc.createNode({}))
+      doc.setIn(['stages', body.name], doc.createNode(stage))
+      const text = doc.toString()
+      // validate the whole result before writing: a bad stage changes nothing
+      const tmp = `${file}.check.yaml`
+      await writeFile(tmp, text)
+      try {
+        const pipeline = loadPipeline(tmp)
+        buildGraph(pipeline.stages, file)
+      } finally {
+        const { rm } = await import('node:fs/promises')
+        await rm(tmp, { force: true })
+      }
+      await writeFile(file, text)
+      return { file, stage: body.name }
+    },
+    'params/diff': async (body) => {
+      const root = findProject(cwdOf(body))
+      const file = pipelineFile(root)
+      const files = new Set(['params.yaml'])
+      if (file != null) for (const s of loadPipeline(file).stages) for (const p of s.params) files.add(join(s.wdir, p.file))
+      const out: ValueDiff[] = []
+      for (const f of [...files].sort()) out.push(...diffValues(f, await revisionValues(root, f, body.rev ?? 'HEAD'), workspaceValues(root, f)))
+      return out
+    },
+    'metrics/show': async (body) => {
+      const root = findProject(cwdOf(body))
+      const out: MetricValue[] = []
+      for (const f of metricFiles(root)) {
+        for (const [key, value] of Object.entries(workspaceValues(root, f) ?? {})) out.push({ file: f, key, value })
+      }
+      return out
+    },
+    'metrics/diff': async (body) => {
+      const root = findProject(cwdOf(body))
+      const out: ValueDiff[] = []
+      for (const f of metricFiles(root)) out.push(...diffValues(f, await revisionValues(root, f, body.rev ?? 'HEAD'), workspaceValues(root, f)))
+      return out
+    }
+  }
+}
+
+function metricFiles (root: string): string[] {
+  const file = requirePipeline(root)
+  return loadPipeline(file).stages.flatMap((s) => s.outs.filter((o) => o.kind === 'metric').map((o) => rootPath(s, o.path)))
+}

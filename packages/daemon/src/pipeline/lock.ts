@@ -1,0 +1,71 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { rename, writeFile } from 'node:fs/promises'
+import { parseDocument, stringify } from 'yaml'
+import { PipelineError } from './errors.js'
+import { checkRelativePath } from '../tracking/pointers.js'
+
+/** A dep or out as recorded in the lock file. */
+export interface LockedPath {
+  path: string
+  cid: string
+  size: number
+  nfiles?: number
+}
+
+/** One stage's entry in mlp.lock. */
+export interface LockEntry {
+  cmd: string | string[]
+  deps: LockedPath[]
+  /** file → key → value. */
+  params: Record<string, Record<string, unknown>>
+  outs: LockedPath[]
+  /** Peer id of the machine the stage ran on. */
+  ran_on?: string
+}
+
+/** mlp.lock: the state every stage was last reproduced with. */
+export interface LockFile {
+  schema: '2.0'
+  stages: Record<string, LockEntry>
+}
+
+/** The lock file beside a pipeline file: mlp.lock for mlp.yaml, dvc.lock's place for dvc.yaml too. */
+export function lockPathFor (pipelineFile: string): string {
+  return pipelineFile.replace(/(mlp|dvc)\.yaml$/, 'mlp.lock')
+}
+
+/** Reads a lock file (absent: empty); paths with `..` or absolute paths are refused. */
+export function readLock (file: string): LockFile {
+  if (!existsSync(file)) return { schema: '2.0', stages: {} }
+  const doc = parseDocument(readFileSync(file, 'utf8'), { prettyErrors: false })
+  if (doc.errors.length > 0) throw new PipelineError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
+  const v = doc.toJS() as LockFile | null
+  if (v == null) return { schema: '2.0', stages: {} }
+  if (typeof v !== 'object' || v.stages == null || typeof v.stages !== 'object') throw new PipelineError(`${file}: expected 'schema' and 'stages'`)
+  for (const [name, e] of Object.entries(v.stages)) {
+    for (const p of [...(e.deps ?? []), ...(e.outs ?? [])]) checkRelativePath(p.path, `${file}: stage '${name}'`)
+    e.deps ??= []
+    e.outs ??= []
+    e.params ??= {}
+  }
+  return v
+}
+
+/** Writes the lock atomically; stages in pipeline order. */
+export async function writeLock (file: string, lock: LockFile, order: string[]): Promise<void> {
+  const stages: Record<string, LockEntry> = {}
+  for (const name of [...order, ...Object.keys(lock.stages)]) {
+    const e = lock.stages[name]
+    if (e == null || name in stages) continue
+    stages[name] = {
+      cmd: e.cmd,
+      ...(e.deps.length > 0 ? { deps: e.deps } : {}),
+      ...(Object.keys(e.params).length > 0 ? { params: e.params } : {}),
+      ...(e.outs.length > 0 ? { outs: e.outs } : {}),
+      ...(e.ran_on != null ? { ran_on: e.ran_on } : {})
+    } as LockEntry
+  }
+  const tmp = `${file}.tmp`
+  await writeFile(tmp, stringify({ schema: '2.0', stages }))
+  await rename(tmp, file)
+}

@@ -1,0 +1,96 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { Connection, Stream } from '@libp2p/interface'
+import { MAX_FRAME_BYTES, MsgType } from '@mlp/proto'
+import { CID } from 'multiformats/cid'
+import type { Exchange } from '../exchange/exchange.js'
+import { fetchDag } from '../exchange/fetch.js'
+import type { Providers } from '../exchange/providers.js'
+import type { Logger } from '../logger.js'
+import type { MlpNode } from '../net/node.js'
+import { channel } from '../net/streams.js'
+import type { Store } from '../store/index.js'
+import type { RunCache, RunCacheEntry } from './runcache.js'
+import { complete } from './state.js'
+
+/** libp2p protocol id of run cache queries. */
+export const RUNCACHE_PROTOCOL = '/mlp/runcache/1.0.0'
+/** How long a peer may take to answer a run cache query. */
+const QUERY_TIMEOUT_MS = 3_000
+
+/** Components of {@link PeerRunCacheService}. */
+export interface PeerRunCacheComponents {
+  node: MlpNode
+  store: Store
+  runCache: RunCache
+  exchange: Exchange
+  providers?: Providers
+  log: Logger
+}
+
+/**
+ * A shared run cache: answers peers' queries for stage keys this daemon has
+ * outputs for (only when every block of them is here), and asks connected
+ * peers before a stage runs, fetching the outputs of the first that has them.
+ */
+export class PeerRunCacheService {
+  constructor (private readonly c: PeerRunCacheComponents) {}
+
+  async start (): Promise<void> {
+    await this.c.node.handle(RUNCACHE_PROTOCOL, async (stream: Stream, connection: Connection) => {
+      await this.serve(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 8 })
+  }
+
+  async stop (): Promise<void> {
+    await this.c.node.unhandle(RUNCACHE_PROTOCOL)
+  }
+
+  private async serve (stream: Stream, peer: string): Promise<void> {
+    const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
+    try {
+      const { value: msg } = await ch.messages().next()
+      if (msg?.type !== MsgType.RunCache) throw new Error('expected a RUNCACHE query')
+      const entry = await this.c.runCache.get(msg.key)
+      const usable = entry != null && (await Promise.all(entry.outs.map(async (o) => await complete(this.c.store, o.cid)))).every(Boolean)
+      await ch.send({ type: MsgType.Result, req: msg.req, ok: usable, message: usable ? JSON.stringify(entry) : '' })
+      if (usable) this.c.log.info('served a run cache entry', { peer, key: msg.key })
+      await ch.close()
+    } catch (err) {
+      ch.abort(err as Error)
+    }
+  }
+
+  /** Asks every connected peer for `key`; fetches the outputs from the first that has them. */
+  async query (key: string, signal?: AbortSignal): Promise<{ entry: RunCacheEntry, peer: string } | undefined> {
+    const peers = this.c.node.getPeers().map((p) => p.toString())
+    const answers = await Promise.all(peers.map(async (peer) => await this.ask(peer, key, signal)))
+    for (let i = 0; i < peers.length; i++) {
+      const entry = answers[i]
+      if (entry == null) continue
+      try {
+        for (const o of entry.outs) await fetchDag(this.c, CID.parse(o.cid), { signal })
+        return { entry, peer: peers[i] }
+      } catch (err) {
+        this.c.log.warn('could not fetch outputs named by a peer\'s run cache', { peer: peers[i], error: (err as Error).message })
+      }
+    }
+    return undefined
+  }
+
+  private async ask (peer: string, key: string, signal?: AbortSignal): Promise<RunCacheEntry | undefined> {
+    const timeout = AbortSignal.any([AbortSignal.timeout(QUERY_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+    try {
+      const stream = await this.c.node.dialProtocol(peerIdFromString(peer), RUNCACHE_PROTOCOL, { signal: timeout })
+      const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
+      await ch.send({ type: MsgType.RunCache, req: this.c.exchange.req(), key })
+      const { value: reply } = await ch.messages().next()
+      await ch.close()
+      if (reply?.type !== MsgType.Result || !reply.ok) return undefined
+      const entry = JSON.parse(reply.message) as RunCacheEntry
+      if (!Array.isArray(entry.outs) || entry.outs.some((o) => typeof o.cid !== 'string' || typeof o.path !== 'string')) return undefined
+      return entry
+    } catch {
+      return undefined
+    }
+  }
+}

@@ -1,0 +1,209 @@
+import { existsSync } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { StageFailedError } from '@mlp/proto'
+import { runCommand, type LogLine } from '../exec/local.js'
+import type { Logger } from '../logger.js'
+import type { Store } from '../store/index.js'
+import { checkoutPointers } from '../tracking/checkout.js'
+import { writePointer } from '../tracking/pointers.js'
+import { buildGraph, rootPath, selectStages } from './graph.js'
+import { lockPathFor, readLock, writeLock, type LockEntry, type LockedPath } from './lock.js'
+import { RunCache, type RunCacheEntry } from './runcache.js'
+import { loadPipeline, type Stage } from './schema.js'
+import { complete, stageState, storePath, type StageState } from './state.js'
+
+/** What happened to one stage. */
+export interface StageOutcome {
+  stage: string
+  status: 'ran' | 'skipped' | 'restored' | 'failed' | 'blocked' | 'would-run' | 'frozen'
+  reasons: string[]
+  /** For `restored`: where the outputs came from (`local run cache` or a peer id). */
+  from?: string
+  /** For `failed`: the end of its stderr. */
+  stderrTail?: string[]
+}
+
+/** Events streamed while reproducing. */
+export type ReproEvent =
+  | { name: 'pipeline:stage', detail: { stage: string, status: StageOutcome['status'] | 'running', reasons: string[], from?: string } }
+  | { name: 'exec:log', detail: { stage: string, stream: LogLine['stream'], line: string } }
+
+/** Options of {@link reproduce}. */
+export interface ReproOptions {
+  targets?: string[]
+  dry?: boolean
+  force?: boolean
+  downstream?: boolean
+  jobs?: number
+  keepGoing?: boolean
+  runCache?: boolean
+  signal?: AbortSignal
+  onEvent?: (e: ReproEvent) => void
+}
+
+/** Asks peers for a stage key; resolves the outs and who had them, with the DAGs fetched. */
+export type PeerRunCache = (key: string, signal?: AbortSignal) => Promise<{ entry: RunCacheEntry, peer: string } | undefined>
+
+/** Components of {@link reproduce}. */
+export interface ReproComponents {
+  store: Store
+  log: Logger
+  runCache: RunCache
+  peerId: string
+  /** Peers' run caches; absent: local only. */
+  peers?: PeerRunCache
+}
+
+/**
+ * `mlp repro`: runs the selected stages in dependency order, `jobs` at a time
+ * where independent. A stage runs only if its lock entry differs from what it
+ * would run with now (cmd, deps' ids, params, outs), and not even then if the
+ * run cache (this daemon's, then its peers') already has outputs for exactly
+ * these inputs. The lock is rewritten after every stage, so a failure or
+ * Ctrl-C leaves it describing exactly the stages that completed.
+ */
+export async function reproduce (c: ReproComponents, root: string, file: string, options: ReproOptions = {}): Promise<StageOutcome[]> {
+  const pipeline = loadPipeline(file)
+  const graph = buildGraph(pipeline.stages, file, root)
+  const selected = options.targets != null && options.targets.length > 0 ? selectStages(graph, options.targets, options.downstream === true) : new Set(graph.order)
+  const lockFile = lockPathFor(file)
+  const lock = readLock(lockFile)
+  const byName = new Map(pipeline.stages.map((s) => [s.name, s]))
+  const outcomes = new Map<string, StageOutcome>()
+  let lockWrites: Promise<void> = Promise.resolve()
+  const saveLock = async (): Promise<void> => {
+    lockWrites = lockWrites.then(async () => { await writeLock(lockFile, lock, graph.order) })
+    await lockWrites
+  }
+  const emit = (o: StageOutcome): void => {
+    outcomes.set(o.stage, o)
+    options.onEvent?.({ name: 'pipeline:stage', detail: { stage: o.stage, status: o.status, reasons: o.reasons, from: o.from } })
+  }
+
+  const runOne = async (stage: Stage): Promise<void> => {
+    const failedUp = (graph.upstream.get(stage.name) ?? []).filter((u) => ['failed', 'blocked'].includes(outcomes.get(u)?.status ?? ''))
+    if (failedUp.length > 0) return emit({ stage: stage.name, status: 'blocked', reasons: [`upstream failed: ${failedUp.join(', ')}`] })
+    if (stage.frozen) return emit({ stage: stage.name, status: 'frozen', reasons: [] })
+    const state = await stageState(c.store, root, stage, lock.stages[stage.name], options.signal)
+    const missingDep = state.reasons.find((r) => r.startsWith('dep missing'))
+    if (missingDep != null && !options.dry) return emit({ stage: stage.name, status: 'failed', reasons: [missingDep] })
+    if (state.reasons.length === 0 && options.force !== true) return emit({ stage: stage.name, status: 'skipped', reasons: [] })
+    const reasons = options.force === true && state.reasons.length === 0 ? ['forced'] : state.reasons
+    if (options.dry === true) return emit({ stage: stage.name, status: 'would-run', reasons })
+    if (options.force !== true && options.runCache !== false && !stage.alwaysChanged) {
+      const restored = await restore(c, root, stage, state, options.signal)
+      if (restored != null) {
+        lock.stages[stage.name] = entry(stage, state, restored.entry.outs, restored.entry.ranOn)
+        await saveLock()
+        return emit({ stage: stage.name, status: 'restored', reasons, from: restored.from })
+      }
+    }
+    options.onEvent?.({ name: 'pipeline:stage', detail: { stage: stage.name, status: 'running', reasons } })
+    const result = await execute(c, root, stage, options)
+    if (result.failed != null) return emit({ stage: stage.name, status: 'failed', reasons: [result.failed], stderrTail: result.stderrTail })
+    lock.stages[stage.name] = entry(stage, state, result.outs, c.peerId)
+    await saveLock()
+    await c.runCache.put(state.key, { outs: result.outs.filter((o) => stage.outs.find((x) => rootPath(stage, x.path) === o.path)?.cache !== false), ranOn: c.peerId, at: new Date().toISOString() })
+    emit({ stage: stage.name, status: 'ran', reasons })
+  }
+
+  // a small scheduler: start every stage whose upstream is settled, `jobs` at a time
+  const order = graph.order.filter((n) => selected.has(n))
+  const jobs = Math.max(1, options.jobs ?? 1)
+  const running = new Map<string, Promise<void>>()
+  const pending = [...order]
+  let stop = false
+  while ((pending.length > 0 || running.size > 0)) {
+    options.signal?.throwIfAborted()
+    const ready = stop ? [] : pending.filter((n) => (graph.upstream.get(n) ?? []).every((u) => !selected.has(u) || outcomes.has(u)))
+    for (const name of ready) {
+      if (running.size >= jobs) break
+      pending.splice(pending.indexOf(name), 1)
+      running.set(name, runOne(byName.get(name) as Stage).finally(() => { running.delete(name) }))
+    }
+    if (running.size === 0) break
+    await Promise.race(running.values())
+    if (options.keepGoing !== true && [...outcomes.values()].some((o) => o.status === 'failed')) stop = true
+  }
+  for (const name of pending) if (!outcomes.has(name)) emit({ stage: name, status: 'blocked', reasons: ['not started: an earlier stage failed'] })
+  await lockWrites
+  const failed = [...outcomes.values()].find((o) => o.status === 'failed')
+  const list = order.map((n) => outcomes.get(n) as StageOutcome)
+  if (failed != null) {
+    const tail = failed.stderrTail != null && failed.stderrTail.length > 0 ? `; last stderr: ${failed.stderrTail.slice(-5).join(' | ')}` : ''
+    throw Object.assign(new StageFailedError(`stage '${failed.stage}' failed: ${failed.reasons.join(', ')}${tail}`), { outcomes: list })
+  }
+  return list
+}
+
+function entry (stage: Stage, state: StageState, outs: LockedPath[], ranOn: string): LockEntry {
+  return { cmd: stage.cmd.length === 1 ? stage.cmd[0] : stage.cmd, deps: state.deps, params: state.params, outs, ran_on: ranOn }
+}
+
+async function restore (c: ReproComponents, root: string, stage: Stage, state: StageState, signal?: AbortSignal): Promise<{ entry: RunCacheEntry, from: string } | undefined> {
+  let found: { entry: RunCacheEntry, from: string } | undefined
+  const local = await c.runCache.get(state.key)
+  if (local != null && (await Promise.all(local.outs.map(async (o) => await complete(c.store, o.cid)))).every(Boolean)) found = { entry: local, from: 'local run cache' }
+  if (found == null && c.peers != null) {
+    const remote = await c.peers(state.key, signal).catch((err: Error) => {
+      c.log.warn('run cache query failed', { stage: stage.name, error: err.message })
+      return undefined
+    })
+    if (remote != null) found = { entry: remote.entry, from: remote.peer }
+  }
+  if (found == null) return undefined
+  // every declared cached out must be in the entry, or it is not a match
+  const cached = stage.outs.filter((o) => o.cache).map((o) => rootPath(stage, o.path))
+  if (!cached.every((p) => found?.entry.outs.some((o) => o.path === p))) return undefined
+  // only the outs this stage declares, whatever the entry (maybe a peer's) says
+  const outs = found.entry.outs.filter((o) => cached.includes(o.path))
+  await checkoutOuts(c.store, root, outs, signal)
+  const entry = { ...found.entry, outs }
+  await c.runCache.put(state.key, entry)
+  return { entry, from: found.from }
+}
+
+/** Writes outs from the store into the workspace, replacing what is there. */
+async function checkoutOuts (store: Store, root: string, outs: LockedPath[], signal?: AbortSignal): Promise<void> {
+  for (const o of outs) {
+    const abs = join(root, o.path)
+    await rm(abs, { recursive: true, force: true })
+    await mkdir(dirname(abs), { recursive: true })
+    // reuse checkout through a temporary pointer file beside the out
+    const tmpPointer = `${abs}.mlp-restore`
+    await writePointer(tmpPointer, { outs: [{ path: o.path.split('/').pop() as string, cid: o.cid, size: o.size }] })
+    try {
+      await checkoutPointers(store, root, [tmpPointer], { force: true, signal })
+    } finally {
+      await rm(tmpPointer, { force: true })
+    }
+  }
+}
+
+async function execute (c: ReproComponents, root: string, stage: Stage, options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[] }> {
+  for (const o of stage.outs) {
+    // like DVC: outs are removed before the run unless `persist: true`
+    if (!o.persist) await rm(join(root, rootPath(stage, o.path)), { recursive: true, force: true })
+    await mkdir(dirname(join(root, rootPath(stage, o.path))), { recursive: true })
+  }
+  const env = { ...process.env, MLP_EXECUTOR_PEER_ID: c.peerId, MLP_STAGE: stage.name }
+  for (const cmd of stage.cmd) {
+    const r = await runCommand(cmd, {
+      cwd: join(root, stage.wdir),
+      env,
+      signal: options.signal,
+      onLine: (l) => { options.onEvent?.({ name: 'exec:log', detail: { stage: stage.name, ...l } }) }
+    })
+    if (r.code !== 0) return { outs: [], failed: `command exited with code ${r.code}: ${cmd}`, stderrTail: r.stderrTail }
+  }
+  const outs: LockedPath[] = []
+  for (const o of stage.outs) {
+    const path = rootPath(stage, o.path)
+    const abs = join(root, path)
+    if (!existsSync(abs)) return { outs: [], failed: `the command did not write its out '${path}'` }
+    outs.push(await storePath(c.store, abs, path, o.cache, options.signal))
+  }
+  await c.store.blockstore.commit()
+  return { outs }
+}

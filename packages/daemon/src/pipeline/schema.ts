@@ -1,0 +1,308 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml'
+import { PipelineError } from './errors.js'
+import { interpolate, toStr, type Context } from './template.js'
+
+/** One output of a stage. */
+export interface StageOut {
+  path: string
+  /** false: not stored (`cache: false`, `-O`); still tracked in the lock. */
+  cache: boolean
+  /** true: not deleted before the stage runs. */
+  persist: boolean
+  kind: 'out' | 'metric' | 'plot'
+}
+
+/** Params a stage depends on: some keys of a file, or (keys null) the whole file. */
+export interface ParamRef {
+  file: string
+  keys: string[] | null
+}
+
+/** Compute a stage needs. */
+export interface Resources {
+  gpu: number
+  gpuMemoryMib?: number
+  gpuModel?: string
+}
+
+/** A stage after foreach/matrix expansion and `${}` interpolation. */
+export interface Stage {
+  /** `train`, `train@cnn`, `train@a-b`. */
+  name: string
+  /** Commands, run in order in one shell each; the first failure stops the stage. */
+  cmd: string[]
+  /** Working directory relative to the project root. */
+  wdir: string
+  /** Paths relative to `wdir`. */
+  deps: string[]
+  outs: StageOut[]
+  params: ParamRef[]
+  frozen: boolean
+  alwaysChanged: boolean
+  resources?: Resources
+  runOn?: string
+  /** Line of the stage in its file, for errors. */
+  line: number
+}
+
+/** A parsed pipeline file. */
+export interface Pipeline {
+  file: string
+  stages: Stage[]
+}
+
+const STAGE_KEYS = ['cmd', 'wdir', 'deps', 'outs', 'params', 'metrics', 'plots', 'frozen', 'always_changed', 'meta', 'desc', 'vars', 'resources', 'run_on', 'foreach', 'do', 'matrix']
+const OUT_KEYS = ['cache', 'persist', 'desc', 'remote', 'push', 'checkpoint', 'type', 'labels', 'meta', 'title', 'x', 'y', 'x_label', 'y_label', 'template', 'header']
+const TOP_KEYS = ['stages', 'vars', 'params', 'metrics', 'plots', 'artifacts', 'datasets']
+
+/** The pipeline file of a project: mlp.yaml, else dvc.yaml (read as if it were mlp.yaml). */
+export function pipelineFile (root: string): string | undefined {
+  for (const name of ['mlp.yaml', 'dvc.yaml']) if (existsSync(join(root, name))) return join(root, name)
+  return undefined
+}
+
+function readYaml (file: string, where = file): unknown {
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new PipelineError(`${where}: cannot read ${file}: ${(err as Error).message}`, { cause: err })
+  }
+  if (file.endsWith('.json')) {
+    try {
+      return JSON.parse(text)
+    } catch (err) {
+      throw new PipelineError(`${file}: not valid JSON: ${(err as Error).message}`)
+    }
+  }
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false })
+  if (doc.errors.length > 0) throw new PipelineError(`${file}:${doc.errors[0].linePos?.[0].line ?? 1}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
+  return doc.toJS()
+}
+
+/** Values of a params or vars file (YAML or JSON); absent file: empty. */
+export function readParamsFile (file: string): Record<string, unknown> {
+  if (!existsSync(file)) return {}
+  const v = readYaml(file)
+  if (v == null) return {}
+  if (typeof v !== 'object' || Array.isArray(v)) throw new PipelineError(`${file}: params must be a mapping`)
+  return v as Record<string, unknown>
+}
+
+function merge (into: Context, from: Record<string, unknown>): Context {
+  for (const [k, v] of Object.entries(from)) into[k] = v
+  return into
+}
+
+/** `vars:` entries: files (`params.json`, `conf.yaml:key1,key2`) or inline mappings. */
+function loadVars (vars: unknown, dir: string, where: string): Context {
+  const ctx: Context = {}
+  if (vars == null) return ctx
+  if (!Array.isArray(vars)) throw new PipelineError(`${where}: 'vars' must be a list of files or mappings`)
+  for (const entry of vars) {
+    if (typeof entry === 'string') {
+      const [name, keys] = entry.split(':')
+      const values = readParamsFile(join(dir, name))
+      if (!existsSync(join(dir, name))) throw new PipelineError(`${where}: vars file '${name}' does not exist`)
+      merge(ctx, keys == null ? values : Object.fromEntries(keys.split(',').map((k) => [k, values[k]])))
+    } else if (entry != null && typeof entry === 'object' && !Array.isArray(entry)) {
+      merge(ctx, entry as Record<string, unknown>)
+    } else {
+      throw new PipelineError(`${where}: each 'vars' entry must be a file name or a mapping`)
+    }
+  }
+  return ctx
+}
+
+/**
+ * Reads and expands a pipeline file: `vars` and params.yaml into the context,
+ * `foreach`/`do` and `matrix` into one stage each with DVC's names
+ * (`name@key`, `name@a-b`), `${}` interpolated. Every error names the file,
+ * line and stage.
+ */
+export function loadPipeline (file: string): Pipeline {
+  const text = (() => {
+    try {
+      return readFileSync(file, 'utf8')
+    } catch (err) {
+      throw new PipelineError(`cannot read ${file}: ${(err as Error).message}`)
+    }
+  })()
+  const lines = new LineCounter()
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false })
+  if (doc.errors.length > 0) throw new PipelineError(`${file}:${doc.errors[0].linePos?.[0].line ?? 1}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
+  const dir = dirname(file)
+  const top = doc.toJS() as Record<string, unknown> | null
+  if (top == null) return { file, stages: [] }
+  if (typeof top !== 'object' || Array.isArray(top)) throw new PipelineError(`${file}:1: expected a mapping with 'stages'`)
+  for (const key of Object.keys(top)) {
+    if (!TOP_KEYS.includes(key)) throw new PipelineError(`${file}:${lineOf(doc, lines, [key])}: unknown top-level key '${key}' (known: ${TOP_KEYS.join(', ')})`)
+  }
+  const global = merge(readParamsFile(join(dir, 'params.yaml')), loadVars(top.vars, dir, `${file}:${lineOf(doc, lines, ['vars'])}`))
+  const stagesRaw = top.stages ?? {}
+  if (typeof stagesRaw !== 'object' || Array.isArray(stagesRaw)) throw new PipelineError(`${file}:${lineOf(doc, lines, ['stages'])}: 'stages' must be a mapping of stage names to stages`)
+  const stages: Stage[] = []
+  for (const [name, raw] of Object.entries(stagesRaw as Record<string, unknown>)) {
+    const line = lineOf(doc, lines, ['stages', name])
+    const where = `${file}:${line}: stage '${name}'`
+    if (name.includes('@') || name.includes(':') || name.includes('/')) throw new PipelineError(`${where}: a stage name cannot contain '@', ':' or '/'`)
+    if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) throw new PipelineError(`${where}: a stage must be a mapping with at least 'cmd'`)
+    const def = raw as Record<string, unknown>
+    for (const key of Object.keys(def)) {
+      if (!STAGE_KEYS.includes(key)) throw new PipelineError(`${file}:${lineOf(doc, lines, ['stages', name, key])}: stage '${name}': unknown key '${key}'`)
+    }
+    const ctx = merge({ ...global }, loadVars(def.vars, dir, where))
+    for (const [suffix, extra, body] of expand(name, def, ctx, where)) {
+      stages.push(buildStage(suffix == null ? name : `${name}@${suffix}`, body, merge({ ...ctx }, extra), line, file))
+    }
+  }
+  const seen = new Set<string>()
+  for (const s of stages) {
+    if (seen.has(s.name)) throw new PipelineError(`${file}:${s.line}: stage '${s.name}' is defined twice`)
+    seen.add(s.name)
+  }
+  return { file, stages }
+}
+
+function lineOf (doc: Document, lines: LineCounter, path: string[]): number {
+  let node: unknown = doc.contents
+  for (const key of path) {
+    if (!isMap(node)) break
+    const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key)
+    if (pair == null) break
+    if (pair === undefined) break
+    const k = pair.key as { range?: [number, number, number] }
+    if (key === path[path.length - 1] && k.range != null) return lines.linePos(k.range[0]).line
+    node = pair.value
+  }
+  return 1
+}
+
+/** Name suffixes and extra context of each generated stage; [undefined] for a plain stage. */
+function expand (name: string, def: Record<string, unknown>, ctx: Context, where: string): Array<[string | undefined, Context, Record<string, unknown>]> {
+  if ('foreach' in def) {
+    if (!('do' in def)) throw new PipelineError(`${where}: 'foreach' needs 'do'`)
+    const extraKeys = Object.keys(def).filter((k) => k !== 'foreach' && k !== 'do' && k !== 'vars')
+    if (extraKeys.length > 0) throw new PipelineError(`${where}: with 'foreach', '${extraKeys[0]}' belongs inside 'do'`)
+    const items = interpolate(def.foreach, ctx, where)
+    const body = def.do as Record<string, unknown>
+    if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new PipelineError(`${where}: 'do' must be a stage mapping`)
+    if (Array.isArray(items)) {
+      // DVC: simple lists are keyed by value, lists holding lists or mappings by index
+      const composite = items.some((v) => v != null && typeof v === 'object')
+      return items.map((item, i) => [composite ? String(i) : toStr(item), { item }, body])
+    }
+    if (items != null && typeof items === 'object') {
+      return Object.entries(items as Record<string, unknown>).map(([key, item]) => [key, { key, item }, body])
+    }
+    throw new PipelineError(`${where}: 'foreach' must be a list or a mapping (or a \${} naming one)`)
+  }
+  if ('matrix' in def) {
+    const matrix = interpolate(def.matrix, ctx, where)
+    if (matrix == null || typeof matrix !== 'object' || Array.isArray(matrix)) throw new PipelineError(`${where}: 'matrix' must map names to lists`)
+    let combos: Array<{ item: Record<string, unknown>, parts: string[] }> = [{ item: {}, parts: [] }]
+    for (const [key, values] of Object.entries(matrix as Record<string, unknown>)) {
+      if (!Array.isArray(values) || values.length === 0) throw new PipelineError(`${where}: matrix '${key}' must be a non-empty list`)
+      combos = combos.flatMap((c) => values.map((v, i) => ({
+        item: { ...c.item, [key]: v },
+        // DVC: primitive values name themselves; lists and mappings use the variable name and index
+        parts: [...c.parts, v != null && typeof v === 'object' ? `${key}${i}` : toStr(v)]
+      })))
+    }
+    const body = Object.fromEntries(Object.entries(def).filter(([k]) => k !== 'matrix'))
+    return combos.map((c) => [c.parts.join('-'), { item: c.item }, body])
+  }
+  return [[undefined, {}, def]]
+}
+
+function stringList (value: unknown, what: string, where: string): string[] {
+  if (value == null) return []
+  if (!Array.isArray(value)) throw new PipelineError(`${where}: '${what}' must be a list`)
+  return value.map((v) => {
+    if (typeof v !== 'string' || v === '') throw new PipelineError(`${where}: each of '${what}' must be a path`)
+    return v
+  })
+}
+
+function outList (value: unknown, kind: StageOut['kind'], where: string): StageOut[] {
+  if (value == null) return []
+  if (!Array.isArray(value)) throw new PipelineError(`${where}: '${kind === 'out' ? 'outs' : kind + 's'}' must be a list`)
+  return value.map((v) => {
+    if (typeof v === 'string') return { path: v, cache: true, persist: false, kind }
+    if (v != null && typeof v === 'object' && !Array.isArray(v) && Object.keys(v).length === 1) {
+      const [path, opts] = Object.entries(v as Record<string, unknown>)[0]
+      const o = (opts ?? {}) as Record<string, unknown>
+      for (const k of Object.keys(o)) if (!OUT_KEYS.includes(k)) throw new PipelineError(`${where}: out '${path}': unknown key '${k}'`)
+      return { path, cache: o.cache !== false, persist: o.persist === true, kind }
+    }
+    throw new PipelineError(`${where}: each out must be a path or a mapping of one path to its options`)
+  })
+}
+
+function paramList (value: unknown, where: string): ParamRef[] {
+  if (value == null) return []
+  if (!Array.isArray(value)) throw new PipelineError(`${where}: 'params' must be a list`)
+  const out: ParamRef[] = []
+  for (const v of value) {
+    if (typeof v === 'string') {
+      // a bare file name (with an extension) means the whole file, as in DVC
+      if (/\.(ya?ml|json|toml|py)$/.test(v)) out.push({ file: v, keys: null })
+      else out.push({ file: 'params.yaml', keys: [v] })
+    } else if (v != null && typeof v === 'object' && !Array.isArray(v)) {
+      for (const [file, keys] of Object.entries(v as Record<string, unknown>)) {
+        out.push({ file, keys: keys == null ? null : stringList(keys, `params of ${file}`, where) })
+      }
+    } else {
+      throw new PipelineError(`${where}: each param must be a key or a mapping of a file to keys`)
+    }
+  }
+  // one entry per file, keys merged
+  const byFile = new Map<string, ParamRef>()
+  for (const p of out) {
+    const prev = byFile.get(p.file)
+    if (prev == null) byFile.set(p.file, { ...p })
+    else prev.keys = prev.keys == null || p.keys == null ? null : [...new Set([...prev.keys, ...p.keys])]
+  }
+  return [...byFile.values()]
+}
+
+function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Context, line: number, file: string): Stage {
+  const where = `${file}:${line}: stage '${name}'`
+  const body = interpolate(rawBody, ctx, where) as Record<string, unknown>
+  const cmd = typeof body.cmd === 'string' ? [body.cmd] : Array.isArray(body.cmd) ? body.cmd.map(String) : undefined
+  if (cmd == null || cmd.length === 0 || cmd.some((c) => c.trim() === '')) throw new PipelineError(`${where}: 'cmd' is required (a command or a list of commands)`)
+  const wdir = typeof body.wdir === 'string' ? body.wdir : '.'
+  if (wdir.startsWith('/') || wdir.split('/').includes('..')) throw new PipelineError(`${where}: 'wdir' must stay inside the project`)
+  let resources: Resources | undefined
+  if (body.resources != null) {
+    const r = body.resources as Record<string, unknown>
+    if (typeof r !== 'object' || Array.isArray(r)) throw new PipelineError(`${where}: 'resources' must be a mapping`)
+    for (const k of Object.keys(r)) if (!['gpu', 'gpu_memory_mib', 'gpu_model'].includes(k)) throw new PipelineError(`${where}: resources: unknown key '${k}' (known: gpu, gpu_memory_mib, gpu_model)`)
+    const gpu = r.gpu ?? 0
+    if (!Number.isInteger(gpu) || (gpu as number) < 0) throw new PipelineError(`${where}: resources.gpu must be a whole number`)
+    if (r.gpu_memory_mib != null && (!Number.isInteger(r.gpu_memory_mib) || (r.gpu_memory_mib as number) <= 0)) throw new PipelineError(`${where}: resources.gpu_memory_mib must be a positive whole number`)
+    if (r.gpu_model != null && typeof r.gpu_model !== 'string') throw new PipelineError(`${where}: resources.gpu_model must be a string`)
+    resources = { gpu: gpu as number, gpuMemoryMib: r.gpu_memory_mib as number | undefined, gpuModel: r.gpu_model as string | undefined }
+  }
+  if (body.run_on != null && typeof body.run_on !== 'string') throw new PipelineError(`${where}: 'run_on' must be a peer id`)
+  const outs = [...outList(body.outs, 'out', where), ...outList(body.metrics, 'metric', where), ...outList(body.plots, 'plot', where)]
+  for (const p of [...stringList(body.deps, 'deps', where), ...outs.map((o) => o.path)]) {
+    if (p.startsWith('/') || p.split('/').includes('..') && !(join(wdir, p).split('/').every((x) => x !== '..'))) throw new PipelineError(`${where}: path '${p}' must stay inside the project`)
+  }
+  return {
+    name,
+    cmd,
+    wdir,
+    deps: stringList(body.deps, 'deps', where),
+    outs,
+    params: paramList(body.params, where),
+    frozen: body.frozen === true,
+    alwaysChanged: body.always_changed === true,
+    resources,
+    runOn: body.run_on as string | undefined,
+    line
+  }
+}

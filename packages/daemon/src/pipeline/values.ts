@@ -1,0 +1,44 @@
+import { execFile } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse } from 'yaml'
+import { PipelineError } from './errors.js'
+
+/** Flattens nested values to dotted keys (`train.lr`); lists keep their index (`layers.0`). */
+export function flatten (value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
+  if (value != null && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) flatten(v, prefix === '' ? k : `${prefix}.${k}`, out)
+  } else if (prefix !== '') {
+    out[prefix] = value
+  }
+  return out
+}
+
+function parseValues (text: string, file: string): unknown {
+  try {
+    return file.endsWith('.json') ? JSON.parse(text) : parse(text)
+  } catch (err) {
+    throw new PipelineError(`${file}: cannot parse: ${(err as Error).message.split('\n')[0]}`)
+  }
+}
+
+/** A JSON/YAML file's values in the workspace, flattened; absent file: undefined. */
+export function workspaceValues (root: string, file: string): Record<string, unknown> | undefined {
+  const abs = join(root, file)
+  if (!existsSync(abs)) return undefined
+  return flatten(parseValues(readFileSync(abs, 'utf8'), file))
+}
+
+/** The same file at a git revision (`git show rev:file`); absent there: undefined. */
+export async function revisionValues (root: string, file: string, rev: string): Promise<Record<string, unknown> | undefined> {
+  const text = await new Promise<string | undefined>((resolve) => {
+    execFile('git', ['show', `${rev}:${file}`], { cwd: root, maxBuffer: 64 << 20 }, (err, stdout) => { resolve(err == null ? stdout : undefined) })
+  })
+  return text == null ? undefined : flatten(parseValues(text, file))
+}
+
+/** Keys whose values differ between two flattened files. */
+export function diffValues (file: string, old: Record<string, unknown> | undefined, now: Record<string, unknown> | undefined): Array<{ file: string, key: string, old: unknown, new: unknown }> {
+  const keys = new Set([...Object.keys(old ?? {}), ...Object.keys(now ?? {})])
+  return [...keys].sort().filter((k) => JSON.stringify(old?.[k]) !== JSON.stringify(now?.[k])).map((k) => ({ file, key: k, old: old?.[k] ?? null, new: now?.[k] ?? null }))
+}
