@@ -1,5 +1,5 @@
 import { Command, Errors, type Interfaces } from '@oclif/core'
-import { errorToJSON, resolveHome, type RouteName, type Routes } from '@mlp/proto'
+import { AbortError, errorToJSON, resolveHome, type RouteName, type Routes } from '@mlp/proto'
 import { ApiClient } from './client.js'
 import { ProgressLine } from './progress.js'
 
@@ -37,11 +37,25 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   /** Calls the daemon, rendering its progress events on a TTY. */
-  protected async call<R extends RouteName>(route: R, body: Routes[R]['request'], render?: (event: Routes[R]['progress']) => string): Promise<Routes[R]['result']> {
+  protected async call<R extends RouteName>(route: R, body: Routes[R]['request'], render?: (event: Routes[R]['progress']) => string, onEvent?: (event: Routes[R]['progress']) => void): Promise<Routes[R]['result']> {
     const line = new ProgressLine(!this.jsonEnabled() && render != null)
+    // Ctrl-C closes the request; the daemon then stops what it was doing for us
+    const abort = new AbortController()
+    const onSigint = (): void => { abort.abort() }
+    process.once('SIGINT', onSigint)
     try {
-      return await this.client.call(route, body, { onProgress: (event) => { if (render != null) line.update(render(event)) } })
+      return await this.client.call(route, body, {
+        signal: abort.signal,
+        onProgress: (event) => {
+          if (render != null) line.update(render(event))
+          onEvent?.(event)
+        }
+      })
+    } catch (err) {
+      if (abort.signal.aborted) throw new AbortError('interrupted: the daemon stopped the operation')
+      throw err
     } finally {
+      process.off('SIGINT', onSigint)
       line.clear()
     }
   }

@@ -13,7 +13,8 @@ export default class Status extends BaseCommand<typeof Status> {
   async run (): Promise<StatusResult> {
     const r = await this.call('status', { cwd: process.cwd(), targets: this.argv.filter((a) => !a.startsWith('-')) })
     const changed = r.outs.filter((o) => o.state !== 'unchanged')
-    if (changed.length === 0) this.log(r.outs.length === 0 ? 'nothing tracked yet: `mlp add <path>`' : 'data and pointers are up to date')
+    for (const s of r.stages) this.log(`stage ${s.stage}: ${s.reasons.join(', ')}`)
+    if (changed.length === 0 && r.stages.length === 0) this.log(r.outs.length === 0 ? 'nothing tracked yet: `mlp add <path>`' : 'data, pointers and pipeline are up to date')
     for (const o of changed) {
       this.log(`${o.state}: ${o.path}${o.state === 'missing' && !o.inStore ? ' (not in the local store either: `mlp pull`)' : ''}`)
       for (const p of o.changes?.added ?? []) this.log(`    added:    ${p}`)

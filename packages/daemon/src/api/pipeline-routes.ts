@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { writeFile } from 'node:fs/promises'
+import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { parseDocument } from 'yaml'
+import { Document, parseDocument } from 'yaml'
 import { BadRequestError, PipelineFileError, type MetricValue, type ValueDiff } from '@mlp/proto'
 import type { Logger } from '../logger.js'
 import { buildGraph, rootPath } from '../pipeline/graph.js'
@@ -60,7 +60,7 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
       if (typeof body.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(body.name)) throw new BadRequestError('the stage name may use letters, digits, _ . and -')
       if (typeof body.cmd !== 'string' || body.cmd.trim() === '') throw new BadRequestError('a stage needs a command')
       const file = pipelineFile(root) ?? join(root, 'mlp.yaml')
-      const doc = existsSync(file) ? parseDocument(readFileSync(file, 'utf8')) : parseDocument('stages: {}\n')
+      const doc = existsSync(file) ? parseDocument(readFileSync(file, 'utf8')) : new Document({ stages: {} })
       if (doc.errors.length > 0) throw new PipelineFileError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
       if (doc.hasIn(['stages', body.name]) && body.force !== true) throw new PipelineFileError(`stage '${body.name}' already exists in ${file}: use --force to replace it`)
       const stage: Record<string, unknown> = { cmd: body.cmd }
@@ -81,7 +81,6 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
         const pipeline = loadPipeline(tmp)
         buildGraph(pipeline.stages, file)
       } finally {
-        const { rm } = await import('node:fs/promises')
         await rm(tmp, { force: true })
       }
       await writeFile(file, text)

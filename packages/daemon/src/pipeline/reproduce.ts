@@ -6,6 +6,7 @@ import { runCommand, type LogLine } from '../exec/local.js'
 import type { Logger } from '../logger.js'
 import type { Store } from '../store/index.js'
 import { checkoutPointers } from '../tracking/checkout.js'
+import { ignoreInGit } from '../tracking/gitignore.js'
 import { writePointer } from '../tracking/pointers.js'
 import { buildGraph, rootPath, selectStages } from './graph.js'
 import { lockPathFor, readLock, writeLock, type LockEntry, type LockedPath } from './lock.js'
@@ -203,6 +204,8 @@ async function execute (c: ReproComponents, root: string, stage: Stage, options:
     const abs = join(root, path)
     if (!existsSync(abs)) return { outs: [], failed: `the command did not write its out '${path}'` }
     outs.push(await storePath(c.store, abs, path, o.cache, options.signal))
+    // like DVC: git tracks the lock, not the outputs
+    if (o.cache) await ignoreInGit(abs)
   }
   await c.store.blockstore.commit()
   return { outs }

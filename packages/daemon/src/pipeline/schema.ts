@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { dirname, join, normalize } from 'node:path'
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml'
 import { PipelineError } from './errors.js'
 import { interpolate, toStr, type Context } from './template.js'
@@ -290,7 +290,7 @@ function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Contex
   if (body.run_on != null && typeof body.run_on !== 'string') throw new PipelineError(`${where}: 'run_on' must be a peer id`)
   const outs = [...outList(body.outs, 'out', where), ...outList(body.metrics, 'metric', where), ...outList(body.plots, 'plot', where)]
   for (const p of [...stringList(body.deps, 'deps', where), ...outs.map((o) => o.path)]) {
-    if (p.startsWith('/') || p.split('/').includes('..') && !(join(wdir, p).split('/').every((x) => x !== '..'))) throw new PipelineError(`${where}: path '${p}' must stay inside the project`)
+    if (p.startsWith('/') || normalize(join(wdir, p)).split('/')[0] === '..') throw new PipelineError(`${where}: path '${p}' must stay inside the project`)
   }
   return {
     name,

@@ -13,8 +13,8 @@ export default class DaemonStart extends BaseCommand<typeof DaemonStart> {
   ]
 
   static override flags = {
-    listen: Flags.string({ description: 'multiaddr to listen on (repeatable)', multiple: true }),
-    bootstrap: Flags.string({ description: 'peer multiaddr to connect to and keep connected (repeatable)', multiple: true }),
+    listen: Flags.string({ description: 'multiaddr to listen on (repeatable)', multiple: true, multipleNonGreedy: true }),
+    bootstrap: Flags.string({ description: 'peer multiaddr to connect to and keep connected (repeatable)', multiple: true, multipleNonGreedy: true }),
     mdns: Flags.boolean({ description: 'discover peers on the LAN with mDNS', allowNo: true }),
     foreground: Flags.boolean({ description: 'run attached to this terminal (for systemd and containers)', default: false })
   }

@@ -1,0 +1,14 @@
+import type { MetricValue } from '@mlp/proto'
+import { BaseCommand } from '../../base-command.js'
+import { table } from '../../format.js'
+
+export default class MetricsShow extends BaseCommand<typeof MetricsShow> {
+  static override summary = "Show the metrics files' values in the workspace"
+  static override examples = ['<%= config.bin %> metrics show', '<%= config.bin %> metrics show --json']
+
+  async run (): Promise<MetricValue[]> {
+    const values = await this.call('metrics/show', { cwd: process.cwd() })
+    this.log(values.length === 0 ? 'no metrics yet: declare them with `-m` in `mlp stage add` and run `mlp repro`' : table(['FILE', 'METRIC', 'VALUE'], values.map((v) => [v.file, v.key, JSON.stringify(v.value)])))
+    return values
+  }
+}

@@ -1,0 +1,62 @@
+import { Args, Flags } from '@oclif/core'
+import type { ReproProgress, StageOutcome } from '@mlp/proto'
+import { BaseCommand } from '../base-command.js'
+
+export default class Repro extends BaseCommand<typeof Repro> {
+  static override summary = 'Run the pipeline stages whose inputs changed'
+  static override description = 'A stage runs when its command, deps, params or outs differ from mlp.lock; when this daemon or a peer already ran it with exactly these inputs, its outputs are restored from the run cache instead.'
+  static override examples = ['<%= config.bin %> repro', '<%= config.bin %> repro train --dry', '<%= config.bin %> repro -j 2 --keep-going']
+  static override strict = false
+  static override flags = {
+    dry: Flags.boolean({ description: 'only say what would run', default: false }),
+    force: Flags.boolean({ char: 'f', description: 'run even stages that are up to date', default: false }),
+    downstream: Flags.boolean({ description: 'the named stages and everything after them', default: false }),
+    jobs: Flags.integer({ char: 'j', description: 'independent stages to run at once', default: 1, min: 1 }),
+    'keep-going': Flags.boolean({ description: 'after a failure, go on with stages that do not depend on it', default: false }),
+    'run-cache': Flags.boolean({ description: 'restore outputs of runs with the same inputs', allowNo: true, default: true }),
+    local: Flags.boolean({ description: 'run every stage on this machine', default: false })
+  }
+
+  static override args = {
+    stages: Args.string({ description: 'stages to reproduce, with what they depend on (default: all)' })
+  }
+
+  async run (): Promise<StageOutcome[]> {
+    const targets = this.argv.filter((a, i, all) => !a.startsWith('-') && !['-j', '--jobs'].includes(all[i - 1]))
+    const show = (e: ReproProgress): string => {
+      if (this.jsonEnabled()) return ''
+      if (e.name === 'exec:log') {
+        const line = `[${e.detail.stage}] ${e.detail.line}\n`
+        if (e.detail.stream === 'stderr') process.stderr.write(line)
+        else process.stdout.write(line)
+      } else {
+        this.log(describe(e.detail))
+      }
+      return ''
+    }
+    return await this.call('repro', {
+      cwd: process.cwd(),
+      targets,
+      dry: this.flags.dry,
+      force: this.flags.force,
+      downstream: this.flags.downstream,
+      jobs: this.flags.jobs,
+      keepGoing: this.flags['keep-going'],
+      runCache: this.flags['run-cache']
+    }, undefined, show)
+  }
+}
+
+function describe (d: { stage: string, status: string, reasons: string[], from?: string }): string {
+  const why = d.reasons.length > 0 ? ` (${d.reasons.join(', ')})` : ''
+  switch (d.status) {
+    case 'running': return `running ${d.stage}${why}`
+    case 'skipped': return `${d.stage} is up to date`
+    case 'restored': return `restored ${d.stage} from ${d.from ?? 'the run cache'}${why}`
+    case 'would-run': return `would run ${d.stage}${why}`
+    case 'ran': return `${d.stage} done`
+    case 'frozen': return `${d.stage} is frozen`
+    case 'blocked': return `${d.stage} not run${why}`
+    default: return `${d.stage} failed${why}`
+  }
+}
