@@ -220,3 +220,76 @@ stages:
     expect(dup.stderr).toContain("stage 'train' already exists")
   })
 })
+
+describe('repro options', () => {
+  it('-j 2 runs independent stages at the same time', async () => {
+    const proj = await newProject(d.home)
+    // each stage waits (bounded) for the other to have started: only possible if both run at once
+    const wait = (mine: string, other: string): string => `touch ${mine}.started && i=0 && while [ ! -f ${other}.started ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done && test -f ${other}.started && echo ${mine} > ${mine}.txt`
+    writeFileSync(join(proj, 'mlp.yaml'), `stages:\n  a:\n    cmd: ${wait('a', 'b')}\n    outs: [a.txt]\n  b:\n    cmd: ${wait('b', 'a')}\n    outs: [b.txt]\n`)
+    const r = await mlpJson<Outcome[]>(d.home, ['repro', '-j', '2'], { cwd: proj })
+    expect(statuses(r)).toEqual({ a: 'ran', b: 'ran' })
+  })
+
+  it('--keep-going runs stages that do not depend on a failure; --downstream picks what follows', async () => {
+    const proj = await newProject(d.home)
+    writeFileSync(join(proj, 'mlp.yaml'), `stages:
+  bad:
+    cmd: exit 1
+    outs: [bad.txt]
+  good:
+    cmd: echo ok > good.txt
+    outs: [good.txt]
+  next:
+    cmd: cp good.txt next.txt
+    deps: [good.txt]
+    outs: [next.txt]
+`)
+    const r = await mlp(d.home, ['repro', '--keep-going', '--json'], { cwd: proj })
+    expect(r.code).not.toBe(0)
+    expect(readFileSync(join(proj, 'next.txt'), 'utf8')).toBe('ok\n')
+    writeFileSync(join(proj, 'mlp.yaml'), readFileSync(join(proj, 'mlp.yaml'), 'utf8').replace('exit 1', 'echo fixed > bad.txt'))
+    const down = await mlpJson<Outcome[]>(d.home, ['repro', '--downstream', 'good', '--force'], { cwd: proj })
+    expect(down.map((o) => o.stage)).toEqual(['good', 'next'])
+  })
+
+  it('Ctrl-C stops the running stage (its whole process group) and keeps the lock consistent', async () => {
+    const proj = await newProject(d.home)
+    writeFileSync(join(proj, 'mlp.yaml'), `stages:
+  quick:
+    cmd: echo q > q.txt
+    outs: [q.txt]
+  slow:
+    cmd: sh -c 'echo $$ > child.pid; sleep 60' && echo never > s.txt
+    deps: [q.txt]
+    outs: [s.txt]
+`)
+    const { spawn } = await import('node:child_process')
+    const { MLP_BIN, waitFor, alive } = await import('./helpers/cli.js')
+    const child = spawn(process.execPath, [MLP_BIN, 'repro'], { cwd: proj, env: { ...process.env, MLP_HOME: d.home, NODE_ENV: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const { existsSync } = await import('node:fs')
+    await waitFor('the slow stage to start', () => existsSync(join(proj, 'child.pid')), 20_000)
+    const pid = Number(readFileSync(join(proj, 'child.pid'), 'utf8'))
+    child.kill('SIGINT')
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    expect(code).not.toBe(0)
+    await waitFor('the stage process to be killed', () => !alive(pid), 15_000)
+    const lock = readFileSync(join(proj, 'mlp.lock'), 'utf8')
+    expect(lock).toContain('quick:')
+    expect(lock).not.toContain('slow:')
+  })
+
+  it('params diff and metrics diff compare with a git revision', async () => {
+    const proj = await newProject(d.home)
+    writeFourStagePipeline(proj)
+    await mlpJson(d.home, ['repro'], { cwd: proj })
+    execFileSync('git', ['add', '-A'], { cwd: proj })
+    execFileSync('git', ['-c', 'user.email=t@t', '-c', 'user.name=t', 'commit', '-qm', 'v1'], { cwd: proj })
+    writeFileSync(join(proj, 'params.yaml'), 'split:\n  ratio: 0.8\ntrain:\n  lr: 0.3\n  epochs: 3\n')
+    await mlpJson(d.home, ['repro'], { cwd: proj })
+    const params = await mlpJson(d.home, ['params', 'diff'], { cwd: proj })
+    expect(params).toEqual([{ file: 'params.yaml', key: 'train.lr', old: 0.1, new: 0.3 }])
+    const metrics = await mlpJson<Array<{ key: string }>>(d.home, ['metrics', 'diff', 'HEAD'], { cwd: proj })
+    expect(metrics.map((m) => m.key)).toEqual(['w'])
+  })
+})

@@ -23,7 +23,7 @@ export function writeFourStagePipeline (proj: string): void {
   writeFileSync(join(proj, 'train.js'), [
     "const fs = require('fs')",
     "const rows = fs.readFileSync('train.csv', 'utf8').trim().split('\\n').map((l) => l.split(',').map(Number))",
-    "const lr = Number(process.argv[2])",
+    'const lr = Number(process.argv[2])',
     'let w = 0',
     'for (let e = 0; e < 3; e++) for (const [x, y] of rows) w += lr * (y - w * x) * x / 1e6',
     "fs.writeFileSync('model.json', JSON.stringify({ w }))",

@@ -1,14 +1,16 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
-import { join } from 'node:path'
-import { Document, parseDocument } from 'yaml'
+import { join, relative } from 'node:path'
+import { CID } from 'multiformats/cid'
+import { Document, parse, parseDocument } from 'yaml'
 import { BadRequestError, PipelineFileError, type MetricValue, type ValueDiff } from '@mlp/proto'
 import type { Logger } from '../logger.js'
 import { buildGraph, rootPath } from '../pipeline/graph.js'
 import { reproduce, type PeerRunCache } from '../pipeline/reproduce.js'
 import type { RunCache } from '../pipeline/runcache.js'
 import { loadPipeline, pipelineFile } from '../pipeline/schema.js'
-import { diffValues, revisionValues, workspaceValues } from '../pipeline/values.js'
+import { diffValues, gitShow, revisionValues, workspaceValues } from '../pipeline/values.js'
+import { lockPathFor, type LockFile } from '../pipeline/lock.js'
 import type { Store } from '../store/index.js'
 import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
@@ -105,8 +107,23 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
     },
     'metrics/diff': async (body) => {
       const root = findProject(cwdOf(body))
+      const rev = body.rev ?? 'HEAD'
+      const lockText = await gitShow(root, relative(root, lockPathFor(requirePipeline(root))), rev)
+      const lock = lockText == null ? undefined : parse(lockText) as LockFile
+      // a cached metrics file is not in git: read the version that revision's lock names from the store
+      const fromLock = (f: string) => async (): Promise<string | undefined> => {
+        const out = Object.values(lock?.stages ?? {}).flatMap((e) => e.outs ?? []).find((o) => o.path === f)
+        if (out == null) return undefined
+        try {
+          const parts: Uint8Array[] = []
+          for await (const chunk of c.store.exporter.file(CID.parse(out.cid))) parts.push(chunk)
+          return Buffer.concat(parts).toString('utf8')
+        } catch {
+          return undefined
+        }
+      }
       const out: ValueDiff[] = []
-      for (const f of metricFiles(root)) out.push(...diffValues(f, await revisionValues(root, f, body.rev ?? 'HEAD'), workspaceValues(root, f)))
+      for (const f of metricFiles(root)) out.push(...diffValues(f, await revisionValues(root, f, rev, fromLock(f)), workspaceValues(root, f)))
       return out
     }
   }

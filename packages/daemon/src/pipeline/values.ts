@@ -29,11 +29,19 @@ export function workspaceValues (root: string, file: string): Record<string, unk
   return flatten(parseValues(readFileSync(abs, 'utf8'), file))
 }
 
-/** The same file at a git revision (`git show rev:file`); absent there: undefined. */
-export async function revisionValues (root: string, file: string, rev: string): Promise<Record<string, unknown> | undefined> {
-  const text = await new Promise<string | undefined>((resolve) => {
+/** A file's text at a git revision (`git show rev:file`); absent there: undefined. */
+export async function gitShow (root: string, file: string, rev: string): Promise<string | undefined> {
+  return await new Promise<string | undefined>((resolve) => {
     execFile('git', ['show', `${rev}:${file}`], { cwd: root, maxBuffer: 64 << 20 }, (err, stdout) => { resolve(err == null ? stdout : undefined) })
   })
+}
+
+/**
+ * The same file at a git revision, flattened. Outputs are not in git: for
+ * them `fallback` reads the version that revision's lock file names.
+ */
+export async function revisionValues (root: string, file: string, rev: string, fallback?: () => Promise<string | undefined>): Promise<Record<string, unknown> | undefined> {
+  const text = (await gitShow(root, file, rev)) ?? await fallback?.()
   return text == null ? undefined : flatten(parseValues(text, file))
 }
 
