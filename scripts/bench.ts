@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { benchExchange } from './bench-exchange.js'
+import { benchPipeline } from './bench-pipeline.js'
 import { benchStore } from './bench-store.js'
 import { mlp, table, type Figure } from './lib/harness.js'
 
@@ -18,6 +19,7 @@ try {
   const only = process.env.MLP_BENCH_ONLY
   const figures: Figure[] = []
   if (only == null || only === 'store') figures.push(...await benchStore(work, home, pid))
+  if (only == null || only === 'pipeline') figures.push(...await benchPipeline(work, home))
   if (only == null || only === 'exchange') figures.push(...await benchExchange(work, extra))
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`
   process.stdout.write(`\nmlp benchmarks (${new Date().toISOString()}, ${machine}, work dir ${work})\n\n${table(figures)}\n`)
