@@ -293,3 +293,15 @@ describe('repro options', () => {
     expect(metrics.map((m) => m.key)).toEqual(['w'])
   })
 })
+
+describe('stage add --run', () => {
+  it('adds the stage and runs it', async () => {
+    const proj = await newProject(d.home)
+    writeFileSync(join(proj, 'in.txt'), 'data\n')
+    const r = await mlp(d.home, ['stage', 'add', '--run', '-n', 'copy', '-d', 'in.txt', '-o', 'out.txt', 'cp', 'in.txt', 'out.txt'], { cwd: proj })
+    expect(r.code).toBe(0)
+    expect(r.stdout).toContain('copy: ran')
+    expect(readFileSync(join(proj, 'out.txt'), 'utf8')).toBe('data\n')
+    expect(readFileSync(join(proj, 'mlp.lock'), 'utf8')).toContain('copy:')
+  })
+})

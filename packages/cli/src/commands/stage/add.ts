@@ -18,7 +18,8 @@ export default class StageAdd extends BaseCommand<typeof StageAdd> {
     metrics: Flags.string({ char: 'm', description: 'metrics file, stored (repeatable)', multiple: true, multipleNonGreedy: true }),
     'metrics-no-cache': Flags.string({ char: 'M', description: 'metrics file, not stored (repeatable)', multiple: true, multipleNonGreedy: true }),
     gpu: Flags.integer({ description: 'GPUs the stage needs', min: 0 }),
-    force: Flags.boolean({ char: 'f', description: 'replace a stage of the same name', default: false })
+    force: Flags.boolean({ char: 'f', description: 'replace a stage of the same name', default: false }),
+    run: Flags.boolean({ description: 'run the stage (and what it needs) right after adding it', default: false })
   }
 
   static override args = {
@@ -42,6 +43,12 @@ export default class StageAdd extends BaseCommand<typeof StageAdd> {
       force: this.flags.force
     })
     this.log(`added stage ${r.stage} to ${r.file}`)
+    if (this.flags.run) {
+      const outcomes = await this.call('repro', { cwd: process.cwd(), targets: [r.stage] }, undefined, (e) => {
+        if (e.name === 'exec:log' && !this.jsonEnabled()) (e.detail.stream === 'stderr' ? process.stderr : process.stdout).write(`[${e.detail.stage}] ${e.detail.line}\n`)
+      })
+      this.log(`${r.stage}: ${outcomes.find((o) => o.stage === r.stage)?.status ?? 'done'}`)
+    }
     return r
   }
 }
@@ -53,8 +60,8 @@ function commandOf (argv: string[]): string {
   while (i < argv.length) {
     const a = argv[i]
     if (withValue.has(a)) i += 2
-    else if (a.startsWith('-') && (a.includes('=') || ['-f', '--force', '--json'].includes(a))) i += 1
+    else if (a.startsWith('-') && (a.includes('=') || ['-f', '--force', '--json', '--run'].includes(a))) i += 1
     else break
   }
-  return argv.slice(i).filter((a) => a !== '--json').join(' ')
+  return argv.slice(i).filter((a) => a !== '--json' && a !== '--run').join(' ')
 }
