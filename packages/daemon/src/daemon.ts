@@ -21,6 +21,17 @@ import { Traffic } from './exchange/traffic.js'
 import { createPipelineHandlers } from './api/pipeline-routes.js'
 import { PeerRunCacheService } from './pipeline/peer-runcache.js'
 import { RunCache } from './pipeline/runcache.js'
+import type { Resources } from '@mlp/proto'
+import { createExecHandlers } from './api/exec-routes.js'
+import { fetchDag } from './exchange/fetch.js'
+import { GpuAllocator, JobTable } from './exec/jobs.js'
+import { RemoteExec } from './exec/remote.js'
+import { detectResources } from './exec/resources.js'
+import { ExecService } from './exec/service.js'
+import { TrustList } from './exec/trust.js'
+
+/** How long detected resources are reused before nvidia-smi is asked again. */
+const RESOURCES_TTL_MS = 5_000
 
 /** Options of {@link startDaemon}. */
 export interface DaemonInit {
@@ -89,7 +100,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
 
     const peering = new Peering({ node, log }, { file: paths.peers, bootstrap: config.bootstrap })
     const traffic = new Traffic()
-    const peers = new PeerTable({ node, log, remembered: () => peering.rememberedIds(), traffic: (peer) => traffic.get(peer) })
+    // the peer table starts before remote execution exists; it asks it later
+    const late: { remote?: RemoteExec } = {}
+    const peers = new PeerTable({ node, log, remembered: () => peering.rememberedIds(), traffic: (peer) => traffic.get(peer), resources: async (peer, signal) => await late.remote?.peerResources(peer, signal) })
     peers.start()
     cleanups.push(() => { peers.stop() })
     await peering.start()
@@ -104,10 +117,27 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const replication = new Replication({ node, store, exchange, log, providers })
     await replication.start()
     cleanups.push(async () => { await replication.stop() })
+    const trust = new TrustList(join(paths.home, 'trust.json'))
+    await trust.load()
+    const jobs = new JobTable()
+    let cachedResources: { at: number, value: Resources } | undefined
+    // nvidia-smi is slow-ish: refreshed at most every few seconds
+    const resources = async (): Promise<Resources> => {
+      if (cachedResources == null || Date.now() - cachedResources.at > RESOURCES_TTL_MS) cachedResources = { at: Date.now(), value: await detectResources(jobs.counts()) }
+      return { ...cachedResources.value, runningJobs: jobs.counts().running, queuedJobs: jobs.counts().queued }
+    }
+    const detected = await resources()
+    if (detected.gpus.length > 0) log.info('GPUs found', { gpus: detected.gpus.map((g) => g.name), cuda: detected.cudaVersion })
+    const gpus = new GpuAllocator(detected.gpus.map((g) => g.index))
+    const remote = new RemoteExec({ node, log, jobs, resources })
+    late.remote = remote
     const runCache = new RunCache(store)
     const peerRunCache = new PeerRunCacheService({ node, store, runCache, exchange, providers, log })
     await peerRunCache.start()
     cleanups.push(async () => { await peerRunCache.stop() })
+    const execService = new ExecService({ node, store, exchange, providers, log, trust, jobs, gpus, runCache, resources, jobsDir: join(paths.home, 'jobs') })
+    await execService.start()
+    cleanups.push(async () => { await execService.stop() })
 
     const startedAt = new Date()
     const version = await packageVersion()
@@ -131,7 +161,17 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       handlers: {
         ...createStoreHandlers({ store, log, afterGc: async () => { await providers.withdrawMissing() } }),
         ...createExchangeHandlers({ store, exchange, replication, providers, log }),
-        ...createPipelineHandlers({ store, log, runCache, peerId: node.peerId.toString(), peers: async (key, signal) => await peerRunCache.query(key, signal) }),
+        ...createPipelineHandlers({
+          store,
+          log,
+          runCache,
+          peerId: node.peerId.toString(),
+          peers: async (key, signal) => await peerRunCache.query(key, signal),
+          remote,
+          gpus,
+          fetch: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) }
+        }),
+        ...createExecHandlers({ trust, jobs, remote, resources }),
         ...createHandlers({
           node,
           peers,

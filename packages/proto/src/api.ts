@@ -28,12 +28,53 @@ export interface PeerInfo {
   /** Exchange traffic with this peer since the daemon started. */
   bytesSent: number
   bytesReceived: number
+  /** What the peer offers for running stages, when it answered. */
+  resources?: Resources
 }
 
 /** `mlp id`. */
 export interface IdResult {
   peerId: string
   addrs: string[]
+}
+
+/** One GPU as `nvidia-smi` reports it. */
+export interface GpuInfo {
+  index: number
+  uuid: string
+  name: string
+  memoryTotalMib: number
+  memoryUsedMib: number
+  memoryFreeMib: number
+  utilizationPct: number
+  driverVersion: string
+  computeCap: string
+}
+
+/** What a daemon can offer for running stages. */
+export interface Resources {
+  gpus: GpuInfo[]
+  cudaVersion?: string
+  cpus: number
+  memoryBytes: number
+  freeMemoryBytes: number
+  /** Jobs running on this machine for peers or itself. */
+  runningJobs: number
+  queuedJobs: number
+}
+
+/** A remote or local stage job, as `mlp jobs` lists it. */
+export interface JobInfo {
+  id: string
+  stage: string
+  /** `executor`: runs here for `peer`; `requester`: runs on `peer` for us. */
+  role: 'executor' | 'requester'
+  peer: string
+  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled'
+  gpus: number[]
+  startedAt: string
+  endedAt?: string
+  message?: string
 }
 
 /** `mlp daemon status`. */
@@ -199,6 +240,8 @@ export interface ReproRequest {
   jobs?: number
   keepGoing?: boolean
   runCache?: boolean
+  /** Run every stage on this machine, whatever its resources. */
+  local?: boolean
 }
 
 /** `mlp dag --json`: expanded stages and edges. */
@@ -256,6 +299,13 @@ export interface Routes {
   pull: { request: { cwd: string, targets?: string[] }, result: PullResult, progress: FetchProgressEvent | CheckoutProgress }
   push: { request: { cwd: string, targets?: string[], to?: string }, result: PushResult, progress: never }
   repro: { request: ReproRequest, result: StageOutcome[], progress: ReproProgress }
+  'trust/add': { request: { peerId: string }, result: string[], progress: never }
+  'trust/rm': { request: { peerId: string }, result: string[], progress: never }
+  'trust/ls': { request: Record<string, never>, result: string[], progress: never }
+  jobs: { request: Record<string, never>, result: JobInfo[], progress: never }
+  logs: { request: { id: string, follow?: boolean }, result: { id: string, state: JobInfo['state'] }, progress: ProgressEvent<'exec:log', { stage: string, stream: 'stdout' | 'stderr', line: string }> }
+  cancel: { request: { id: string }, result: JobInfo, progress: never }
+  resources: { request: Record<string, never>, result: Resources, progress: never }
   dag: { request: { cwd: string }, result: DagResult, progress: never }
   'stage/add': { request: StageAddRequest, result: { file: string, stage: string }, progress: never }
   'params/diff': { request: { cwd: string, rev?: string }, result: ValueDiff[], progress: never }
@@ -282,7 +332,7 @@ export const ERROR_TRAILER = 'x-mlp-error'
 export type RouteName = keyof Routes
 
 /** Every route name, for the server's dispatch table and request validation. */
-export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push', 'repro', 'dag', 'stage/add', 'params/diff', 'metrics/show', 'metrics/diff']
+export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push', 'repro', 'dag', 'stage/add', 'params/diff', 'metrics/show', 'metrics/diff', 'trust/add', 'trust/rm', 'trust/ls', 'jobs', 'logs', 'cancel', 'resources']
 
 /** One NDJSON line of a response. */
 export type Frame<R extends RouteName = RouteName> =

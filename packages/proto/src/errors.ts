@@ -106,3 +106,9 @@ export const InvalidDagError = define('InvalidDagError', 'Not a valid UnixFS nod
 export const PipelineFileError = define('PipelineFileError', 'Invalid pipeline file')
 /** A stage's command failed. */
 export const StageFailedError = define('StageFailedError', 'A stage failed')
+/** A peer refused to run a stage for us (we are not on its trust list). */
+export const NotTrustedError = define('NotTrustedError', 'The peer does not trust this machine')
+/** No machine offers what a stage asks for. */
+export const NoEligiblePeerError = define('NoEligiblePeerError', 'No peer can run this stage')
+/** A job id that no daemon here knows. */
+export const JobNotFoundError = define('JobNotFoundError', 'No such job')

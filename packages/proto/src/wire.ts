@@ -39,7 +39,9 @@ export const MsgType = {
   /** Outcome of a REPLICATE: ok, and a message; answer to RUNCACHE with the entry as JSON. */
   Result: 7,
   /** Do you have a run cache entry for this stage key? */
-  RunCache: 8
+  RunCache: 8,
+  /** A JSON document (resources, remote execution); its meaning depends on the protocol. */
+  Json: 9
 } as const
 
 /** A decoded message. Ids are raw CID bytes. */
@@ -52,6 +54,7 @@ export type WireMessage =
   | { type: typeof MsgType.Replicate, req: number, cids: Uint8Array[] }
   | { type: typeof MsgType.Result, req: number, ok: boolean, message: string }
   | { type: typeof MsgType.RunCache, req: number, key: string }
+  | { type: typeof MsgType.Json, req: number, json: string }
 
 function idListSize (cids: Uint8Array[]): number {
   return cids.reduce((n, c) => n + 1 + c.length, 0)
@@ -60,7 +63,9 @@ function idListSize (cids: Uint8Array[]): number {
 /** Encodes a message into one frame body (without the length prefix). */
 export function encodeMessage (msg: WireMessage): Uint8Array {
   let size = 5
-  const text = msg.type === MsgType.Result ? new TextEncoder().encode(msg.message) : msg.type === MsgType.RunCache ? new TextEncoder().encode(msg.key) : undefined
+  const text = msg.type === MsgType.Result
+    ? new TextEncoder().encode(msg.message)
+    : msg.type === MsgType.RunCache ? new TextEncoder().encode(msg.key) : msg.type === MsgType.Json ? new TextEncoder().encode(msg.json) : undefined
   if (msg.type === MsgType.Want || msg.type === MsgType.Has || msg.type === MsgType.Replicate) size += 2 + idListSize(msg.cids)
   else if (text != null) size += 1 + text.length
   else if (msg.type === MsgType.Block) size += 1 + msg.cid.length + msg.data.length
@@ -103,6 +108,7 @@ export function encodeMessage (msg: WireMessage): Uint8Array {
       out.set(text as Uint8Array, at)
       break
     case MsgType.RunCache:
+    case MsgType.Json:
       out[at++] = 0
       out.set(text as Uint8Array, at)
       break
@@ -159,6 +165,14 @@ export function decodeMessage (buf: Uint8Array): WireMessage {
       const key = new TextDecoder().decode(buf.subarray(at + 1))
       if (!/^[0-9a-f]{64}$/.test(key)) throw new WireError('run cache key must be 64 hex digits')
       return { type, req, key }
+    }
+    case MsgType.Json: {
+      need(1)
+      try {
+        return { type, req, json: new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(at + 1)) }
+      } catch {
+        throw new WireError('JSON message is not UTF-8')
+      }
     }
     case MsgType.Result: {
       need(1)

@@ -42,7 +42,8 @@ export default class Repro extends BaseCommand<typeof Repro> {
       downstream: this.flags.downstream,
       jobs: this.flags.jobs,
       keepGoing: this.flags['keep-going'],
-      runCache: this.flags['run-cache']
+      runCache: this.flags['run-cache'],
+      local: this.flags.local
     }, undefined, show)
   }
 }
@@ -54,7 +55,7 @@ function describe (d: { stage: string, status: string, reasons: string[], from?:
     case 'skipped': return `${d.stage} is up to date`
     case 'restored': return `restored ${d.stage} from ${d.from ?? 'the run cache'}${why}`
     case 'would-run': return `would run ${d.stage}${why}`
-    case 'ran': return `${d.stage} done`
+    case 'ran': return `${d.stage} done${d.from != null ? ` (ran on ${d.from})` : ''}`
     case 'frozen': return `${d.stage} is frozen`
     case 'blocked': return `${d.stage} not run${why}`
     default: return `${d.stage} failed${why}`

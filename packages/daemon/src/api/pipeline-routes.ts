@@ -5,6 +5,8 @@ import { CID } from 'multiformats/cid'
 import { Document, parse, parseDocument } from 'yaml'
 import { BadRequestError, PipelineFileError, type MetricValue, type ValueDiff } from '@mlp/proto'
 import type { Logger } from '../logger.js'
+import type { GpuAllocator } from '../exec/jobs.js'
+import type { RemoteExec } from '../exec/remote.js'
 import { buildGraph, rootPath } from '../pipeline/graph.js'
 import { reproduce, type PeerRunCache } from '../pipeline/reproduce.js'
 import type { RunCache } from '../pipeline/runcache.js'
@@ -23,6 +25,9 @@ export interface PipelineRoutesComponents {
   runCache: RunCache
   peerId: string
   peers?: PeerRunCache
+  remote?: RemoteExec
+  gpus?: GpuAllocator
+  fetch?: (cid: CID, signal?: AbortSignal) => Promise<void>
 }
 
 /** Routes about pipelines. */

@@ -1,6 +1,6 @@
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { PeerId } from '@libp2p/interface'
-import type { PeerInfo } from '@mlp/proto'
+import type { PeerInfo, Resources } from '@mlp/proto'
 import { PING_TIMEOUT_MS } from '../constants.js'
 import type { Logger } from '../logger.js'
 import type { MlpNode } from './node.js'
@@ -13,6 +13,8 @@ export interface PeerTableComponents {
   remembered: () => Set<string>
   /** Exchange bytes sent to and received from a peer. */
   traffic: (peer: string) => { bytesSent: number, bytesReceived: number }
+  /** What a connected peer offers for running stages. */
+  resources?: (peer: string, signal?: AbortSignal) => Promise<Resources | undefined>
 }
 
 /**
@@ -74,6 +76,7 @@ export class PeerTable {
       // not in the peer store: only what the connections tell us
     }
     let latencyMs: number | null = null
+    const resources = conns.length > 0 && options.ping !== false ? this.components.resources?.(id, options.signal) : undefined
     if (conns.length > 0 && options.ping !== false) {
       try {
         const signal = AbortSignal.any([AbortSignal.timeout(PING_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
@@ -82,6 +85,6 @@ export class PeerTable {
         latencyMs = null
       }
     }
-    return { peerId: id, addrs, state: conns.length > 0 ? 'connected' : 'disconnected', latencyMs, remembered, ...this.components.traffic(id) }
+    return { peerId: id, addrs, state: conns.length > 0 ? 'connected' : 'disconnected', latencyMs, remembered, ...this.components.traffic(id), resources: await resources }
   }
 }

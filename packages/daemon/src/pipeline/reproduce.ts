@@ -1,7 +1,10 @@
 import { existsSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { StageFailedError } from '@mlp/proto'
+import { NotTrustedError, StageFailedError } from '@mlp/proto'
+import { CID } from 'multiformats/cid'
+import type { GpuAllocator } from '../exec/jobs.js'
+import type { RemoteExec } from '../exec/remote.js'
 import { runCommand, type LogLine } from '../exec/local.js'
 import type { Logger } from '../logger.js'
 import type { Store } from '../store/index.js'
@@ -39,6 +42,8 @@ export interface ReproOptions {
   jobs?: number
   keepGoing?: boolean
   runCache?: boolean
+  /** Run every stage here, whatever it asks for. */
+  local?: boolean
   signal?: AbortSignal
   onEvent?: (e: ReproEvent) => void
 }
@@ -54,6 +59,12 @@ export interface ReproComponents {
   peerId: string
   /** Peers' run caches; absent: local only. */
   peers?: PeerRunCache
+  /** Remote execution: where stages with `resources` or `run_on` go. */
+  remote?: RemoteExec
+  /** This machine's GPUs, one job each. */
+  gpus?: GpuAllocator
+  /** Fetches a DAG from peers into the store (outs of remote stages). */
+  fetch?: (cid: CID, signal?: AbortSignal) => Promise<void>
 }
 
 /**
@@ -101,12 +112,12 @@ export async function reproduce (c: ReproComponents, root: string, file: string,
       }
     }
     options.onEvent?.({ name: 'pipeline:stage', detail: { stage: stage.name, status: 'running', reasons } })
-    const result = await execute(c, root, stage, options)
+    const result = await execute(c, root, stage, state, options)
     if (result.failed != null) return emit({ stage: stage.name, status: 'failed', reasons: [result.failed], stderrTail: result.stderrTail })
-    lock.stages[stage.name] = entry(stage, state, result.outs, c.peerId)
+    lock.stages[stage.name] = entry(stage, state, result.outs, result.ranOn ?? c.peerId)
     await saveLock()
     await c.runCache.put(state.key, { outs: result.outs.filter((o) => stage.outs.find((x) => rootPath(stage, x.path) === o.path)?.cache !== false), ranOn: c.peerId, at: new Date().toISOString() })
-    emit({ stage: stage.name, status: 'ran', reasons })
+    emit({ stage: stage.name, status: 'ran', reasons, from: result.ranOn })
   }
 
   // a small scheduler: start every stage whose upstream is settled, `jobs` at a time
@@ -182,13 +193,71 @@ async function checkoutOuts (store: Store, root: string, outs: LockedPath[], sig
   }
 }
 
-async function execute (c: ReproComponents, root: string, stage: Stage, options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[] }> {
+async function execute (c: ReproComponents, root: string, stage: Stage, state: StageState, options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string }> {
+  const want = stage.resources ?? (stage.runOn != null ? { gpu: 0 } : undefined)
+  if (want != null && options.local !== true && c.remote != null) {
+    const placement = await c.remote.place({ ...want, runOn: stage.runOn }, options.signal)
+    if (placement !== 'local') return await executeRemote(c, root, stage, state, placement, options)
+  }
+  const gpus = await c.gpus?.acquire(Math.min(stage.resources?.gpu ?? 0, c.gpus.total), options.signal) ?? []
+  try {
+    return await executeLocal(c, root, stage, gpus, options)
+  } finally {
+    c.gpus?.release(gpus)
+  }
+}
+
+/** Sends a stage to the first of `peers` that accepts it, relays its log, and brings its outs back. */
+async function executeRemote (c: ReproComponents, root: string, stage: Stage, state: StageState, peers: string[], options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string }> {
+  const remote = c.remote as RemoteExec
+  // inputs travel as content ids: deps and params files go into the store first
+  const inputs: Array<{ path: string, cid: string }> = []
+  const paths = [...stage.deps.map((d) => rootPath(stage, d)), ...stage.params.map((p) => rootPath(stage, p.file))]
+  for (const path of [...new Set(paths)]) {
+    if (!existsSync(join(root, path))) continue
+    inputs.push(await storePath(c.store, join(root, path), path, true, options.signal))
+  }
+  await c.store.blockstore.commit()
+  const spec = {
+    id: remote.newId(),
+    stage: stage.name,
+    cmd: stage.cmd,
+    wdir: stage.wdir,
+    inputs: inputs.map((i) => ({ path: i.path, cid: i.cid })),
+    outs: stage.outs.map((o) => ({ path: rootPath(stage, o.path), cache: o.cache })),
+    gpu: stage.resources?.gpu ?? 0,
+    gpuMemoryMib: stage.resources?.gpuMemoryMib,
+    gpuModel: stage.resources?.gpuModel,
+    key: state.key
+  }
+  const refusals: string[] = []
+  for (const peer of peers) {
+    let result
+    try {
+      options.onEvent?.({ name: 'exec:log', detail: { stage: stage.name, stream: 'stderr', line: `running on ${peer} as job ${spec.id}` } })
+      result = await remote.run(peer, spec, (l) => { options.onEvent?.({ name: 'exec:log', detail: { stage: stage.name, ...l } }) }, options.signal)
+    } catch (err) {
+      if ((err as Error).name !== 'NotTrustedError') throw err
+      refusals.push((err as Error).message)
+      continue
+    }
+    if (!result.ok) return { outs: [], failed: result.message, stderrTail: result.stderrTail }
+    for (const o of result.outs) await c.fetch?.(CID.parse(o.cid), options.signal)
+    const cached = result.outs.filter((o) => stage.outs.find((x) => rootPath(stage, x.path) === o.path)?.cache !== false)
+    await checkoutOuts(c.store, root, cached, options.signal)
+    for (const o of cached) await ignoreInGit(join(root, o.path))
+    return { outs: result.outs, ranOn: result.peer }
+  }
+  throw new NotTrustedError(refusals.join('; '))
+}
+
+async function executeLocal (c: ReproComponents, root: string, stage: Stage, gpus: number[], options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string }> {
   for (const o of stage.outs) {
     // like DVC: outs are removed before the run unless `persist: true`
     if (!o.persist) await rm(join(root, rootPath(stage, o.path)), { recursive: true, force: true })
     await mkdir(dirname(join(root, rootPath(stage, o.path))), { recursive: true })
   }
-  const env = { ...process.env, MLP_EXECUTOR_PEER_ID: c.peerId, MLP_STAGE: stage.name }
+  const env = { ...process.env, MLP_EXECUTOR_PEER_ID: c.peerId, MLP_STAGE: stage.name, ...(stage.resources != null && stage.resources.gpu > 0 ? { CUDA_VISIBLE_DEVICES: gpus.join(',') } : {}) }
   for (const cmd of stage.cmd) {
     const r = await runCommand(cmd, {
       cwd: join(root, stage.wdir),

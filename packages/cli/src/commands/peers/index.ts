@@ -1,6 +1,12 @@
 import type { PeerInfo } from '@mlp/proto'
 import { BaseCommand } from '../../base-command.js'
-import { table } from '../../format.js'
+import { formatBytes, table } from '../../format.js'
+import type { Resources } from '@mlp/proto'
+
+function resources (r: Resources): string {
+  const gpus = r.gpus.length === 0 ? 'no GPU' : r.gpus.map((g) => `${g.name} ${g.memoryFreeMib}/${g.memoryTotalMib} MiB free`).join(', ')
+  return `${gpus}, ${r.cpus} CPUs, ${r.runningJobs} jobs running`
+}
 
 export default class Peers extends BaseCommand<typeof Peers> {
   static override summary = 'List peers: connected now, seen since start, or remembered'
@@ -12,10 +18,13 @@ export default class Peers extends BaseCommand<typeof Peers> {
       this.log('no peers yet: add one with `mlp peers add <multiaddr>` (see `mlp id` on the other machine)')
       return peers
     }
-    this.log(table(['PEER', 'STATE', 'LATENCY', 'ADDRESS'], peers.map((p) => [
+    this.log(table(['PEER', 'STATE', 'LATENCY', 'SENT', 'RECEIVED', 'RESOURCES', 'ADDRESS'], peers.map((p) => [
       p.peerId + (p.remembered ? ' *' : ''),
       p.state,
       p.latencyMs == null ? '-' : `${p.latencyMs} ms`,
+      formatBytes(p.bytesSent),
+      formatBytes(p.bytesReceived),
+      p.resources == null ? '-' : resources(p.resources),
       p.addrs[0] ?? '-'
     ])))
     if (peers.some((p) => p.remembered)) this.log('* remembered: redialed whenever the connection drops')

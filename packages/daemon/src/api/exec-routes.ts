@@ -1,0 +1,65 @@
+import { JobNotFoundError } from '@mlp/proto'
+import type { JobTable } from '../exec/jobs.js'
+import type { RemoteExec } from '../exec/remote.js'
+import type { TrustList } from '../exec/trust.js'
+import type { Resources } from '@mlp/proto'
+import type { Handlers } from './server.js'
+
+/** What the execution routes need. */
+export interface ExecRoutesComponents {
+  trust: TrustList
+  jobs: JobTable
+  remote: RemoteExec
+  resources: () => Promise<Resources>
+}
+
+/** Routes about running stages for and on peers. */
+export type ExecRoute = 'trust/add' | 'trust/rm' | 'trust/ls' | 'jobs' | 'logs' | 'cancel' | 'resources'
+
+/** Handlers of trust, jobs, logs, cancel and resources. */
+export function createExecHandlers (c: ExecRoutesComponents): Pick<Handlers, ExecRoute> {
+  const job = (id: string): NonNullable<ReturnType<JobTable['get']>> => {
+    const j = c.jobs.get(id)
+    if (j == null) throw new JobNotFoundError(`no job ${id} on this machine: see \`mlp jobs\``)
+    return j
+  }
+  return {
+    'trust/add': async (body) => await c.trust.add(body.peerId),
+    'trust/rm': async (body) => await c.trust.remove(body.peerId),
+    'trust/ls': async () => c.trust.list(),
+    jobs: async () => c.jobs.list(),
+    resources: async () => await c.resources(),
+    logs: async (body, { progress, signal }) => {
+      const j = job(body.id)
+      for (const l of j.log) progress({ name: 'exec:log', detail: { stage: j.info.stage, ...l } })
+      const live = j.info.state === 'queued' || j.info.state === 'running'
+      if (body.follow === true && live) {
+        await new Promise<void>((resolve) => {
+          const listener = (l: { stream: 'stdout' | 'stderr', line: string } | null): void => {
+            if (l == null) {
+              j.listeners.delete(listener)
+              resolve()
+            } else {
+              progress({ name: 'exec:log', detail: { stage: j.info.stage, ...l } })
+            }
+          }
+          j.listeners.add(listener)
+          signal.addEventListener('abort', () => { j.listeners.delete(listener); resolve() }, { once: true })
+        })
+      }
+      return { id: j.info.id, state: j.info.state }
+    },
+    cancel: async (body) => {
+      const j = job(body.id)
+      if (j.info.state !== 'queued' && j.info.state !== 'running') return j.info
+      if (j.info.role === 'executor') {
+        j.abort?.abort()
+      } else {
+        await c.remote.cancel(j.info.peer, j.info.id)
+      }
+      // wait (bounded) for the job to report its end
+      for (let i = 0; i < 100 && (j.info.state === 'queued' || j.info.state === 'running'); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+      return j.info
+    }
+  }
+}

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { DialError, MAX_FRAME_BYTES, MsgType, NoEligiblePeerError, NotTrustedError, type Resources } from '@mlp/proto'
+import type { Logger } from '../logger.js'
+import type { MlpNode } from '../net/node.js'
+import { channel } from '../net/streams.js'
+import type { JobTable } from './jobs.js'
+import type { LogLine } from './local.js'
+import { EXEC_PROTOCOL, RESOURCES_PROTOCOL, type ExecEvent, type ExecRequest, type JobSpec } from './protocol.js'
+import { describeResources, satisfies } from './resources.js'
+
+/** How long a peer may take to say what it offers. */
+const RESOURCES_TIMEOUT_MS = 2_000
+
+/** Components of {@link RemoteExec}. */
+export interface RemoteExecComponents {
+  node: MlpNode
+  log: Logger
+  jobs: JobTable
+  resources: () => Promise<Resources>
+}
+
+/** What a stage asks for. */
+export interface Want {
+  gpu: number
+  gpuMemoryMib?: number
+  gpuModel?: string
+  runOn?: string
+}
+
+/** The outcome of a remote job. */
+export type RemoteResult =
+  | { ok: true, outs: Array<{ path: string, cid: string, size: number, nfiles?: number }>, peer: string }
+  | { ok: false, message: string, stderrTail?: string[] }
+
+/**
+ * The requester side of remote execution: learns what peers offer, picks
+ * where a stage runs, sends it, relays its output live, and collects the
+ * result.
+ */
+export class RemoteExec {
+  constructor (private readonly c: RemoteExecComponents) {}
+
+  /** What a connected peer offers, or undefined if it does not answer in time. */
+  async peerResources (peer: string, signal?: AbortSignal): Promise<Resources | undefined> {
+    const timeout = AbortSignal.any([AbortSignal.timeout(RESOURCES_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+    try {
+      const stream = await this.c.node.dialProtocol(peerIdFromString(peer), RESOURCES_PROTOCOL, { signal: timeout })
+      const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
+      await ch.send({ type: MsgType.Json, req: 1, json: '{}' })
+      const { value } = await ch.messages().next()
+      await ch.close()
+      return value?.type === MsgType.Json ? JSON.parse(value.json) as Resources : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * Where a stage runs: `local` when this machine has what it asks (and no
+   * `run_on`), else the eligible peers best first (most free GPU memory,
+   * fewest jobs). None: an error naming what was asked and what each peer offers.
+   */
+  async place (want: Want, signal?: AbortSignal): Promise<'local' | string[]> {
+    const self = this.c.node.peerId.toString()
+    if (want.runOn == null || want.runOn === self) {
+      if (want.runOn === self || satisfies(await this.c.resources(), want).ok) return 'local'
+    }
+    const peers = want.runOn != null ? [want.runOn] : this.c.node.getPeers().map((p) => p.toString())
+    const offers = await Promise.all(peers.map(async (p) => ({ peer: p, r: await this.peerResources(p, signal) })))
+    const eligible = offers.filter((o) => o.r != null && satisfies(o.r, want).ok) as Array<{ peer: string, r: Resources }>
+    if (eligible.length === 0) {
+      const asked = `gpu: ${want.gpu}${want.gpuMemoryMib != null ? `, gpu_memory_mib: ${want.gpuMemoryMib}` : ''}${want.gpuModel != null ? `, gpu_model: ${want.gpuModel}` : ''}${want.runOn != null ? `, run_on: ${want.runOn}` : ''}`
+      const local = describeResources(await this.c.resources())
+      const others = offers.map((o) => `${o.peer}: ${o.r == null ? 'no answer' : describeResources(o.r)}`)
+      throw new NoEligiblePeerError(`no machine can run a stage asking for ${asked}; this machine: ${local}${others.length > 0 ? `; peers: ${others.join('; ')}` : '; no peers connected'}`)
+    }
+    const freeMem = (r: Resources): number => Math.max(...r.gpus.map((g) => g.memoryFreeMib))
+    return eligible.sort((a, b) => freeMem(b.r) - freeMem(a.r) || (a.r.runningJobs + a.r.queuedJobs) - (b.r.runningJobs + b.r.queuedJobs)).map((o) => o.peer)
+  }
+
+  /** A fresh job id. */
+  newId (): string {
+    return randomUUID()
+  }
+
+  /** Runs `spec` on `peer`, relaying its log lines; resolves with its outs or why it failed. */
+  async run (peer: string, spec: JobSpec, onLine: (l: LogLine) => void, signal?: AbortSignal): Promise<RemoteResult> {
+    const rec = this.c.jobs.add({ id: spec.id, stage: spec.stage, role: 'requester', peer, state: 'queued', gpus: [], startedAt: new Date().toISOString() })
+    let stream
+    try {
+      stream = await this.c.node.dialProtocol(peerIdFromString(peer), EXEC_PROTOCOL, { signal })
+    } catch (err) {
+      this.c.jobs.finish(rec, 'failed', (err as Error).message)
+      throw new DialError(`cannot reach ${peer} to run stage '${spec.stage}': ${(err as Error).message}`, { cause: err })
+    }
+    const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
+    // Ctrl-C here leaves the remote job running: its result lands in that peer's run cache (`mlp cancel` kills it)
+    const onAbort = (): void => { ch.abort(new Error('requester stopped')) }
+    signal?.addEventListener('abort', onAbort)
+    try {
+      await ch.send({ type: MsgType.Json, req: 0, json: JSON.stringify({ op: 'run', spec } satisfies ExecRequest) })
+      for await (const msg of ch.messages()) {
+        if (msg.type !== MsgType.Json) continue
+        const e = JSON.parse(msg.json) as ExecEvent
+        if (e.event === 'refused') {
+          this.c.jobs.finish(rec, 'failed', e.message)
+          throw new NotTrustedError(e.message)
+        }
+        if (e.event === 'started') {
+          rec.info.state = 'running'
+          rec.info.gpus = e.gpus
+        } else if (e.event === 'log') {
+          this.c.jobs.log(rec, { stream: e.stream, line: e.line })
+          onLine({ stream: e.stream, line: e.line })
+        } else if (e.event === 'done') {
+          this.c.jobs.finish(rec, 'done')
+          return { ok: true, outs: e.outs, peer }
+        } else if (e.event === 'failed' || e.event === 'cancelled') {
+          const message = e.event === 'failed' ? e.message : `job ${spec.id} was cancelled on ${peer}`
+          this.c.jobs.finish(rec, e.event === 'failed' ? 'failed' : 'cancelled', message)
+          return { ok: false, message, stderrTail: e.event === 'failed' ? e.stderrTail : undefined }
+        }
+      }
+      throw new Error('the stream closed before the job finished')
+    } catch (err) {
+      if (err instanceof NotTrustedError) throw err
+      signal?.throwIfAborted()
+      const message = `executor ${peer} went away during job ${spec.id} (stage '${spec.stage}'): ${(err as Error).message}`
+      this.c.jobs.finish(rec, 'failed', message)
+      return { ok: false, message }
+    } finally {
+      signal?.removeEventListener('abort', onAbort)
+    }
+  }
+
+  /** Asks the executor of one of our jobs to kill it. */
+  async cancel (peer: string, id: string): Promise<boolean> {
+    const stream = await this.c.node.dialProtocol(peerIdFromString(peer), EXEC_PROTOCOL)
+    const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
+    await ch.send({ type: MsgType.Json, req: 0, json: JSON.stringify({ op: 'cancel', id } satisfies ExecRequest) })
+    const { value } = await ch.messages().next()
+    await ch.close()
+    return value?.type === MsgType.Json && (JSON.parse(value.json) as ExecEvent).event === 'cancelled'
+  }
+}

@@ -1,0 +1,71 @@
+import { execFile } from 'node:child_process'
+import { cpus, freemem, totalmem } from 'node:os'
+import type { GpuInfo, Resources } from '@mlp/proto'
+
+/** The fields asked of nvidia-smi, in order. */
+const QUERY = 'index,uuid,name,memory.total,memory.used,memory.free,utilization.gpu,driver_version,pci.bus_id,compute_cap'
+
+/** Parses `nvidia-smi --query-gpu=<QUERY> --format=csv,noheader,nounits` output: one GPU per line, fields split by ", ". */
+export function parseGpus (text: string): GpuInfo[] {
+  return text.split('\n').map((l) => l.trim()).filter((l) => l !== '').map((line) => {
+    const f = line.split(', ')
+    if (f.length < 10) throw new Error(`unexpected nvidia-smi line: ${line}`)
+    const num = (s: string): number => {
+      const n = Number(s)
+      return Number.isFinite(n) ? n : 0
+    }
+    return {
+      index: num(f[0]),
+      uuid: f[1],
+      name: f[2],
+      memoryTotalMib: num(f[3]),
+      memoryUsedMib: num(f[4]),
+      memoryFreeMib: num(f[5]),
+      utilizationPct: num(f[6]),
+      driverVersion: f[7],
+      computeCap: f[9]
+    }
+  })
+}
+
+/** The CUDA version from the plain `nvidia-smi` header (it is not a --query-gpu field). */
+export function parseCudaVersion (text: string): string | undefined {
+  return /CUDA Version:\s*([\d.]+)/.exec(text)?.[1]
+}
+
+async function run (args: string[]): Promise<string | undefined> {
+  return await new Promise((resolve) => {
+    execFile('nvidia-smi', args, { timeout: 10_000 }, (err, stdout) => { resolve(err == null ? stdout : undefined) })
+  })
+}
+
+/**
+ * What this machine offers. No nvidia-smi (ENOENT) or a failing one means no
+ * GPU, not an error: most teammates' laptops have none.
+ */
+export async function detectResources (jobs: { running: number, queued: number }): Promise<Resources> {
+  const query = await run([`--query-gpu=${QUERY}`, '--format=csv,noheader,nounits'])
+  let gpus: GpuInfo[] = []
+  try {
+    gpus = query == null ? [] : parseGpus(query)
+  } catch {
+    gpus = []
+  }
+  const cudaVersion = gpus.length > 0 ? parseCudaVersion((await run([])) ?? '') : undefined
+  return { gpus, cudaVersion, cpus: cpus().length, memoryBytes: totalmem(), freeMemoryBytes: freemem(), runningJobs: jobs.running, queuedJobs: jobs.queued }
+}
+
+/** Whether `r` satisfies a stage's resource request; the reason when not. */
+export function satisfies (r: Resources, want: { gpu: number, gpuMemoryMib?: number, gpuModel?: string }): { ok: boolean, why?: string } {
+  if (want.gpu === 0) return { ok: true }
+  const fit = r.gpus.filter((g) => (want.gpuMemoryMib == null || g.memoryTotalMib >= want.gpuMemoryMib) && (want.gpuModel == null || g.name.toLowerCase().includes(want.gpuModel.toLowerCase())))
+  if (fit.length >= want.gpu) return { ok: true }
+  if (r.gpus.length === 0) return { ok: false, why: 'no GPU' }
+  return { ok: false, why: `${r.gpus.length} GPU(s): ${r.gpus.map((g) => `${g.name} ${g.memoryTotalMib} MiB`).join(', ')}` }
+}
+
+/** One line describing what a machine offers, for errors and `mlp peers`. */
+export function describeResources (r: Resources): string {
+  const gpus = r.gpus.length === 0 ? 'no GPU' : r.gpus.map((g) => `${g.name} (${g.memoryFreeMib}/${g.memoryTotalMib} MiB free)`).join(', ')
+  return `${gpus}; ${r.cpus} CPUs; ${Math.round(r.memoryBytes / 2 ** 30)} GiB RAM; ${r.runningJobs} running, ${r.queuedJobs} queued`
+}

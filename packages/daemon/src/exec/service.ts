@@ -1,0 +1,192 @@
+import { lstatSync, realpathSync } from 'node:fs'
+import { mkdir, rm } from 'node:fs/promises'
+import { dirname, join, normalize, relative, sep, isAbsolute } from 'node:path'
+import type { Connection, Stream } from '@libp2p/interface'
+import { MAX_FRAME_BYTES, MsgType, type Resources } from '@mlp/proto'
+import { CID } from 'multiformats/cid'
+import type { Exchange } from '../exchange/exchange.js'
+import { fetchDag } from '../exchange/fetch.js'
+import type { Providers } from '../exchange/providers.js'
+import type { Logger } from '../logger.js'
+import type { MlpNode } from '../net/node.js'
+import { channel } from '../net/streams.js'
+import type { RunCache } from '../pipeline/runcache.js'
+import type { Store } from '../store/index.js'
+import type { GpuAllocator, JobTable } from './jobs.js'
+import { runCommand } from './local.js'
+import { EXEC_PROTOCOL, RESOURCES_PROTOCOL, type ExecEvent, type ExecRequest, type JobSpec } from './protocol.js'
+import type { TrustList } from './trust.js'
+
+/** Components of {@link ExecService}. */
+export interface ExecServiceComponents {
+  node: MlpNode
+  store: Store
+  exchange: Exchange
+  providers?: Providers
+  log: Logger
+  trust: TrustList
+  jobs: JobTable
+  gpus: GpuAllocator
+  runCache: RunCache
+  resources: () => Promise<Resources>
+  /** Where job working directories go (`MLP_HOME/jobs`). */
+  jobsDir: string
+}
+
+/** A path from a job spec that must stay inside the job's directory. */
+function safeRelative (path: string): boolean {
+  return path !== '' && !isAbsolute(path) && !normalize(path).split(sep).includes('..')
+}
+
+/**
+ * Runs stages for trusted peers: fetches their inputs by content id into a
+ * fresh directory, runs the command with the GPUs it assigns (one job per
+ * GPU; the rest queue), streams the output back, stores the declared outs
+ * and answers with their ids. The result also goes into this daemon's run
+ * cache, so a requester that went away can still collect it later.
+ */
+export class ExecService {
+  constructor (private readonly c: ExecServiceComponents) {}
+
+  async start (): Promise<void> {
+    await this.c.node.handle(EXEC_PROTOCOL, async (stream: Stream, connection: Connection) => {
+      await this.serve(stream, connection.remotePeer.toString())
+    }, { maxInboundStreams: 32 })
+    await this.c.node.handle(RESOURCES_PROTOCOL, async (stream: Stream) => {
+      const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
+      try {
+        const { value } = await ch.messages().next()
+        await ch.send({ type: MsgType.Json, req: value?.req ?? 0, json: JSON.stringify(await this.c.resources()) })
+        await ch.close()
+      } catch (err) {
+        ch.abort(err as Error)
+      }
+    })
+  }
+
+  async stop (): Promise<void> {
+    await this.c.node.unhandle(EXEC_PROTOCOL)
+    await this.c.node.unhandle(RESOURCES_PROTOCOL)
+    for (const job of this.c.jobs.list()) if (job.role === 'executor' && (job.state === 'running' || job.state === 'queued')) this.c.jobs.get(job.id)?.abort?.abort()
+  }
+
+  private async serve (stream: Stream, peer: string): Promise<void> {
+    const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
+    let open = true
+    const send = async (e: ExecEvent): Promise<void> => {
+      if (!open) return
+      try {
+        await ch.send({ type: MsgType.Json, req: 0, json: JSON.stringify(e) })
+      } catch {
+        // the requester went away: the job goes on, its result lands in the run cache
+        open = false
+      }
+    }
+    try {
+      const { value: msg } = await ch.messages().next()
+      if (msg?.type !== MsgType.Json) throw new Error('expected a JSON request')
+      const req = JSON.parse(msg.json) as ExecRequest
+      if (!this.c.trust.has(peer)) {
+        this.c.log.warn('refused a stage from an untrusted peer', { peer })
+        await send({ event: 'refused', message: `${this.c.node.peerId.toString()} does not trust ${peer}: run \`mlp trust add ${peer}\` on that machine to let it run stages there` })
+      } else if (req.op === 'cancel') {
+        const job = this.c.jobs.get(req.id)
+        if (job == null || job.info.peer !== peer) await send({ event: 'failed', message: `no job ${req.id} of yours here` })
+        else {
+          job.abort?.abort()
+          await send({ event: 'cancelled' })
+        }
+      } else {
+        await this.run(req.spec, peer, send)
+      }
+      if (open) await ch.close()
+    } catch (err) {
+      this.c.log.warn('exec stream failed', { peer, error: (err as Error).message })
+      ch.abort(err as Error)
+    }
+  }
+
+  private async run (spec: JobSpec, peer: string, send: (e: ExecEvent) => Promise<void>): Promise<void> {
+    for (const p of [...spec.inputs.map((i) => i.path), ...spec.outs.map((o) => o.path), spec.wdir === '.' ? 'x' : spec.wdir]) {
+      if (!safeRelative(p)) return await send({ event: 'failed', message: `path '${p}' escapes the job directory` })
+    }
+    const rec = this.c.jobs.add({ id: spec.id, stage: spec.stage, role: 'executor', peer, state: 'queued', gpus: [], startedAt: new Date().toISOString() })
+    const abort = new AbortController()
+    rec.abort = abort
+    const listener = (l: { stream: 'stdout' | 'stderr', line: string } | null): void => { if (l != null) void send({ event: 'log', ...l }) }
+    rec.listeners.add(listener)
+    const work = join(this.c.jobsDir, spec.id)
+    let gpus: number[] = []
+    try {
+      await send({ event: 'queued' })
+      gpus = await this.c.gpus.acquire(spec.gpu, abort.signal)
+      rec.info.state = 'running'
+      rec.info.gpus = gpus
+      await send({ event: 'started', gpus })
+      this.c.log.info('job started', { job: spec.id, stage: spec.stage, peer, gpus })
+      await mkdir(work, { recursive: true })
+      for (const input of spec.inputs) {
+        const cid = CID.parse(input.cid)
+        await fetchDag(this.c, cid, { signal: abort.signal })
+        await this.materialise(cid, join(work, input.path), abort.signal)
+      }
+      const env = { ...process.env, MLP_EXECUTOR_PEER_ID: this.c.node.peerId.toString(), MLP_STAGE: spec.stage, CUDA_VISIBLE_DEVICES: gpus.join(',') }
+      for (const cmd of spec.cmd) {
+        const cwd = join(work, spec.wdir)
+        await mkdir(cwd, { recursive: true })
+        for (const o of spec.outs) await mkdir(dirname(join(work, o.path)), { recursive: true })
+        const r = await runCommand(cmd, { cwd, env, signal: abort.signal, onLine: (l) => { this.c.jobs.log(rec, l) } })
+        if (r.code !== 0) {
+          this.c.jobs.finish(rec, 'failed', `command exited with code ${r.code}`)
+          return await send({ event: 'failed', message: `command exited with code ${r.code} on ${this.c.node.peerId.toString()}: ${cmd}`, stderrTail: r.stderrTail })
+        }
+      }
+      const outs = []
+      for (const o of spec.outs) {
+        const abs = join(work, o.path)
+        const problem = this.checkOut(work, abs, o.path)
+        if (problem != null) {
+          this.c.jobs.finish(rec, 'failed', problem)
+          return await send({ event: 'failed', message: problem })
+        }
+        const r = await this.c.store.importer.import(abs, o.path.split('/').pop() as string, { store: true, signal: abort.signal })
+        outs.push({ path: o.path, cid: r.link.cid.toString(), size: r.size, ...(r.kind === 'dir' ? { nfiles: r.nfiles } : {}) })
+      }
+      await this.c.store.blockstore.commit()
+      await this.c.runCache.put(spec.key, { outs: outs.filter((o) => spec.outs.find((x) => x.path === o.path)?.cache !== false), ranOn: this.c.node.peerId.toString(), at: new Date().toISOString() })
+      this.c.jobs.finish(rec, 'done')
+      this.c.log.info('job done', { job: spec.id, stage: spec.stage, peer })
+      await send({ event: 'done', outs })
+    } catch (err) {
+      const cancelled = abort.signal.aborted
+      this.c.jobs.finish(rec, cancelled ? 'cancelled' : 'failed', (err as Error).message)
+      await send(cancelled ? { event: 'cancelled' } : { event: 'failed', message: `${this.c.node.peerId.toString()}: ${(err as Error).message}` })
+    } finally {
+      rec.listeners.delete(listener)
+      this.c.gpus.release(gpus)
+      await rm(work, { recursive: true, force: true })
+    }
+  }
+
+  /** A declared out must exist and stay inside the job directory, symlinks included. */
+  private checkOut (work: string, abs: string, path: string): string | undefined {
+    try {
+      lstatSync(abs)
+    } catch {
+      return `the command did not write its out '${path}'`
+    }
+    const real = realpathSync(abs)
+    const rel = relative(realpathSync(work), real)
+    if (rel.startsWith('..') || isAbsolute(rel)) return `out '${path}' points outside the job directory`
+    return undefined
+  }
+
+  private async materialise (cid: CID, dest: string, signal: AbortSignal): Promise<void> {
+    await mkdir(dirname(dest), { recursive: true })
+    for await (const item of this.c.store.exporter.walk(cid)) {
+      const path = item.path === '' ? dest : join(dest, item.path)
+      if (item.kind === 'dir') await mkdir(path, { recursive: true })
+      else await this.c.store.exporter.writeFile(item.cid, path, signal)
+    }
+  }
+}
