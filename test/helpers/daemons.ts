@@ -24,9 +24,9 @@ export class DaemonPool {
   }
 
   /** `mlp daemon start` on 127.0.0.1, port 0 unless given, without mDNS. */
-  async start (home?: string, args: string[] = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']): Promise<TestDaemon> {
+  async start (home?: string, args: string[] = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'], env?: NodeJS.ProcessEnv): Promise<TestDaemon> {
     const h = home ?? await this.home()
-    const started = await mlpJson<{ pid: number, peerId: string, addrs: string[] }>(h, ['daemon', 'start', ...args])
+    const started = await mlpJson<{ pid: number, peerId: string, addrs: string[] }>(h, ['daemon', 'start', ...args], { env })
     this.pids.add(started.pid)
     return { home: h, pid: started.pid, peerId: started.peerId, addrs: started.addrs }
   }
