@@ -54,8 +54,12 @@ describe('a GPU stage from a machine without a GPU', () => {
     expect(r.stdout).toContain(`train done (ran on ${gpu.peerId})`)
     expect(readFileSync(join(proj, 'train.txt'), 'utf8')).toBe(`${gpu.peerId} gpus=0 input\n`)
     expect(readFileSync(join(proj, 'mlp.lock'), 'utf8')).toContain(`ran_on: ${gpu.peerId}`)
-    const jobs = await mlpJson<Array<{ role: string, state: string, peer: string }>>(gpu.home, ['jobs'])
+    const jobs = await mlpJson<Array<{ id: string, role: string, state: string, peer: string }>>(gpu.home, ['jobs'])
     expect(jobs).toContainEqual(expect.objectContaining({ role: 'executor', state: 'done', peer: alice.peerId }))
+    // the job's output stays readable on both machines
+    const id = jobs.find((j) => j.peer === alice.peerId)?.id as string
+    expect((await mlp(gpu.home, ['logs', id])).stdout).toContain(`training on ${gpu.peerId}`)
+    expect((await mlp(alice.home, ['logs', id])).stdout).toContain(`training on ${gpu.peerId}`)
   })
 
   it('an untrusted requester is refused, clearly', async () => {
