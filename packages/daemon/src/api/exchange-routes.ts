@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { BadRequestError, BlockNotFoundError, PathError, type FetchedRoot, type SharedRoot } from '@mlp/proto'
@@ -13,7 +13,10 @@ import type { Store } from '../store/index.js'
 import { addPaths, pointerDir } from '../tracking/add.js'
 import { checkoutPointers } from '../tracking/checkout.js'
 import { pin } from '../tracking/pins.js'
-import { readPointer } from '../tracking/pointers.js'
+import { readPointer, writePointer } from '../tracking/pointers.js'
+import { rootPath } from '../pipeline/graph.js'
+import { lockPathFor, readLock } from '../pipeline/lock.js'
+import { loadPipeline, pipelineFile } from '../pipeline/schema.js'
 import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
 import { resolvePointers } from '../tracking/targets.js'
@@ -49,6 +52,22 @@ async function pointerRoots (pointers: string[]): Promise<Array<{ path: string, 
   const out: Array<{ path: string, cid: CID }> = []
   for (const p of pointers) {
     for (const o of (await readPointer(p)).outs) out.push({ path: join(pointerDir(p), o.path), cid: CID.parse(o.cid) })
+  }
+  return out
+}
+
+/** Cached outs of every stage in the project's lock file. */
+function lockOuts (root: string): Array<{ path: string, cid: string, size: number }> {
+  const file = pipelineFile(root)
+  if (file == null) return []
+  const pipeline = loadPipeline(file)
+  const lock = readLock(lockPathFor(file))
+  const out: Array<{ path: string, cid: string, size: number }> = []
+  for (const stage of pipeline.stages) {
+    for (const o of lock.stages[stage.name]?.outs ?? []) {
+      const declared = stage.outs.find((d) => rootPath(stage, d.path) === o.path)
+      if (declared?.cache === true) out.push(o)
+    }
   }
   return out
 }
@@ -125,6 +144,20 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
         fetched.push(await fetchDag(c, r.cid, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } }))
       }
       const checkout = await checkoutPointers(store, root, pointers, { signal, onProgress: progress })
+      // stage outputs recorded in mlp.lock come too, so a teammate's `mlp repro` has nothing to redo
+      if (body.targets == null || body.targets.length === 0) {
+        for (const o of lockOuts(root)) {
+          fetched.push(await fetchDag(c, CID.parse(o.cid), { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } }))
+          const tmp = join(root, `${o.path}.mlp-pull`)
+          await writePointer(tmp, { outs: [{ path: o.path.split('/').pop() as string, cid: o.cid, size: o.size }] })
+          try {
+            const [done] = await checkoutPointers(store, root, [tmp], { signal, onProgress: progress })
+            checkout.push({ ...done, path: o.path })
+          } finally {
+            await rm(tmp, { force: true })
+          }
+        }
+      }
       return { fetched, checkout }
     },
     push: async (body, { signal }) => {
