@@ -12,3 +12,8 @@ export const PEER_IDLE_TIMEOUT_MS = 30_000
 export const FETCH_COMMIT_BYTES = 64 * 1024 * 1024
 /** Inbound exchange streams one peer may hold open at once. */
 export const MAX_INBOUND_STREAMS = 16
+/**
+ * An inbound request stream that sends nothing for this long is closed
+ * (slowloris). MLP_STREAM_IDLE_MS overrides it, for tests.
+ */
+export const STREAM_IDLE_MS = Number(process.env.MLP_STREAM_IDLE_MS ?? 30_000)

@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js'
 import type { MlpNode } from '../net/node.js'
 import { channel, type Channel } from '../net/streams.js'
 import type { Store } from '../store/index.js'
-import { HAS_TIMEOUT_MS, MAX_INBOUND_STREAMS } from './constants.js'
+import { HAS_TIMEOUT_MS, MAX_INBOUND_STREAMS, STREAM_IDLE_MS } from './constants.js'
 import type { Traffic } from './traffic.js'
 
 /** Components of {@link Exchange}. */
@@ -49,12 +49,12 @@ export class Exchange {
     return this.nextReq
   }
 
-  private wrap (stream: Stream, peer: string): Channel {
-    return channel(stream, { maxFrameBytes: MAX_FRAME_BYTES, onBytes: (dir, n) => { this.c.traffic.add(peer, dir, n) } })
+  private wrap (stream: Stream, peer: string, idleTimeoutMs?: number): Channel {
+    return channel(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleTimeoutMs, onBytes: (dir, n) => { this.c.traffic.add(peer, dir, n) } })
   }
 
   private async serve (stream: Stream, peer: string): Promise<void> {
-    const ch = this.wrap(stream, peer)
+    const ch = this.wrap(stream, peer, STREAM_IDLE_MS)
     const { blockstore } = this.c.store
     try {
       for await (const msg of ch.messages()) {

@@ -46,6 +46,12 @@ export async function createNode (init: NodeInit): Promise<MlpNode> {
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionProtector: init.swarmKey != null ? preSharedKey({ psk: init.swarmKey }) : undefined,
+      connectionManager: {
+        // on a LAN a handshake takes milliseconds: half-open connections (a
+        // flood, a dead peer) are dropped after 3 s instead of libp2p's 10 s
+        inboundUpgradeTimeout: 3_000,
+        maxIncomingPendingConnections: 32
+      },
       peerDiscovery: init.mdns ? [mdns()] : [],
       services: {
         identify: identify(),

@@ -26,6 +26,8 @@ export interface ChannelInit {
   maxFrameBytes: number
   /** Bytes in and out are reported here (per-peer traffic). */
   onBytes?: (direction: 'in' | 'out', bytes: number) => void
+  /** A stream that sends nothing for this long while we wait on it is aborted (slowloris). Default none. */
+  idleTimeoutMs?: number
 }
 
 /** Wraps a libp2p stream as a {@link Channel}. */
@@ -45,23 +47,38 @@ export function channel (stream: Stream, init: ChannelInit): Channel {
     },
     async * messages () {
       const buf = new Uint8ArrayList()
-      for await (const chunk of stream) {
-        buf.append(chunk)
-        init.onBytes?.('in', chunk.byteLength)
-        while (buf.byteLength >= 4) {
-          const len = buf.getUint32(0)
-          if (len > init.maxFrameBytes) {
-            const err = new WireError(`frame of ${len} bytes is over the ${init.maxFrameBytes}-byte limit`)
-            stream.abort(err)
-            throw err
-          }
-          if (buf.byteLength < 4 + len) break
-          const body = buf.subarray(4, 4 + len)
-          buf.consume(4 + len)
-          yield decodeMessage(body)
-        }
+      let idle: NodeJS.Timeout | undefined
+      const arm = (): void => {
+        if (init.idleTimeoutMs == null) return
+        clearTimeout(idle)
+        idle = setTimeout(() => { stream.abort(new WireError(`peer sent nothing for ${init.idleTimeoutMs} ms`)) }, init.idleTimeoutMs)
       }
-      if (buf.byteLength > 0) throw new WireError('stream ended inside a frame')
+      arm()
+      try {
+        yield * frames()
+      } finally {
+        clearTimeout(idle)
+      }
+      async function * frames (): AsyncGenerator<WireMessage> {
+        for await (const chunk of stream) {
+          arm()
+          buf.append(chunk)
+          init.onBytes?.('in', chunk.byteLength)
+          while (buf.byteLength >= 4) {
+            const len = buf.getUint32(0)
+            if (len > init.maxFrameBytes) {
+              const err = new WireError(`frame of ${len} bytes is over the ${init.maxFrameBytes}-byte limit`)
+              stream.abort(err)
+              throw err
+            }
+            if (buf.byteLength < 4 + len) break
+            const body = buf.subarray(4, 4 + len)
+            buf.consume(4 + len)
+            yield decodeMessage(body)
+          }
+        }
+        if (buf.byteLength > 0) throw new WireError('stream ended inside a frame')
+      }
     },
     async close () {
       await stream.close().catch(() => { stream.abort(new Error('close failed')) })

@@ -2,6 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, Stream } from '@libp2p/interface'
 import { MAX_FRAME_BYTES, MsgType } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
+import { STREAM_IDLE_MS } from '../exchange/constants.js'
 import type { Exchange } from '../exchange/exchange.js'
 import { fetchDag } from '../exchange/fetch.js'
 import type { Providers } from '../exchange/providers.js'
@@ -46,7 +47,7 @@ export class PeerRunCacheService {
   }
 
   private async serve (stream: Stream, peer: string): Promise<void> {
-    const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
+    const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleTimeoutMs: STREAM_IDLE_MS })
     try {
       const { value: msg } = await ch.messages().next()
       if (msg?.type !== MsgType.RunCache) throw new Error('expected a RUNCACHE query')
