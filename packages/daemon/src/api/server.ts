@@ -78,8 +78,13 @@ async function handle (init: ApiServerInit, req: IncomingMessage, res: ServerRes
     if (!res.destroyed) res.write(JSON.stringify(frame) + '\n')
   }
   try {
+    // the body is read before anything can fail: answering early would leave
+    // unread bytes on a keep-alive connection and break the client's next request
+    const body = await readBody(req).catch((err: unknown) => {
+      res.shouldKeepAlive = false
+      throw err
+    })
     const route = parseRoute(req)
-    const body = await readBody(req)
     if (route in init.byteHandlers) {
       await sendBytes(init.byteHandlers[route as keyof ByteRoutes](body as never, signal), res, signal)
     } else {
