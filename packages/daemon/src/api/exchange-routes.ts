@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
-import { BadRequestError, BlockNotFoundError, PathError, type FetchedRoot, type SharedRoot } from '@mlp/proto'
+import { BlockNotFoundError, PathError, type FetchedRoot, type SharedRoot } from '@mlp/proto'
 import type { Exchange } from '../exchange/exchange.js'
 import { fetchDag } from '../exchange/fetch.js'
 import type { Providers } from '../exchange/providers.js'
@@ -21,6 +21,7 @@ import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
 import { resolvePointers } from '../tracking/targets.js'
 import type { Handlers } from './server.js'
+import { cwdOf, optionalString, stringList } from './validate.js'
 
 /** What the sharing routes need. */
 export interface ExchangeRoutesComponents {
@@ -33,11 +34,6 @@ export interface ExchangeRoutesComponents {
 
 /** Routes about moving data between peers. */
 export type ExchangeRoute = 'share' | 'fetch' | 'pull' | 'push'
-
-function cwdOf (body: { cwd?: unknown }): string {
-  if (typeof body.cwd !== 'string' || !body.cwd.startsWith('/')) throw new BadRequestError("'cwd' must be an absolute path")
-  return body.cwd
-}
 
 function tryCid (text: string): CID | undefined {
   try {
@@ -90,7 +86,7 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
       const cwd = cwdOf(body)
       const out: SharedRoot[] = []
       const paths: string[] = []
-      for (const t of body.targets ?? []) {
+      for (const t of stringList(body.targets, 'targets') ?? []) {
         const cid = tryCid(t)
         if (cid == null) {
           paths.push(t)
@@ -113,21 +109,22 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
     fetch: async (body, { signal, progress }) => {
       const cwd = cwdOf(body)
       const roots: CID[] = []
-      for (const t of body.targets ?? []) {
+      const outPath = optionalString(body.out, 'out')
+      for (const t of stringList(body.targets, 'targets') ?? []) {
         const cid = tryCid(t)
         if (cid != null) roots.push(cid)
         else if (t.endsWith('.mlp') && existsSync(resolve(cwd, t))) roots.push(...(await pointerRoots([resolve(cwd, t)])).map((r) => r.cid))
         else throw new PathError(`${t} is neither a content id nor a pointer file`)
       }
       if (roots.length === 0) throw new PathError('nothing to fetch: name content ids or .mlp pointer files')
-      if (body.out != null && roots.length !== 1) throw new PathError('-o needs exactly one content id')
+      if (outPath != null && roots.length !== 1) throw new PathError('-o needs exactly one content id')
       const results: FetchedRoot[] = []
       for (const root of roots) {
         const r: FetchedRoot = await fetchDag(c, root, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } })
         await pin(store, root, 'fetched')
         c.providers.announce(root)
-        if (body.out != null) {
-          r.out = resolve(cwd, body.out)
+        if (outPath != null) {
+          r.out = resolve(cwd, outPath)
           await exportTo(store, root, r.out, signal)
         }
         results.push(r)
@@ -138,14 +135,15 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
       const cwd = cwdOf(body)
       const root = findProject(cwd)
       await registerProject(store, root)
-      const pointers = await resolvePointers(root, cwd, body.targets, signal)
+      const targets = stringList(body.targets, 'targets')
+      const pointers = await resolvePointers(root, cwd, targets, signal)
       const fetched: FetchedRoot[] = []
       for (const r of await pointerRoots(pointers)) {
         fetched.push(await fetchDag(c, r.cid, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } }))
       }
       const checkout = await checkoutPointers(store, root, pointers, { signal, onProgress: progress })
       // stage outputs recorded in mlp.lock come too, so a teammate's `mlp repro` has nothing to redo
-      if (body.targets == null || body.targets.length === 0) {
+      if (targets == null || targets.length === 0) {
         for (const o of lockOuts(root)) {
           fetched.push(await fetchDag(c, CID.parse(o.cid), { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } }))
           const tmp = join(root, `${o.path}.mlp-pull`)
@@ -163,7 +161,8 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
     push: async (body, { signal }) => {
       const cwd = cwdOf(body)
       const root = findProject(cwd)
-      const roots = (await pointerRoots(await resolvePointers(root, cwd, body.targets, signal))).map((r) => r.cid)
+      const to = optionalString(body.to, 'to')
+      const roots = (await pointerRoots(await resolvePointers(root, cwd, stringList(body.targets, 'targets'), signal))).map((r) => r.cid)
       const missing: CID[] = []
       await markReachable(store.blockstore, roots, missing, true)
       if (missing.length > 0) throw new BlockNotFoundError(`cannot push: ${missing.length} block(s) are not in the local store, e.g. ${missing[0].toString()}; run \`mlp pull\` first`)
@@ -171,9 +170,9 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
         await pin(store, r, 'pushed')
         c.providers.announce(r)
       }
-      if (body.to == null) return { roots: roots.map(String) }
-      await c.replication.request(body.to, roots, signal)
-      return { roots: roots.map(String), to: body.to, replicated: true }
+      if (to == null) return { roots: roots.map(String) }
+      await c.replication.request(to, roots, signal)
+      return { roots: roots.map(String), to, replicated: true }
     }
   }
 }

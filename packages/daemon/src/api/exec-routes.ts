@@ -4,6 +4,7 @@ import type { RemoteExec } from '../exec/remote.js'
 import type { TrustList } from '../exec/trust.js'
 import type { Resources } from '@mlp/proto'
 import type { Handlers } from './server.js'
+import { requiredString } from './validate.js'
 
 /** What the execution routes need. */
 export interface ExecRoutesComponents {
@@ -24,13 +25,13 @@ export function createExecHandlers (c: ExecRoutesComponents): Pick<Handlers, Exe
     return j
   }
   return {
-    'trust/add': async (body) => await c.trust.add(body.peerId),
-    'trust/rm': async (body) => await c.trust.remove(body.peerId),
+    'trust/add': async (body) => await c.trust.add(requiredString(body.peerId, 'peerId')),
+    'trust/rm': async (body) => await c.trust.remove(requiredString(body.peerId, 'peerId')),
     'trust/ls': async () => c.trust.list(),
     jobs: async () => c.jobs.list(),
     resources: async () => await c.resources(),
     logs: async (body, { progress, signal }) => {
-      const j = job(body.id)
+      const j = job(requiredString(body.id, 'id'))
       for (const l of j.log) progress({ name: 'exec:log', detail: { stage: j.info.stage, ...l } })
       const live = j.info.state === 'queued' || j.info.state === 'running'
       if (body.follow === true && live) {
@@ -50,7 +51,7 @@ export function createExecHandlers (c: ExecRoutesComponents): Pick<Handlers, Exe
       return { id: j.info.id, state: j.info.state }
     },
     cancel: async (body) => {
-      const j = job(body.id)
+      const j = job(requiredString(body.id, 'id'))
       if (j.info.state !== 'queued' && j.info.state !== 'running') return j.info
       if (j.info.role === 'executor') {
         j.abort?.abort()

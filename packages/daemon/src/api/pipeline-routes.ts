@@ -17,6 +17,7 @@ import type { Store } from '../store/index.js'
 import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
 import type { Handlers } from './server.js'
+import { cwdOf, optionalBoolean, optionalCount, optionalString, stringList } from './validate.js'
 
 /** What the pipeline routes need. */
 export interface PipelineRoutesComponents {
@@ -33,11 +34,6 @@ export interface PipelineRoutesComponents {
 /** Routes about pipelines. */
 export type PipelineRoute = 'repro' | 'dag' | 'stage/add' | 'params/diff' | 'metrics/show' | 'metrics/diff'
 
-function cwdOf (body: { cwd?: unknown }): string {
-  if (typeof body.cwd !== 'string' || !body.cwd.startsWith('/')) throw new BadRequestError("'cwd' must be an absolute path")
-  return body.cwd
-}
-
 function requirePipeline (root: string): string {
   const file = pipelineFile(root)
   if (file == null) throw new PipelineFileError(`no mlp.yaml or dvc.yaml in ${root}: add a stage with \`mlp stage add\``)
@@ -50,7 +46,17 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
     repro: async (body, { signal, progress }) => {
       const root = findProject(cwdOf(body))
       await registerProject(c.store, root)
-      return await reproduce(c, root, requirePipeline(root), { ...body, signal, onEvent: progress })
+      const options = {
+        targets: stringList(body.targets, 'targets'),
+        dry: optionalBoolean(body.dry, 'dry'),
+        force: optionalBoolean(body.force, 'force'),
+        downstream: optionalBoolean(body.downstream, 'downstream'),
+        jobs: optionalCount(body.jobs, 'jobs'),
+        keepGoing: optionalBoolean(body.keepGoing, 'keepGoing'),
+        runCache: optionalBoolean(body.runCache, 'runCache'),
+        local: optionalBoolean(body.local, 'local')
+      }
+      return await reproduce(c, root, requirePipeline(root), { ...options, signal, onEvent: progress })
     },
     dag: async (body) => {
       const root = findProject(cwdOf(body))
@@ -66,6 +72,8 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
       const root = findProject(cwdOf(body))
       if (typeof body.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(body.name)) throw new BadRequestError('the stage name may use letters, digits, _ . and -')
       if (typeof body.cmd !== 'string' || body.cmd.trim() === '') throw new BadRequestError('a stage needs a command')
+      for (const key of ['deps', 'outs', 'outsNoCache', 'params', 'metrics', 'metricsNoCache'] as const) stringList(body[key], key)
+      optionalCount(body.gpu, 'gpu')
       const file = pipelineFile(root) ?? join(root, 'mlp.yaml')
       const doc = existsSync(file) ? parseDocument(readFileSync(file, 'utf8')) : new Document({ stages: {} })
       if (doc.errors.length > 0) throw new PipelineFileError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
@@ -99,7 +107,7 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
       const files = new Set(['params.yaml'])
       if (file != null) for (const s of loadPipeline(file).stages) for (const p of s.params) files.add(join(s.wdir, p.file))
       const out: ValueDiff[] = []
-      for (const f of [...files].sort()) out.push(...diffValues(f, await revisionValues(root, f, body.rev ?? 'HEAD'), workspaceValues(root, f)))
+      for (const f of [...files].sort()) out.push(...diffValues(f, await revisionValues(root, f, optionalString(body.rev, 'rev') ?? 'HEAD'), workspaceValues(root, f)))
       return out
     },
     'metrics/show': async (body) => {
@@ -112,7 +120,7 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
     },
     'metrics/diff': async (body) => {
       const root = findProject(cwdOf(body))
-      const rev = body.rev ?? 'HEAD'
+      const rev = optionalString(body.rev, 'rev') ?? 'HEAD'
       const lockText = await gitShow(root, relative(root, lockPathFor(requirePipeline(root))), rev)
       const lock = lockText == null ? undefined : parse(lockText) as LockFile
       // a cached metrics file is not in git: read the version that revision's lock names from the store

@@ -12,6 +12,7 @@ import { collectRoots, registerProject } from '../tracking/roots.js'
 import { statusOf } from '../tracking/status.js'
 import { resolvePointers } from '../tracking/targets.js'
 import type { ByteHandlers, Handlers } from './server.js'
+import { cwdOf, optionalBoolean, stringList } from './validate.js'
 
 /** What the store routes need. */
 export interface StoreRoutesComponents {
@@ -19,17 +20,6 @@ export interface StoreRoutesComponents {
   log: Logger
   /** Runs after gc, e.g. to withdraw provider records of removed roots. */
   afterGc?: () => Promise<void>
-}
-
-function cwdOf (body: { cwd?: unknown }): string {
-  if (typeof body.cwd !== 'string' || !body.cwd.startsWith('/')) throw new BadRequestError("'cwd' must be an absolute path")
-  return body.cwd
-}
-
-function stringList (value: unknown, key: string): string[] | undefined {
-  if (value == null) return undefined
-  if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) throw new BadRequestError(`'${key}' must be a list of strings`)
-  return value
 }
 
 function cidArg (text: unknown): CID {
@@ -72,7 +62,7 @@ export function createStoreHandlers ({ store, log, afterGc }: StoreRoutesCompone
       const root = findProject(cwd)
       await registerProject(store, root)
       const pointers = await resolvePointers(root, cwd, stringList(body.targets, 'targets'), signal)
-      return await checkoutPointers(store, root, pointers, { force: body.force === true, signal, onProgress: progress })
+      return await checkoutPointers(store, root, pointers, { force: optionalBoolean(body.force, 'force'), signal, onProgress: progress })
     },
     ls: async (body) => await store.lock.read(async () => await store.exporter.list(cidArg(body.cid))),
     gc: async (_body, { signal }) => await store.lock.write(async () => {
