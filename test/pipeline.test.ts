@@ -305,3 +305,17 @@ describe('stage add --run', () => {
     expect(readFileSync(join(proj, 'mlp.lock'), 'utf8')).toContain('copy:')
   })
 })
+
+describe('lock file safety', () => {
+  it('a lock entry with .. or an absolute path is rejected', async () => {
+    const proj = await newProject(d.home)
+    writeFileSync(join(proj, 'in.txt'), 'x\n')
+    writeFileSync(join(proj, 'mlp.yaml'), 'stages:\n  copy:\n    cmd: cp in.txt out.txt\n    deps: [in.txt]\n    outs: [out.txt]\n')
+    for (const bad of ['../../etc/passwd', '/etc/passwd']) {
+      writeFileSync(join(proj, 'mlp.lock'), `schema: '2.0'\nstages:\n  copy:\n    cmd: cp in.txt out.txt\n    outs:\n      - path: ${bad}\n        cid: bafkr4ihkr4ld3m4gqkjf4reryxsy2s5tkbxprqkow6fin2iiyvreuzzab4\n        size: 1\n`)
+      const r = await mlp(d.home, ['repro'], { cwd: proj })
+      expect(r.code, bad).not.toBe(0)
+      expect(r.stderr, bad).toContain('must be relative and stay inside the project')
+    }
+  })
+})

@@ -1,0 +1,56 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { mlp, mlpJson, tempDir } from './helpers/cli.js'
+import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
+import { newProject, sha256, writeRandom } from './helpers/project.js'
+
+const pool = new DaemonPool()
+afterAll(async () => { await pool.cleanup() })
+
+describe('load', () => {
+  it('10 concurrent CLI operations against one daemon all complete correctly', async () => {
+    const [seed, d] = [await pool.start(), await pool.start()]
+    await mlpJson(d.home, ['peers', 'add', seed.addrs[0]])
+    const seedProj = await newProject(seed.home)
+    writeRandom(join(seedProj, 'a.bin'), 8_000_000)
+    writeRandom(join(seedProj, 'b.bin'), 8_000_000)
+    const shared = await mlpJson<Array<{ cid: string }>>(seed.home, ['share', 'a.bin', 'b.bin'], { cwd: seedProj })
+    const proj = await newProject(d.home)
+    for (let i = 0; i < 3; i++) writeRandom(join(proj, `f${i}.bin`), 6_000_000)
+    const pipe = await newProject(d.home)
+    writeFileSync(join(pipe, 'in.txt'), 'x\n')
+    writeFileSync(join(pipe, 'mlp.yaml'), 'stages:\n  copy:\n    cmd: cp in.txt out.txt\n    deps: [in.txt]\n    outs: [out.txt]\n')
+    const outs = [join(await tempDir(), 'a.bin'), join(await tempDir(), 'b.bin')]
+    const ops = [
+      ...[0, 1, 2].map(async (i) => await mlp(d.home, ['add', `f${i}.bin`, '--json'], { cwd: proj })),
+      mlp(d.home, ['fetch', shared[0].cid, '-o', outs[0]]),
+      mlp(d.home, ['fetch', shared[1].cid, '-o', outs[1]]),
+      ...[0, 1, 2].map(async () => await mlp(d.home, ['status', '--json'], { cwd: proj })),
+      mlp(d.home, ['repro', '--json'], { cwd: pipe }),
+      mlp(d.home, ['verify', '--json'])
+    ]
+    const results = await Promise.all(ops)
+    for (const [i, r] of results.entries()) expect(r.code, `operation ${i}: ${r.stderr}`).toBe(0)
+    expect(sha256(outs[0])).toBe(sha256(join(seedProj, 'a.bin')))
+    expect(sha256(outs[1])).toBe(sha256(join(seedProj, 'b.bin')))
+    const st = await mlpJson(d.home, ['status'], { cwd: proj })
+    expect(st.outs.map((o: { state: string }) => o.state)).toEqual(['unchanged', 'unchanged', 'unchanged'])
+    expect(await mlpJson(d.home, ['verify'])).toMatchObject({ corrupt: [], missing: [] })
+  })
+
+  it('20 daemons fetch the same 200 MiB from one seed at once, all byte-identical', async () => {
+    const seed = await pool.start()
+    const proj = await newProject(seed.home)
+    writeRandom(join(proj, 'data.bin'), 200 * 1024 * 1024)
+    const sum = sha256(join(proj, 'data.bin'))
+    const [shared] = await mlpJson(seed.home, ['share', 'data.bin'], { cwd: proj })
+    const fetchers: TestDaemon[] = []
+    for (let i = 0; i < 20; i++) fetchers.push(await pool.start())
+    await Promise.all(fetchers.map(async (f) => { await mlpJson(f.home, ['peers', 'add', seed.addrs[0]]) }))
+    const dir = await tempDir()
+    const results = await Promise.all(fetchers.map(async (f, i) => await mlp(f.home, ['fetch', shared.cid, '-o', join(dir, `copy${i}.bin`), '--json'])))
+    for (const [i, r] of results.entries()) expect(r.code, `fetcher ${i}: ${r.stderr}`).toBe(0)
+    for (let i = 0; i < 20; i++) expect(sha256(join(dir, `copy${i}.bin`)), `copy ${i}`).toBe(sum)
+  }, 600_000)
+})
