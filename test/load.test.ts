@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { mlp, mlpJson, tempDir } from './helpers/cli.js'
+import { mlp, mlpJson, tempDir, waitFor } from './helpers/cli.js'
 import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
 import { newProject, sha256, writeRandom } from './helpers/project.js'
 
@@ -47,9 +47,13 @@ describe('load', () => {
     const [shared] = await mlpJson(seed.home, ['share', 'data.bin'], { cwd: proj })
     const fetchers: TestDaemon[] = []
     for (let i = 0; i < 20; i++) fetchers.push(await pool.start())
-    await Promise.all(fetchers.map(async (f) => { await mlpJson(f.home, ['peers', 'add', seed.addrs[0]]) }))
+    // one after another, retried: all test daemons share 127.0.0.1, and libp2p rate-limits
+    // inbound connections per address (on a LAN every teammate has their own)
+    for (const f of fetchers) {
+      await waitFor('a fetcher to connect to the seed', async () => (await mlp(f.home, ['peers', 'add', seed.addrs[0]])).code === 0, 30_000)
+    }
     const dir = await tempDir()
-    const results = await Promise.all(fetchers.map(async (f, i) => await mlp(f.home, ['fetch', shared.cid, '-o', join(dir, `copy${i}.bin`), '--json'])))
+    const results = await Promise.all(fetchers.map(async (f, i) => await mlp(f.home, ['fetch', shared.cid, '-o', join(dir, `copy${i}.bin`), '--json'], { timeoutMs: 500_000 })))
     for (const [i, r] of results.entries()) expect(r.code, `fetcher ${i}: ${r.stderr}`).toBe(0)
     for (let i = 0; i < 20; i++) expect(sha256(join(dir, `copy${i}.bin`)), `copy ${i}`).toBe(sum)
   }, 600_000)
