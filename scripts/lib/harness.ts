@@ -1,9 +1,11 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-/** The real CLI, as users run it (this file runs from scripts/dist/lib/). */
-export const MLP = fileURLToPath(new URL('../../../packages/cli/bin/run.js', import.meta.url))
+/** The real CLI, as users run it: this file runs from scripts/dist/lib/ (npm run ...) or scripts/lib/ (tests). */
+export const MLP = [new URL('../../../packages/cli/bin/run.js', import.meta.url), new URL('../../packages/cli/bin/run.js', import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p)) as string
 
 /** Runs `mlp` and returns stdout and the wall time in seconds; throws with stderr on failure. */
 export async function mlp (home: string, args: string[], cwd?: string): Promise<{ stdout: string, seconds: number }> {

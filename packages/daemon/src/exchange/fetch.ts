@@ -3,6 +3,7 @@ import { BlockNotFoundError, MsgType } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import type { Logger } from '../logger.js'
 import { DAG_PB_CODEC, PROGRESS_INTERVAL_MS } from '../store/constants.js'
+import { markReachable } from '../store/gc.js'
 import { matchesCid } from '../store/hash.js'
 import type { Store } from '../store/index.js'
 import { FETCH_COMMIT_BYTES, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, WANT_BATCH, WANTS_IN_FLIGHT } from './constants.js'
@@ -78,7 +79,20 @@ class FetchRun {
 
   async run (): Promise<FetchResult> {
     try {
-      return await this.walk()
+      await this.walk([this.root])
+      // a last check of the whole DAG: whatever the scheduling did, a fetch
+      // that reports success has every block
+      for (let pass = 0; ; pass++) {
+        const missing: CID[] = []
+        await markReachable(this.c.store.blockstore, [this.root], missing, true)
+        if (missing.length === 0) break
+        if (pass >= 3) throw new BlockNotFoundError(`block ${missing[0].toString()} of ${this.root.toString()} could not be fetched from any peer`)
+        this.c.log.warn('fetch left blocks behind; fetching them again', { root: this.root.toString(), missing: missing.length })
+        await this.walk(missing)
+      }
+      await this.c.store.blockstore.commit(this.generation)
+      this.progress(true)
+      return this.result
     } catch (err) {
       // keep what arrived: the next fetch starts from there
       await this.c.store.blockstore.commit(this.generation).catch(() => {})
@@ -86,9 +100,9 @@ class FetchRun {
     }
   }
 
-  private async walk (): Promise<FetchResult> {
+  private async walk (start: CID[]): Promise<void> {
     const seen = new Set<string>()
-    let wave: CID[] = [this.root]
+    let wave: CID[] = start
     while (wave.length > 0) {
       this.options.signal?.throwIfAborted()
       const next: CID[] = []
@@ -110,9 +124,6 @@ class FetchRun {
         return true
       })
     }
-    await this.c.store.blockstore.commit(this.generation)
-    this.progress(true)
-    return this.result
   }
 
   private children (cid: CID, bytes: Uint8Array, into: CID[]): void {
@@ -208,6 +219,9 @@ class FetchRun {
       if (inflight.size > 0) throw new Error('peer closed the stream with requests outstanding')
       await ch.close()
     } catch (err) {
+      ch.abort(err as Error)
+      // our own store failing (a full disk) is no fault of the peer's: the whole fetch stops
+      if ((err as Error).name === 'DiskFullError') throw err
       if (!this.bad.has(peer)) this.c.log.warn('peer failed during fetch; moving its work to others', { peer, error: (err as Error).message })
       this.bad.add(peer)
       for (const pending of inflight.values()) work.giveBack([...pending.values()], peer)
@@ -222,7 +236,7 @@ class FetchRun {
 
   private async store (cid: CID, data: Uint8Array, next: CID[]): Promise<void> {
     // the wave was filtered with hasMany: no per-block index lookup
-    await this.c.store.blockstore.putNew(cid, data)
+    await this.c.store.blockstore.putNew(cid, data, this.generation)
     if (cid.code === DAG_PB_CODEC) this.children(cid, data, next)
     this.result.blocks++
     this.result.bytes += data.length

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { NotTrustedError, StageFailedError } from '@mlp/proto'
+import { NotTrustedError, StageFailedError, type ReproProgress, type StageOutcome } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import type { GpuAllocator } from '../exec/jobs.js'
 import type { RemoteExec } from '../exec/remote.js'
-import { runCommand, type LogLine } from '../exec/local.js'
+import { runCommand } from '../exec/local.js'
 import type { Logger } from '../logger.js'
 import type { Store } from '../store/index.js'
 import { checkoutPointers } from '../tracking/checkout.js'
@@ -17,21 +17,11 @@ import { RunCache, type RunCacheEntry } from './runcache.js'
 import { loadPipeline, type Stage } from './schema.js'
 import { complete, stageState, storePath, type StageState } from './state.js'
 
-/** What happened to one stage. */
-export interface StageOutcome {
-  stage: string
-  status: 'ran' | 'skipped' | 'restored' | 'failed' | 'blocked' | 'would-run' | 'frozen'
-  reasons: string[]
-  /** For `restored`: where the outputs came from (`local run cache` or a peer id). */
-  from?: string
-  /** For `failed`: the end of its stderr. */
-  stderrTail?: string[]
-}
+/** What happened to one stage (the API's own type). */
+export type { StageOutcome }
 
-/** Events streamed while reproducing. */
-export type ReproEvent =
-  | { name: 'pipeline:stage', detail: { stage: string, status: StageOutcome['status'] | 'running', reasons: string[], from?: string } }
-  | { name: 'exec:log', detail: { stage: string, stream: LogLine['stream'], line: string } }
+/** Events streamed while reproducing (the API's own type). */
+export type ReproEvent = ReproProgress
 
 /** Options of {@link reproduce}. */
 export interface ReproOptions {

@@ -60,7 +60,8 @@ export class Blockstore {
    * new block may both append it; the index keeps one copy and gc reclaims
    * the other.
    */
-  async putMany (blocks: Array<[CID, Uint8Array]>): Promise<number> {
+  async putMany (blocks: Array<[CID, Uint8Array]>, since?: number): Promise<number> {
+    this.checkGeneration(since)
     const fresh = blocks.filter(([cid]) => !this.pending.has(cid.toString()))
     if (fresh.length === 0) return 0
     const found = await this.index.getLocations(fresh.map(([cid]) => cid))
@@ -78,8 +79,18 @@ export class Blockstore {
    * Stores a block the caller knows the store lacks (a fetch checked with
    * {@link hasMany} first), skipping the per-block index lookup.
    */
-  async putNew (cid: CID, bytes: Uint8Array): Promise<void> {
+  async putNew (cid: CID, bytes: Uint8Array, since?: number): Promise<void> {
+    this.checkGeneration(since)
     if (!this.pending.has(cid.toString())) await this.append(cid, bytes)
+  }
+
+  /**
+   * An operation that started before a failed write stops at its next block:
+   * what it wrote may be lost, so it can never commit, and blocks it kept
+   * appending would only fill the disk again.
+   */
+  private checkGeneration (since?: number): void {
+    if (since != null && this.packs.generation !== since) throw this.failure()
   }
 
   /** Appends a stored block again (gc compaction); the new location wins at the next commit. */

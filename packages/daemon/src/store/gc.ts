@@ -1,20 +1,9 @@
 import { CID } from 'multiformats/cid'
+import type { GcResult } from '@mlp/proto'
 import type { Blockstore } from './blockstore.js'
 import { DAG_PB_CODEC } from './constants.js'
 import * as dagPb from '@ipld/dag-pb'
 import { decodeLocation, type BlockLocation } from './index-db.js'
-
-/** What a gc run did. */
-export interface GcResult {
-  roots: number
-  reachableBlocks: number
-  removedBlocks: number
-  removedBytes: number
-  /** Pack files rewritten to give the space back to the disk. */
-  compactedPacks: number
-  /** Disk bytes returned to the file system. */
-  reclaimedBytes: number
-}
 
 /** Every block reachable from `roots` that is in the store; absent ones are collected in `missing`. */
 export async function markReachable (blockstore: Blockstore, roots: CID[], missing: CID[] = [], tolerant = false): Promise<Set<string>> {

@@ -129,7 +129,7 @@ class ImportRun {
     const batch = this.batch
     this.batch = []
     this.batchBytes = 0
-    await this.c.blockstore.putMany(batch)
+    await this.c.blockstore.putMany(batch, this.generation)
   }
 
   /** A single file: reused from the stat cache when unchanged. */

@@ -1,16 +1,7 @@
 import { CID } from 'multiformats/cid'
+import type { VerifyResult } from '@mlp/proto'
 import type { Blockstore } from './blockstore.js'
 import { markReachable } from './gc.js'
-
-/** What `mlp verify` found. */
-export interface VerifyResult {
-  checkedBlocks: number
-  checkedBytes: number
-  /** Blocks whose bytes no longer match their id (or are truncated). */
-  corrupt: string[]
-  /** Blocks referenced by a pointer, a lock file or a pin but absent from the store. */
-  missing: string[]
-}
 
 /** Rehashes every stored block, then checks that every root's DAG is complete. */
 export async function verifyStore (blockstore: Blockstore, roots: CID[], options: { signal?: AbortSignal, onProgress?: (checked: number) => void } = {}): Promise<VerifyResult> {
