@@ -17,3 +17,5 @@ export const MAX_INBOUND_STREAMS = 16
  * (slowloris). MLP_STREAM_IDLE_MS overrides it, for tests.
  */
 export const STREAM_IDLE_MS = Number(process.env.MLP_STREAM_IDLE_MS ?? 30_000)
+/** Failures (timeouts, closed streams) after which a peer is left out of the rest of a fetch. */
+export const MAX_PEER_FAILURES = 3

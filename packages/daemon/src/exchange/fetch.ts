@@ -6,7 +6,7 @@ import { DAG_PB_CODEC, PROGRESS_INTERVAL_MS } from '../store/constants.js'
 import { markReachable } from '../store/gc.js'
 import { matchesCid } from '../store/hash.js'
 import type { Store } from '../store/index.js'
-import { FETCH_COMMIT_BYTES, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, WANT_BATCH, WANTS_IN_FLIGHT } from './constants.js'
+import { FETCH_COMMIT_BYTES, MAX_PEER_FAILURES, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, WANT_BATCH, WANTS_IN_FLIGHT } from './constants.js'
 import type { Exchange, PeerSession } from './exchange.js'
 import type { Providers } from './providers.js'
 import { WorkQueue } from './work-queue.js'
@@ -65,7 +65,10 @@ export async function fetchDag (c: FetchComponents, root: CID, options: FetchOpt
 
 class FetchRun {
   private readonly result: FetchResult
+  /** Peers dropped for good: they sent bytes that did not match their ids. */
   private readonly bad = new Set<string>()
+  /** Failures (timeouts, closed streams) per peer: a busy peer gets a few more chances. */
+  private readonly failures = new Map<string, number>()
   private providers?: string[]
   private active = 0
   private sinceCommit = 0
@@ -139,15 +142,17 @@ class FetchRun {
     }
     const work = new WorkQueue(missing, this.providers)
     for (let round = 0; work.remaining() > 0; round++) {
-      const live = this.providers.filter((p) => !this.bad.has(p))
+      const live = this.providers.filter((p) => !this.bad.has(p) && (this.failures.get(p) ?? 0) < MAX_PEER_FAILURES)
       const stuck = work.unservable(live)
       if (live.length === 0 || stuck != null || round > 8) {
         // ask again: other peers may hold what these could not give
         const fresh = (await this.c.exchange.whoHas([this.root], { signal: this.options.signal }))
         const more = [...fresh].filter(([p, h]) => h[0] && !this.bad.has(p) && !live.includes(p)).map(([p]) => p)
+        // peers that only failed (no lie) may be asked again once the others are exhausted
+        for (const [p, h] of fresh) if (h[0] && !this.bad.has(p) && !more.includes(p) && !live.includes(p)) { this.failures.delete(p); more.push(p) }
         if (more.length === 0 || round > 16) {
           const cid = stuck ?? work.take('', 1)[0] ?? this.root
-          throw new BlockNotFoundError(`no reachable peer could give block ${cid.toString()} of ${this.root.toString()}; ${this.bad.size} peer(s) dropped`)
+          throw new BlockNotFoundError(`no reachable peer could give block ${cid.toString()} of ${this.root.toString()}; ${this.bad.size} peer(s) dropped for bad data, ${[...this.failures.values()].filter((n) => n >= MAX_PEER_FAILURES).length} for failing`)
         }
         this.providers.push(...more)
         continue
@@ -163,7 +168,7 @@ class FetchRun {
       session = await this.c.exchange.open(peer, this.options.signal)
     } catch (err) {
       this.c.log.warn('cannot open exchange stream', { peer, error: (err as Error).message })
-      this.bad.add(peer)
+      this.failures.set(peer, (this.failures.get(peer) ?? 0) + 1)
       return
     }
     const ch = session.channel
@@ -222,8 +227,10 @@ class FetchRun {
       ch.abort(err as Error)
       // our own store failing (a full disk) is no fault of the peer's: the whole fetch stops
       if ((err as Error).name === 'DiskFullError') throw err
-      if (!this.bad.has(peer)) this.c.log.warn('peer failed during fetch; moving its work to others', { peer, error: (err as Error).message })
-      this.bad.add(peer)
+      if (!this.bad.has(peer)) {
+        this.c.log.warn('peer failed during fetch; moving its work to others', { peer, error: (err as Error).message })
+        this.failures.set(peer, (this.failures.get(peer) ?? 0) + 1)
+      }
       for (const pending of inflight.values()) work.giveBack([...pending.values()], peer)
       ch.abort(err as Error)
       this.options.signal?.throwIfAborted()

@@ -74,7 +74,10 @@ export function channel (stream: Stream, init: ChannelInit): Channel {
             if (buf.byteLength < 4 + len) break
             const body = buf.subarray(4, 4 + len)
             buf.consume(4 + len)
+            // the peer is not idle while we are busy with what it sent
+            clearTimeout(idle)
             yield decodeMessage(body)
+            arm()
           }
         }
         if (buf.byteLength > 0) throw new WireError('stream ended inside a frame')

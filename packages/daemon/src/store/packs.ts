@@ -80,19 +80,23 @@ export class Packs {
   /** Appends one block; its location is valid for reads at once, durable after {@link sync}. */
   async append (cid: CID, data: Uint8Array): Promise<BlockLocation> {
     const recordBytes = HEADER_BYTES + cid.bytes.length + data.length
-    if (this.buffered + recordBytes > this.buffer.length) await this.flush()
+    // concurrent appends (several peers feeding one fetch) may refill the
+    // buffer while we wait on a flush: check again until the record fits
+    while (recordBytes <= this.buffer.length && this.buffered + recordBytes > this.buffer.length) await this.flush()
     if (this.size >= PACK_TARGET_BYTES) this.roll()
     // from here to the return nothing awaits: offset and pack cannot change under us
     const recordStart = this.size
     const loc = { pack: this.current, offset: recordStart + HEADER_BYTES + cid.bytes.length, length: data.length }
-    this.size += recordBytes
     if (recordBytes > this.buffer.length) {
+      if (this.buffered > 0) void this.flush()
       const record = Buffer.allocUnsafe(recordBytes)
       writeRecord(record, 0, cid, data)
+      this.size += recordBytes
       this.writeAt(this.current, record, recordBytes, recordStart)
     } else {
       writeRecord(this.buffer, this.buffered, cid, data)
       this.buffered += recordBytes
+      this.size += recordBytes
     }
     return loc
   }
