@@ -68,6 +68,25 @@ describe('hostile peers', () => {
     await stillServes()
   })
 
+  it('every protocol of the daemon drops oversized and malformed frames', async () => {
+    for (const protocol of [EXCHANGE_PROTOCOL, '/mlp/runcache/1.0.0', '/mlp/replicate/1.0.0', '/mlp/exec/1.0.0', '/mlp/resources/1.0.0']) {
+      const big = await attacker.dialProtocol(multiaddr(target.addrs[0]), protocol)
+      const header = new Uint8Array(4)
+      new DataView(header.buffer).setUint32(0, MAX_FRAME_BYTES + 1)
+      big.send(header)
+      expect(await drain(big), `${protocol} oversized`).toBe('aborted')
+      const junk = await attacker.dialProtocol(multiaddr(target.addrs[0]), protocol)
+      const body = randomBytes(40)
+      body[0] = 200
+      const len = new Uint8Array(4)
+      new DataView(len.buffer).setUint32(0, body.length)
+      junk.send(len)
+      junk.send(body)
+      expect(await drain(junk), `${protocol} malformed`).toBe('aborted')
+    }
+    await stillServes()
+  })
+
   it('an unknown protocol version is refused at negotiation', async () => {
     await expect(attacker.dialProtocol(multiaddr(target.addrs[0]), '/mlp/exchange/9.9.9')).rejects.toThrow()
     await stillServes()
