@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { NotTrustedError, StageFailedError, type ReproProgress, type StageOutcome } from '@mlp/proto'
+import { NotTrustedError, StageFailedError, type ReproProgress, type ReproRequest, type StageOutcome } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import type { GpuAllocator } from '../exec/jobs.js'
 import type { RemoteExec } from '../exec/remote.js'
@@ -23,17 +23,8 @@ export type { StageOutcome }
 /** Events streamed while reproducing (the API's own type). */
 export type ReproEvent = ReproProgress
 
-/** Options of {@link reproduce}. */
-export interface ReproOptions {
-  targets?: string[]
-  dry?: boolean
-  force?: boolean
-  downstream?: boolean
-  jobs?: number
-  keepGoing?: boolean
-  runCache?: boolean
-  /** Run every stage here, whatever it asks for. */
-  local?: boolean
+/** Options of {@link reproduce}: the API request's, plus what only the daemon has. */
+export interface ReproOptions extends Omit<ReproRequest, 'cwd'> {
   signal?: AbortSignal
   onEvent?: (e: ReproEvent) => void
 }
