@@ -92,10 +92,12 @@ describe('hostile peers', () => {
     await stillServes()
   })
 
-  it('a stream that never sends is closed (slowloris)', async () => {
-    const stream = await attacker.dialProtocol(multiaddr(target.addrs[0]), EXCHANGE_PROTOCOL)
-    // nothing sent: the daemon hangs up after its idle timeout
-    expect(await drain(stream)).toBe('aborted')
+  it('a stream that never sends is closed (slowloris), on every protocol', async () => {
+    for (const protocol of [EXCHANGE_PROTOCOL, '/mlp/runcache/1.0.0', '/mlp/replicate/1.0.0', '/mlp/exec/1.0.0', '/mlp/resources/1.0.0']) {
+      const stream = await attacker.dialProtocol(multiaddr(target.addrs[0]), protocol)
+      // nothing sent: the daemon hangs up after its idle timeout
+      expect(await drain(stream), protocol).toBe('aborted')
+    }
     await stillServes()
   })
 

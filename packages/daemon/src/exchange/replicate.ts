@@ -10,6 +10,8 @@ import { pin } from '../tracking/pins.js'
 import type { Exchange } from './exchange.js'
 import { fetchDag } from './fetch.js'
 import type { Providers } from './providers.js'
+import { STREAM_IDLE_MS } from './constants.js'
+import { firstMessage } from '../net/first-message.js'
 
 /** libp2p protocol id of replication requests (`mlp push --to`). */
 export const REPLICATE_PROTOCOL = '/mlp/replicate/1.0.0'
@@ -44,7 +46,7 @@ export class Replication {
   private async serve (stream: Stream, peer: string): Promise<void> {
     const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
     try {
-      const { value: msg } = await ch.messages().next()
+      const msg = await firstMessage(ch, STREAM_IDLE_MS)
       if (msg?.type !== MsgType.Replicate) throw new Error('expected a REPLICATE message')
       let ok = true
       let message = ''

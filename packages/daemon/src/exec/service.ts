@@ -16,6 +16,8 @@ import type { GpuAllocator, JobTable } from './jobs.js'
 import { runCommand } from './local.js'
 import { EXEC_PROTOCOL, RESOURCES_PROTOCOL, type ExecEvent, type ExecRequest, type JobSpec } from './protocol.js'
 import type { TrustList } from './trust.js'
+import { STREAM_IDLE_MS } from '../exchange/constants.js'
+import { firstMessage } from '../net/first-message.js'
 
 /** Components of {@link ExecService}. */
 export interface ExecServiceComponents {
@@ -55,7 +57,7 @@ export class ExecService {
     await this.c.node.handle(RESOURCES_PROTOCOL, async (stream: Stream) => {
       const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
       try {
-        const { value } = await ch.messages().next()
+        const value = await firstMessage(ch, STREAM_IDLE_MS)
         await ch.send({ type: MsgType.Json, req: value?.req ?? 0, json: JSON.stringify(await this.c.resources()) })
         await ch.close()
       } catch (err) {
@@ -83,7 +85,7 @@ export class ExecService {
       }
     }
     try {
-      const { value: msg } = await ch.messages().next()
+      const msg = await firstMessage(ch, STREAM_IDLE_MS)
       if (msg?.type !== MsgType.Json) throw new Error('expected a JSON request')
       const req = JSON.parse(msg.json) as ExecRequest
       if (!this.c.trust.has(peer)) {
