@@ -1,4 +1,4 @@
-import { request } from 'node:http'
+import { request, type IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import {
   API_PREFIX, API_SOCKET, DaemonNotRunningError, ERROR_TRAILER, InternalError, errorFromJSON,
@@ -34,14 +34,7 @@ export class ApiClient {
           fn()
         }
       }
-      const payload = JSON.stringify(body)
-      const req = request({
-        socketPath: this.socket,
-        method: 'POST',
-        path: API_PREFIX + route,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-        signal: options.signal
-      }, (res) => {
+      this.post(route, body, options.signal, (err) => { done(() => { reject(err) }) }, (res) => {
         res.setEncoding('utf8')
         let buffer = ''
         const onLine = (line: string): void => {
@@ -65,13 +58,6 @@ export class ApiClient {
         })
         res.on('error', (err) => { done(() => { reject(err) }) })
       })
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        done(() => {
-          if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(notRunning(this.home))
-          else reject(err)
-        })
-      })
-      req.end(payload)
     })
   }
 
@@ -82,14 +68,7 @@ export class ApiClient {
    */
   async bytes<R extends keyof ByteRoutes>(route: R, body: ByteRoutes[R]['request'], onData: (chunk: Buffer) => Promise<void> | void, options: { signal?: AbortSignal } = {}): Promise<number> {
     return await new Promise((resolve, reject) => {
-      const payload = JSON.stringify(body)
-      const req = request({
-        socketPath: this.socket,
-        method: 'POST',
-        path: API_PREFIX + route,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-        signal: options.signal
-      }, (res) => {
+      this.post(route, body, options.signal, reject, (res) => {
         if (res.headers['content-type'] !== 'application/octet-stream') {
           let text = ''
           res.setEncoding('utf8')
@@ -117,12 +96,23 @@ export class ApiClient {
           }
         })()
       })
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(notRunning(this.home))
-        else reject(err)
-      })
-      req.end(payload)
     })
+  }
+
+  /** One POST to the API socket; a socket nobody answers on becomes {@link DaemonNotRunningError}. */
+  private post (route: string, body: unknown, signal: AbortSignal | undefined, onError: (err: Error) => void, onResponse: (res: IncomingMessage) => void): void {
+    const payload = JSON.stringify(body)
+    const req = request({
+      socketPath: this.socket,
+      method: 'POST',
+      path: API_PREFIX + route,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      signal
+    }, onResponse)
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      onError(err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? notRunning(this.home) : err)
+    })
+    req.end(payload)
   }
 
   /** True when a daemon answers on the socket. */

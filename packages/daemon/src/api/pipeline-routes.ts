@@ -4,32 +4,18 @@ import { join, relative } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { Document, parse, parseDocument } from 'yaml'
 import { BadRequestError, PipelineFileError, type MetricValue, type ValueDiff } from '@mlp/proto'
-import type { Logger } from '../logger.js'
-import type { GpuAllocator } from '../exec/jobs.js'
-import type { RemoteExec } from '../exec/remote.js'
 import { buildGraph, rootPath } from '../pipeline/graph.js'
-import { reproduce, type PeerRunCache } from '../pipeline/reproduce.js'
-import type { RunCache } from '../pipeline/runcache.js'
+import { reproduce, type ReproComponents } from '../pipeline/reproduce.js'
 import { loadPipeline, pipelineFile } from '../pipeline/schema.js'
 import { diffValues, gitShow, revisionValues, workspaceValues } from '../pipeline/values.js'
 import { lockPathFor, type LockFile } from '../pipeline/lock.js'
-import type { Store } from '../store/index.js'
 import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
 import type { Handlers } from './server.js'
 import { cwdOf, optionalBoolean, optionalCount, optionalString, stringList } from './validate.js'
 
-/** What the pipeline routes need. */
-export interface PipelineRoutesComponents {
-  store: Store
-  log: Logger
-  runCache: RunCache
-  peerId: string
-  peers?: PeerRunCache
-  remote?: RemoteExec
-  gpus?: GpuAllocator
-  fetch?: (cid: CID, signal?: AbortSignal) => Promise<void>
-}
+/** What the pipeline routes need: what reproducing needs. */
+export type PipelineRoutesComponents = ReproComponents
 
 /** Routes about pipelines. */
 export type PipelineRoute = 'repro' | 'dag' | 'stage/add' | 'params/diff' | 'metrics/show' | 'metrics/diff'
