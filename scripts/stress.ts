@@ -10,3 +10,4 @@ const results = await runStress(iterations, seed, (line) => { process.stdout.wri
 process.stdout.write(`\nseed ${seed}, ${((Date.now() - t0) / 1000).toFixed(0)} s\n\n| operation | iterations | killed midway | verify failures | acknowledged blocks lost | completed after restart | fetches resumed |\n|---|---|---|---|---|---|---|\n`)
 for (const r of results) process.stdout.write(`| ${r.op} | ${r.iterations} | ${r.killedMidway} | ${r.verifyFailures} | ${r.lostAcknowledged} | ${r.completedAfterRestart} | ${r.op === 'fetch' ? r.resumed : '-'} |\n`)
 process.exitCode = results.some((r) => r.verifyFailures > 0 || r.lostAcknowledged > 0 || r.completedAfterRestart < r.iterations) ? 1 : 0
+for (const r of results) for (const e of r.errors) process.stdout.write(`${r.op} ${e}\n`)

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mlp, mlpJson } from './helpers/cli.js'
+import { mlp, mlpJson, tempDir } from './helpers/cli.js'
 import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
 import { newProject, sha256, writeRandom } from './helpers/project.js'
 
@@ -192,8 +192,7 @@ describe('bad input changes nothing', () => {
     const twice = await mlp(d.home, ['init'], { cwd: proj })
     expect(twice.code).not.toBe(0)
     expect(twice.stderr).toContain('is already an mlp project')
-    const bare = join(proj, '..', `not-git-${Date.now()}`)
-    mkdirSync(bare)
+    const bare = await tempDir('not-git-')
     const outside = await mlp(d.home, ['init'], { cwd: bare })
     expect(outside.stderr).toContain('is not inside a git repository')
     const noProject = await mlp(d.home, ['add', 'x'], { cwd: bare })

@@ -6,7 +6,7 @@ describe('kill -9 at random moments', () => {
   it('add, fetch, gc and repro: verify passes, nothing acknowledged is lost, work completes after restart', async () => {
     const results = await runStress(2, 20261127)
     for (const r of results) {
-      expect(r, r.op).toMatchObject({ verifyFailures: 0, lostAcknowledged: 0, completedAfterRestart: 2 })
+      expect(r, `${r.op}: ${r.errors.join('; ')}`).toMatchObject({ verifyFailures: 0, lostAcknowledged: 0, completedAfterRestart: 2 })
     }
     // the kills really landed mid-operation, and an interrupted fetch resumed
     expect(results.reduce((n, r) => n + r.killedMidway, 0)).toBeGreaterThan(3)

@@ -17,16 +17,24 @@ export interface StressResult {
   /** Fetches that, after the restart, reused blocks stored before the kill. */
   resumed: number
   completedAfterRestart: number
+  /** What failed, one line each (the CLI's own error), so that a failing run says why. */
+  errors: string[]
 }
 
 interface Daemon { home: string, pid: number, addr: string }
 
-function cli (home: string, args: string[], cwd?: string): Promise<{ code: number, stdout: string }> {
+interface CliResult { code: number, stdout: string, stderr: string }
+
+function cli (home: string, args: string[], cwd?: string): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [MLP, ...args], { cwd, env: { ...process.env, MLP_HOME: home }, maxBuffer: 64 << 20 }, (err, stdout) => {
-      resolve({ code: err == null ? 0 : 1, stdout })
+    execFile(process.execPath, [MLP, ...args], { cwd, env: { ...process.env, MLP_HOME: home }, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err == null ? 0 : 1, stdout, stderr })
     })
   })
+}
+
+function firstLine (r: CliResult): string {
+  return r.stderr.trim().split('\n')[0] ?? `exit ${r.code}`
 }
 
 async function start (home: string): Promise<Daemon> {
@@ -78,8 +86,8 @@ export async function runStress (iterations: number, seed: number, log: (line: s
       const dir = join(victim.home, 'store', 'packs')
       return readdirSync(dir).reduce((t, f) => t + statSync(join(dir, f)).size, 0)
     }
-    const scenario = async (op: StressResult['op'], prepare: () => Promise<void>, run: () => ReturnType<typeof cli>, after: (killedMidway: boolean) => Promise<{ completed: boolean, resumed?: boolean }>, waitFor?: (base: number) => boolean): Promise<void> => {
-      const res: StressResult = { op, iterations, killedMidway: 0, verifyFailures: 0, lostAcknowledged: 0, resumed: 0, completedAfterRestart: 0 }
+    const scenario = async (op: StressResult['op'], prepare: () => Promise<void>, run: () => ReturnType<typeof cli>, after: (killedMidway: boolean) => Promise<{ completed: boolean, resumed?: boolean, error?: string }>, waitFor?: (base: number) => boolean): Promise<void> => {
+      const res: StressResult = { op, iterations, killedMidway: 0, verifyFailures: 0, lostAcknowledged: 0, resumed: 0, completedAfterRestart: 0, errors: [] }
       for (let i = 0; i < iterations; i++) {
         await prepare()
         let finished = false
@@ -95,14 +103,21 @@ export async function runStress (iterations: number, seed: number, log: (line: s
         if (midway) res.killedMidway++
         await restart()
         const v = await cli(victim.home, ['verify', '--json'])
-        if (v.code !== 0) res.verifyFailures++
+        if (v.code !== 0) {
+          res.verifyFailures++
+          res.errors.push(`#${i + 1} verify: ${firstLine(v)}`)
+        }
         // every block of an acknowledged add is still here: a fetch finds nothing to ask for
         for (const cid of acknowledged) {
           const f = await cli(victim.home, ['fetch', cid, '--json'])
-          if (f.code !== 0 || (JSON.parse(f.stdout) as Array<{ blocks: number }>)[0].blocks !== 0) res.lostAcknowledged++
+          if (f.code !== 0 || (JSON.parse(f.stdout) as Array<{ blocks: number }>)[0].blocks !== 0) {
+            res.lostAcknowledged++
+            res.errors.push(`#${i + 1} ${cid} lost: ${f.code !== 0 ? firstLine(f) : 'blocks had to be fetched again'}`)
+          }
         }
         const a = await after(midway)
         if (a.completed) res.completedAfterRestart++
+        else res.errors.push(`#${i + 1} after restart: ${a.error ?? 'did not complete'}`)
         if (a.resumed === true) res.resumed++
         log(`${op} #${i + 1}: killed ${midway ? 'midway' : 'after it finished'}; verify ${v.code === 0 ? 'ok' : 'FAILED'}; completed after restart: ${a.completed}${a.resumed != null ? `; resumed: ${a.resumed}` : ''}`)
       }
@@ -113,7 +128,7 @@ export async function runStress (iterations: number, seed: number, log: (line: s
     await scenario('add', async () => { writeFileSync(join(proj, `f${++n}.bin`), randomBytes(80_000_000)) }, async () => await cli(victim.home, ['add', `f${n}.bin`], proj), async () => {
       const r = await cli(victim.home, ['add', `f${n}.bin`, '--json'], proj)
       if (r.code === 0) acknowledged.push((JSON.parse(r.stdout) as Array<{ cid: string }>)[0].cid)
-      return { completed: r.code === 0 }
+      return { completed: r.code === 0, error: firstLine(r) }
     })
 
     await cli(victim.home, ['peers', 'add', seedD.addr])
@@ -131,21 +146,24 @@ export async function runStress (iterations: number, seed: number, log: (line: s
       const r = await cli(victim.home, ['fetch', shared, '--json'])
       const f = r.code === 0 ? (JSON.parse(r.stdout) as Array<{ alreadyHad: number, blocks: number }>)[0] : undefined
       // the pin from a finished fetch would keep it; unpinned garbage for the next round
-      return { completed: r.code === 0, resumed: f != null && f.alreadyHad > 1 && f.blocks > 0 }
+      return { completed: r.code === 0, resumed: f != null && f.alreadyHad > 1 && f.blocks > 0, error: firstLine(r) }
     }, (base) => packBytes() - base > 80_000_000)
 
     await scenario('gc', async () => {
       writeFileSync(join(proj, 'garbage.bin'), randomBytes(30_000_000))
       await cli(victim.home, ['add', 'garbage.bin'], proj)
       rmSync(join(proj, 'garbage.bin.mlp'))
-    }, async () => await cli(victim.home, ['gc']), async () => ({ completed: (await cli(victim.home, ['gc'])).code === 0 }))
+    }, async () => await cli(victim.home, ['gc']), async () => {
+      const r = await cli(victim.home, ['gc'])
+      return { completed: r.code === 0, error: firstLine(r) }
+    })
 
     writeFileSync(join(proj, 'mlp.yaml'), 'stages:\n  make:\n    cmd: head -c 30000000 /dev/urandom > out.bin && echo $RANDOM > side.txt\n    outs: [out.bin]\n    always_changed: true\n')
     await scenario('repro', async () => {}, async () => await cli(victim.home, ['repro'], proj), async () => {
       const r = await cli(victim.home, ['repro'], proj)
       const st = await cli(victim.home, ['status', '--json'], proj)
       const clean = st.code === 0 && (JSON.parse(st.stdout) as { stages: Array<{ reasons: string[] }> }).stages.every((s) => s.reasons.every((x) => x === 'always_changed'))
-      return { completed: r.code === 0 && clean }
+      return { completed: r.code === 0 && clean, error: r.code !== 0 ? firstLine(r) : `status after repro: ${st.stdout.trim() || firstLine(st)}` }
     })
   } finally {
     for (const d of started) {

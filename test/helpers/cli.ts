@@ -38,9 +38,19 @@ export async function mlpJson<T = any> (home: string, args: string[], options: {
   return JSON.parse(r.stdout) as T
 }
 
-/** A fresh temporary directory, removed by the returned cleanup. */
+const created = new Set<string>()
+
+/** A fresh temporary directory, removed after the test file by {@link removeTempDirs}. */
 export async function tempDir (prefix = 'mlp-test-'): Promise<string> {
-  return await mkdtemp(join(tmpdir(), prefix))
+  const dir = await mkdtemp(join(tmpdir(), prefix))
+  created.add(dir)
+  return dir
+}
+
+/** Removes every directory {@link tempDir} made in this test file (run by test/setup.ts). */
+export async function removeTempDirs (): Promise<void> {
+  for (const dir of created) await removeDir(dir)
+  created.clear()
 }
 
 /** Removes a directory tree, ignoring a missing one. */
