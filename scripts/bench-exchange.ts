@@ -1,9 +1,9 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { mlp, peakRssMb, type Figure } from './lib/harness.js'
+import { mlp, peakRssMb, timeCommand, type Figure } from './lib/harness.js'
 
 const MiB = 1024 * 1024
 const RAW = fileURLToPath(new URL('./raw-stream.js', import.meta.url))
@@ -56,6 +56,27 @@ export async function benchExchange (work: string, started: Array<{ home: string
   figures.push({ name: 'mlp fetch, 1 GiB from one daemon (127.0.0.1)', value: fetched.bytes / 1e6 / f.seconds, unit: 'MB/s', limit: { name: 'raw libp2p stream, 1 MiB writes', value: size / 1e6 / raw, unit: 'MB/s' }, target: '>= 80% of raw and >= 300 MB/s' })
   figures.push({ name: 'raw libp2p stream, 64 KiB writes', value: size / 1e6 / raw64, unit: 'MB/s' })
   figures.push({ name: 'fetching daemon peak RSS (1 GiB fetch)', value: peakRssMb(fetcher.pid), unit: 'MB' })
+  // a fetch stores durably: the disk's own limit, measured the same way as for add
+  const dd = timeCommand('dd', [`if=${join(proj, 'big.bin')}`, `of=${join(work, 'dd.bin')}`, 'bs=8M', 'conv=fdatasync', 'status=none'])
+  rmSync(join(work, 'dd.bin'))
+  figures.push({ name: 'copy of the 1 GiB file with fdatasync (this disk\'s durable write limit)', value: size / 1e6 / dd, unit: 'MB/s' })
+  // the same fetch into a store in RAM: what the exchange does when the disk is not the limit
+  if (existsSync('/dev/shm')) {
+    const ram = mkdtempSync('/dev/shm/mlp-bench-')
+    try {
+      const inRam = await startDaemon(join(ram, 'fetcher'))
+      try {
+        await mlp(inRam.home, ['peers', 'add', seed.addr])
+        const r = await mlp(inRam.home, ['fetch', shared.cid, '--json'])
+        figures.push({ name: 'mlp fetch, the same 1 GiB into a store on tmpfs (no disk)', value: size / 1e6 / r.seconds, unit: 'MB/s', limit: { name: 'raw libp2p stream, 1 MiB writes', value: size / 1e6 / raw, unit: 'MB/s' } })
+      } finally {
+        // stopped here, before its home goes: the RAM must be given back
+        await mlp(inRam.home, ['daemon', 'stop']).catch(() => { process.kill(inRam.pid, 'SIGKILL') })
+      }
+    } finally {
+      rmSync(ram, { recursive: true, force: true })
+    }
+  }
 
   // 10,000 small files
   const small = join(proj, 'small')

@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8'
 import { errorToJSON, type ErrorJSON, type IdResult } from '@mlp/proto'
 import { startDaemon, type DaemonInit } from './daemon.js'
 
@@ -11,6 +12,13 @@ export type StartupMessage = { type: 'ready', id: IdResult, pid: number } | { ty
  * channel so the parent can exit. Resolves with the process exit code.
  */
 export async function runDaemon (init: DaemonInit): Promise<number> {
+  // V8 lets the old generation grow up to 4x between full collections when
+  // allocation is fast, as it is while a large file streams through: a 4 GiB
+  // add peaked at 250-320 MB RSS, almost all of it garbage. Growing by 1.5x
+  // kept it at about 200 MB with no measured loss of speed. V8 reads this
+  // flag at every collection, so setting it here, after start-up, works in
+  // the background daemon and in `--foreground` alike.
+  setFlagsFromString('--heap-growing-percent=50')
   const report = (msg: StartupMessage): void => {
     if (process.send == null) return
     process.send(msg)
