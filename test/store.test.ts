@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mlp, mlpJson, tempDir } from './helpers/cli.js'
@@ -40,6 +40,23 @@ describe('add, status, checkout round trips', () => {
     // cat serves the same bytes
     const r = execFileSync(process.execPath, [join(__dirname, '../packages/cli/bin/run.js'), 'cat', added[4].cid], { env: { ...process.env, MLP_HOME: d.home }, maxBuffer: 64 << 20 })
     expect(r.equals(readFileSync(join(proj, 'many.bin')))).toBe(true)
+  })
+
+  it('a file large enough to be chunked on a worker thread comes back byte-identical, and rehashes to the same id', async () => {
+    const proj = await newProject(d.home)
+    writeRandom(join(proj, 'huge.bin'), 70 * 1024 * 1024)
+    const sum = sha256(join(proj, 'huge.bin'))
+    const [added] = await mlpJson<Added[]>(d.home, ['add', 'huge.bin'], { cwd: proj })
+    // a new mtime defeats the stat cache: status hashes the file again (off the store)
+    const later = new Date(Date.now() + 5_000)
+    utimesSync(join(proj, 'huge.bin'), later, later)
+    const st = await mlpJson(d.home, ['status'], { cwd: proj })
+    expect(st.outs).toMatchObject([{ path: 'huge.bin', state: 'unchanged' }])
+    expect(st.hashedFiles).toBe(1)
+    rmSync(join(proj, 'huge.bin'))
+    await mlpJson(d.home, ['checkout'], { cwd: proj })
+    expect(sha256(join(proj, 'huge.bin'))).toBe(sum)
+    expect(added.size).toBe(70 * 1024 * 1024)
   })
 
   it('a nested directory keeps empty dirs, executable modes and symlinks', async () => {

@@ -3,8 +3,9 @@ import { open } from 'node:fs/promises'
 import { CID } from 'multiformats/cid'
 import { PathError } from '@mlp/proto'
 import type { Blockstore } from './blockstore.js'
+import { chunkFile } from './chunk-stream.js'
 import { DEFAULT_CHUNKER, findCut } from './chunker.js'
-import { BLOCK_BATCH_BYTES, BLOCK_BATCH_COUNT, COMMIT_EVERY_BYTES, IMPORT_READ_BYTES, PROGRESS_INTERVAL_MS, RACY_MARGIN_MS, SMALL_FILE_BYTES } from './constants.js'
+import { BLOCK_BATCH_BYTES, BLOCK_BATCH_COUNT, COMMIT_EVERY_BYTES, IMPORT_READ_BYTES, PROGRESS_INTERVAL_MS, RACY_MARGIN_MS, SMALL_FILE_BYTES, WORKER_BUFFERS, WORKER_FILE_BYTES } from './constants.js'
 import { EXECUTABLE_MODE, FileBuilder, buildDirectory, buildSymlink, type BlockSink, type Link } from './dag.js'
 import { mapDiskError } from './disk-errors.js'
 import type { IndexDb, StatEntry } from './index-db.js'
@@ -184,7 +185,8 @@ class ImportRun {
     const builder = new FileBuilder(this.sink, idMode(st))
     try {
       if (Number(st.size) <= SMALL_FILE_BYTES) await this.smallFile(path, Number(st.size), builder)
-      else await this.bigFile(path, builder)
+      else if (Number(st.size) < WORKER_FILE_BYTES) await this.bigFile(path, builder)
+      else await this.hugeFile(path, builder)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new PathError(`${path} disappeared while being added`, { cause: err })
       if ((err as NodeJS.ErrnoException).code === 'EACCES') throw new PathError(`${path} is not readable (permission denied)`, { cause: err })
@@ -266,6 +268,25 @@ class ImportRun {
       await next
     } finally {
       await fh.close()
+    }
+  }
+
+  /**
+   * A file big enough to pay for a thread: it is read and cut into chunks on
+   * a worker while this thread hashes and stores (chunking was measured as
+   * the main thread's largest cost, 0.8 of 1.3 s of CPU per GiB).
+   */
+  private async hugeFile (path: string, builder: FileBuilder): Promise<void> {
+    for await (const seg of chunkFile(path, { readBytes: IMPORT_READ_BYTES, buffers: WORKER_BUFFERS, signal: this.options.signal })) {
+      let at = seg.start
+      for (const len of seg.lengths) {
+        await builder.addChunk(seg.buffer.subarray(at, at + len))
+        at += len
+        await this.counted(len)
+      }
+      // blocks point into the buffer until the store has copied them
+      await this.flushBlocks()
+      seg.release()
     }
   }
 
