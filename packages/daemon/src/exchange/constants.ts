@@ -19,3 +19,7 @@ export const MAX_INBOUND_STREAMS = 16
 export const STREAM_IDLE_MS = Number(process.env.MLP_STREAM_IDLE_MS ?? 30_000)
 /** Failures (timeouts, closed streams) after which a peer is left out of the rest of a fetch. */
 export const MAX_PEER_FAILURES = 3
+/** Rounds of a fetch wave in a row that store nothing before the fetch fails. */
+export const MAX_STALLED_ROUNDS = 8
+/** Pause before asking again peers that said they lacked blocks (they may be fetching them too). */
+export const STALLED_RETRY_MS = 500

@@ -6,10 +6,15 @@ import { DAG_PB_CODEC, PROGRESS_INTERVAL_MS } from '../store/constants.js'
 import { markReachable } from '../store/gc.js'
 import { matchesCid } from '../store/hash.js'
 import type { Store } from '../store/index.js'
-import { FETCH_COMMIT_BYTES, MAX_PEER_FAILURES, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, WANT_BATCH, WANTS_IN_FLIGHT } from './constants.js'
+import { FETCH_COMMIT_BYTES, MAX_PEER_FAILURES, MAX_STALLED_ROUNDS, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, STALLED_RETRY_MS, WANT_BATCH, WANTS_IN_FLIGHT } from './constants.js'
 import type { Exchange, PeerSession } from './exchange.js'
 import type { Providers } from './providers.js'
 import { WorkQueue } from './work-queue.js'
+
+async function delay (ms: number, signal?: AbortSignal): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  signal?.throwIfAborted()
+}
 
 /** Progress of a fetch. */
 export interface FetchProgress {
@@ -141,23 +146,39 @@ class FetchRun {
       this.c.log.info('fetching', { root: this.root.toString(), providers: this.providers })
     }
     const work = new WorkQueue(missing, this.providers)
-    for (let round = 0; work.remaining() > 0; round++) {
+    // rounds that stored nothing: a round that made progress (a busy seed
+    // among twenty fetchers) is never held against the fetch
+    let stalled = 0
+    while (work.remaining() > 0) {
       const live = this.providers.filter((p) => !this.bad.has(p) && (this.failures.get(p) ?? 0) < MAX_PEER_FAILURES)
       const stuck = work.unservable(live)
-      if (live.length === 0 || stuck != null || round > 8) {
+      if (live.length === 0 || stuck != null) {
         // ask again: other peers may hold what these could not give
         const fresh = (await this.c.exchange.whoHas([this.root], { signal: this.options.signal }))
         const more = [...fresh].filter(([p, h]) => h[0] && !this.bad.has(p) && !live.includes(p)).map(([p]) => p)
         // peers that only failed (no lie) may be asked again once the others are exhausted
         for (const [p, h] of fresh) if (h[0] && !this.bad.has(p) && !more.includes(p) && !live.includes(p)) { this.failures.delete(p); more.push(p) }
-        if (more.length === 0 || round > 16) {
+        if (more.length === 0 && live.length > 0 && stalled < MAX_STALLED_ROUNDS) {
+          // the peers that said "missing" may be fetching the same data: ask them again shortly
+          work.forgetMissing()
+          stalled++
+          await delay(STALLED_RETRY_MS, this.options.signal)
+          continue
+        }
+        if (more.length === 0) {
           const cid = stuck ?? work.take('', 1)[0] ?? this.root
           throw new BlockNotFoundError(`no reachable peer could give block ${cid.toString()} of ${this.root.toString()}; ${this.bad.size} peer(s) dropped for bad data, ${[...this.failures.values()].filter((n) => n >= MAX_PEER_FAILURES).length} for failing`)
         }
-        this.providers.push(...more)
+        // a peer forgiven its failures is already listed: it rejoins `live` by itself
+        for (const p of more) if (!this.providers.includes(p)) this.providers.push(p)
         continue
       }
+      const before = this.result.blocks
       await Promise.all(live.map(async (peer) => { await this.fromPeer(peer, work, next) }))
+      if (this.result.blocks > before) stalled = 0
+      else if (++stalled > MAX_STALLED_ROUNDS) {
+        throw new BlockNotFoundError(`fetching ${this.root.toString()} made no progress in ${MAX_STALLED_ROUNDS} rounds with ${live.length} peer(s); ${work.remaining()} block(s) left`)
+      }
     }
   }
 
@@ -231,7 +252,8 @@ class FetchRun {
         this.c.log.warn('peer failed during fetch; moving its work to others', { peer, error: (err as Error).message })
         this.failures.set(peer, (this.failures.get(peer) ?? 0) + 1)
       }
-      for (const pending of inflight.values()) work.giveBack([...pending.values()], peer)
+      // a liar is excluded from its blocks; a peer that merely failed is not (its failure count rules it out)
+      for (const pending of inflight.values()) work.giveBack([...pending.values()], this.bad.has(peer) ? peer : undefined)
       ch.abort(err as Error)
       this.options.signal?.throwIfAborted()
     } finally {

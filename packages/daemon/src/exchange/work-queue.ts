@@ -52,13 +52,30 @@ export class WorkQueue {
     return out
   }
 
-  /** Puts blocks back for any peer but `failedPeer`. */
-  giveBack (cids: CID[], failedPeer: string): void {
+  /**
+   * Puts blocks back for any peer but `excluded`: the peer that said it does
+   * not have them, or lied about them. Blocks lost with a peer that failed
+   * (a timeout, a closed stream) come back with no one excluded: that peer
+   * still has them, and its failure count decides whether it is asked again.
+   */
+  giveBack (cids: CID[], excluded?: string): void {
     for (const cid of cids) {
       const existing = this.retry.find((r) => r.cid.equals(cid))
-      if (existing != null) existing.excluded.add(failedPeer)
-      else this.retry.push({ cid, excluded: new Set([failedPeer]) })
+      if (existing != null) {
+        if (excluded != null) existing.excluded.add(excluded)
+      } else {
+        this.retry.push({ cid, excluded: new Set(excluded == null ? [] : [excluded]) })
+      }
     }
+  }
+
+  /**
+   * Lets every peer be asked again for blocks it said it lacked: a peer that
+   * is itself fetching the same data (it holds the root, so it counts as a
+   * provider) may have them by now.
+   */
+  forgetMissing (): void {
+    for (const r of this.retry) r.excluded.clear()
   }
 
   /** Blocks not yet handed to any peer. */
