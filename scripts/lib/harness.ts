@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 /** The real CLI, as users run it: this file runs from scripts/dist/lib/ (npm run ...) or scripts/lib/ (tests). */
@@ -29,6 +29,11 @@ export function timeCommand (cmd: string, args: string[]): number {
 export function peakRssMb (pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m == null ? Number.NaN : Number(m[1]) / 1024
+}
+
+/** Starts a new peak for {@link peakRssMb} (Linux: writing 5 to clear_refs resets VmHWM). */
+export function resetPeakRss (pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5')
 }
 
 /** One row of the report. */

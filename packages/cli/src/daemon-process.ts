@@ -36,7 +36,10 @@ export async function spawnDaemon (home: string, overrides: ConfigOverrides): Pr
   const child = spawn(process.execPath, [bin, ...daemonArgs(overrides)], {
     detached: true,
     stdio: ['ignore', 'ignore', stderr, 'ipc'],
-    env: { ...process.env, MLP_HOME: home }
+    // glibc gives each thread (thread pool, chunking worker) its own malloc
+    // arena, and memory freed in one is rarely handed back: capping them at 2
+    // took a 4 GiB add's peak RSS from about 310 to 260 MB here
+    env: { MALLOC_ARENA_MAX: '2', ...process.env, MLP_HOME: home }
   })
   closeSync(stderr)
   try {

@@ -21,7 +21,7 @@ export const SMALL_FILE_BYTES = 1024 * 1024
 /** Files from this size on are read and chunked on a worker thread (starting one costs tens of ms). */
 export const WORKER_FILE_BYTES = 64 * 1024 * 1024
 /** Read buffers in circulation between a chunking worker and the main thread. */
-export const WORKER_BUFFERS = 4
+export const WORKER_BUFFERS = 3
 /** A stat-cache entry is trusted only if the file's mtime is this much older than the entry (racy-git). */
 export const RACY_MARGIN_MS = 100
 /** Progress events are sent at most this often. */
