@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { alive, mlp, mlpJson, tempDir, waitFor } from './helpers/cli.js'
+import { MLP_BIN, alive, mlp, mlpJson, tempDir, waitFor } from './helpers/cli.js'
 import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
 import { startLiar } from './helpers/liar.js'
 import { newProject, sha256, writeRandom } from './helpers/project.js'
@@ -91,6 +91,25 @@ describe('sharing between three daemons', () => {
     expect(sha256(join(clone, 'model.bin'))).toBe(sum)
     const st = await mlpJson(b.home, ['status'], { cwd: clone })
     expect(st.outs[0].state).toBe('unchanged')
+  })
+})
+
+describe('on a terminal', () => {
+  it('fetch draws a progress line with percent, size, rate, ETA and peers', async () => {
+    const [a, b] = [await pool.start(), await pool.start()]
+    await connect(b, a)
+    const proj = await newProject(a.home)
+    writeRandom(join(proj, 'data.bin'), 150_000_000)
+    const [shared] = await mlpJson<Array<{ cid: string }>>(a.home, ['share', 'data.bin'], { cwd: proj })
+    // script(1) gives the CLI a pseudo-terminal, as a user's shell would
+    const out = execFileSync('script', ['-q', '-e', '-c', `${process.execPath} ${MLP_BIN} fetch ${shared.cid}`, '/dev/null'], {
+      env: { ...process.env, NODE_ENV: undefined, MLP_HOME: b.home, NO_COLOR: '1' },
+      timeout: 120_000
+    }).toString()
+    const lines = out.split(/[\r\n]+/).map((l) => l.trim()).filter((l) => l.startsWith('fetching '))
+    expect(lines.length, out).toBeGreaterThan(0)
+    expect(lines.some((l) => /^fetching bafy\S+\.\.\. \d+% [\d.]+ [kMG]?B\/150\.\d MB {2}[\d.]+ [kMG]?B\/s {2}ETA \S+ {2}1 peer$/.test(l)), lines.join('\n')).toBe(true)
+    expect(out).toContain(`${shared.cid}: `)
   })
 })
 

@@ -37,3 +37,20 @@ export function formatTransfer (p: { bytes: number, totalBytes: number, files: n
   const eta = rate > 0 && p.totalBytes > p.bytes ? formatDuration(((p.totalBytes - p.bytes) / rate) * 1000) : '0s'
   return `${label} ${pct}% ${formatBytes(p.bytes)}/${formatBytes(p.totalBytes)}  ${p.files}/${p.totalFiles} files  ${formatBytes(rate)}/s  ETA ${eta}`
 }
+
+/**
+ * One progress line for a fetch: bytes, rate, peers serving and, once the
+ * root block (which carries the DAG's size) is here, percent and ETA. Bytes
+ * already in the store count as done but not toward the rate.
+ */
+export function formatFetch (p: { root: string, bytes: number, peers: number, totalBytes: number, presentBytes: number }, startedAt: number, now = Date.now()): string {
+  const seconds = Math.max((now - startedAt) / 1000, 0.001)
+  const rate = p.bytes / seconds
+  const head = `fetching ${p.root.slice(0, 12)}...`
+  const peers = `${p.peers} peer${p.peers === 1 ? '' : 's'}`
+  if (p.totalBytes <= 0) return `${head} ${formatBytes(p.bytes)}  ${formatBytes(rate)}/s  ${peers}`
+  const done = Math.min(p.bytes + p.presentBytes, p.totalBytes)
+  const eta = rate > 0 ? formatDuration(((p.totalBytes - done) / rate) * 1000) : '?'
+  // the ETA before the peers: an 80-column terminal still shows it
+  return `${head} ${Math.floor((done / p.totalBytes) * 100)}% ${formatBytes(done)}/${formatBytes(p.totalBytes)}  ${formatBytes(rate)}/s  ETA ${eta}  ${peers}`
+}

@@ -18,14 +18,15 @@ export class ProgressLine {
     const now = Date.now()
     if (now - this.last < 100) return
     this.last = now
-    const width = this.stream.columns ?? 80
+    // a pseudo-terminal nobody sized reports 0 columns
+    const width = (this.stream.columns ?? 0) > 0 ? this.stream.columns : 80
     this.stream.write(`\r${text.slice(0, width - 1).padEnd(width - 1)}`)
     this.drawn = true
   }
 
   /** Erases the line. */
   clear (): void {
-    if (this.drawn) this.stream.write(`\r${' '.repeat((this.stream.columns ?? 80) - 1)}\r`)
+    if (this.drawn) this.stream.write(`\r${' '.repeat(((this.stream.columns ?? 0) > 0 ? this.stream.columns : 80) - 1)}\r`)
     this.drawn = false
   }
 }

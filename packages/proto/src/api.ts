@@ -200,7 +200,8 @@ export interface FetchedRoot {
 }
 
 /** Progress of a fetch. */
-export type FetchProgressEvent = ProgressEvent<'exchange:fetch', { root: string, bytes: number, blocks: number, peers: number }>
+/** `totalBytes`: the whole DAG (0 until its root block is here); `presentBytes`: what was already stored. */
+export type FetchProgressEvent = ProgressEvent<'exchange:fetch', { root: string, bytes: number, blocks: number, peers: number, totalBytes: number, presentBytes: number }>
 
 /** What `mlp pull` did. */
 export interface PullResult {

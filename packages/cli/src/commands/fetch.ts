@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core'
 import type { FetchedRoot } from '@mlp/proto'
 import { BaseCommand } from '../base-command.js'
-import { formatBytes } from '../format.js'
+import { formatBytes, formatFetch } from '../format.js'
 
 export default class Fetch extends BaseCommand<typeof Fetch> {
   static override summary = 'Get data from peers into the local store (and write it out with -o)'
@@ -19,10 +19,7 @@ export default class Fetch extends BaseCommand<typeof Fetch> {
   async run (): Promise<FetchedRoot[]> {
     const started = Date.now()
     const targets = this.argv.filter((a, i, all) => !a.startsWith('-') && all[i - 1] !== '-o' && all[i - 1] !== '--out')
-    const fetched = await this.call('fetch', { cwd: process.cwd(), targets, out: this.flags.out }, (e) => {
-      const rate = e.detail.bytes / Math.max((Date.now() - started) / 1000, 0.001)
-      return `fetching ${e.detail.root.slice(0, 16)}...  ${formatBytes(e.detail.bytes)}  ${e.detail.blocks} blocks  ${formatBytes(rate)}/s  from ${e.detail.peers} peer(s)`
-    })
+    const fetched = await this.call('fetch', { cwd: process.cwd(), targets, out: this.flags.out }, (e) => formatFetch(e.detail, started))
     for (const f of fetched) {
       const peers = Object.entries(f.fromPeers).map(([p, s]) => `${p.slice(-8)}: ${s.blocks}`).join(', ')
       this.log(`${f.root}: ${f.blocks} blocks (${formatBytes(f.bytes)}) fetched${peers === '' ? '' : ` [${peers}]`}, ${f.alreadyHad} already here${f.out != null ? ` -> ${f.out}` : ''}`)

@@ -23,6 +23,10 @@ export interface FetchProgress {
   blocks: number
   /** Peers serving blocks right now. */
   peers: number
+  /** Encoded bytes of the whole DAG (the root's UnixFS Tsize); 0 until the root block is here. */
+  totalBytes: number
+  /** Bytes of blocks that were already in the store (a resumed fetch). */
+  presentBytes: number
 }
 
 /** What a fetch did. */
@@ -79,6 +83,10 @@ class FetchRun {
   private sinceCommit = 0
   private lastProgress = 0
   private readonly generation: number
+  /** For the progress line: the DAG's size, bytes already stored, and the sizes its links give for the current wave. */
+  private totalBytes = 0
+  private presentBytes = 0
+  private readonly linkSize = new Map<string, number>()
 
   constructor (private readonly c: FetchComponents, private readonly root: CID, private readonly options: FetchOptions) {
     this.result = { root: root.toString(), blocks: 0, bytes: 0, alreadyHad: 0, fromPeers: {} }
@@ -117,12 +125,21 @@ class FetchRun {
       const have = await this.c.store.blockstore.hasMany(wave)
       const missing: CID[] = []
       for (let i = 0; i < wave.length; i++) {
+        const key = wave[i].toString()
+        const size = this.linkSize.get(key)
+        this.linkSize.delete(key)
         if (!have[i]) {
           missing.push(wave[i])
           continue
         }
         this.result.alreadyHad++
-        if (wave[i].code === DAG_PB_CODEC) this.children(wave[i], await this.c.store.blockstore.get(wave[i]), next)
+        if (wave[i].code === DAG_PB_CODEC) {
+          const bytes = await this.c.store.blockstore.get(wave[i])
+          this.presentBytes += bytes.length
+          this.children(wave[i], bytes, next)
+        } else {
+          this.presentBytes += size ?? 0
+        }
       }
       if (missing.length > 0) await this.fetchWave(missing, next)
       wave = next.filter((cid) => {
@@ -135,8 +152,12 @@ class FetchRun {
   }
 
   private children (cid: CID, bytes: Uint8Array, into: CID[]): void {
-    for (const link of dagPb.decode(bytes).Links) into.push(link.Hash)
-    void cid
+    const { Links } = dagPb.decode(bytes)
+    for (const link of Links) {
+      into.push(link.Hash)
+      if (link.Tsize != null && link.Hash.code !== DAG_PB_CODEC) this.linkSize.set(link.Hash.toString(), link.Tsize)
+    }
+    if (this.totalBytes === 0 && cid.equals(this.root)) this.totalBytes = Links.reduce((n, l) => n + (l.Tsize ?? 0), bytes.length)
   }
 
   private async fetchWave (missing: CID[], next: CID[]): Promise<void> {
@@ -283,6 +304,6 @@ class FetchRun {
     const now = Date.now()
     if (this.options.onProgress == null || (!force && now - this.lastProgress < PROGRESS_INTERVAL_MS)) return
     this.lastProgress = now
-    this.options.onProgress({ root: this.result.root, bytes: this.result.bytes, blocks: this.result.blocks, peers: this.active })
+    this.options.onProgress({ root: this.result.root, bytes: this.result.bytes, blocks: this.result.blocks, peers: this.active, totalBytes: this.totalBytes, presentBytes: this.presentBytes })
   }
 }
