@@ -23,3 +23,7 @@ export const MAX_PEER_FAILURES = 3
 export const MAX_STALLED_ROUNDS = 8
 /** Pause before asking again peers that said they lacked blocks (they may be fetching them too). */
 export const STALLED_RETRY_MS = 500
+/** Blocks one wave of a fetch asks for at most (counting the children a node will bring): bounds memory on any DAG size. */
+export const WAVE_BLOCKS = 4096
+/** The chunker's mean block size, to guess how many children a node has from its size. */
+export const AVERAGE_CHUNK_BYTES = 80 * 1024

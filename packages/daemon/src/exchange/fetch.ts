@@ -2,14 +2,24 @@ import * as dagPb from '@ipld/dag-pb'
 import { BlockNotFoundError, MsgType } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import type { Logger } from '../logger.js'
-import { DAG_PB_CODEC, PROGRESS_INTERVAL_MS } from '../store/constants.js'
-import { markReachable } from '../store/gc.js'
+import { DAG_PB_CODEC, FILE_FANOUT, PROGRESS_INTERVAL_MS } from '../store/constants.js'
 import { matchesCid } from '../store/hash.js'
 import type { Store } from '../store/index.js'
-import { FETCH_COMMIT_BYTES, MAX_PEER_FAILURES, MAX_STALLED_ROUNDS, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, STALLED_RETRY_MS, WANT_BATCH, WANTS_IN_FLIGHT } from './constants.js'
+import { AVERAGE_CHUNK_BYTES, FETCH_COMMIT_BYTES, MAX_PEER_FAILURES, MAX_STALLED_ROUNDS, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, STALLED_RETRY_MS, WANT_BATCH, WANTS_IN_FLIGHT, WAVE_BLOCKS } from './constants.js'
 import type { Exchange, PeerSession } from './exchange.js'
 import type { Providers } from './providers.js'
 import { WorkQueue } from './work-queue.js'
+
+/** `cids` without repeats (a DAG may hold the same block twice), in order. */
+function unique (cids: CID[]): CID[] {
+  const seen = new Set<string>()
+  return cids.filter((cid) => {
+    const key = cid.toString()
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
 
 async function delay (ms: number, signal?: AbortSignal): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms))
@@ -99,8 +109,7 @@ class FetchRun {
       // a last check of the whole DAG: whatever the scheduling did, a fetch
       // that reports success has every block
       for (let pass = 0; ; pass++) {
-        const missing: CID[] = []
-        await markReachable(this.c.store.blockstore, [this.root], missing, true)
+        const missing = await this.missingBelow(this.root)
         if (missing.length === 0) break
         if (pass >= 3) throw new BlockNotFoundError(`block ${missing[0].toString()} of ${this.root.toString()} could not be fetched from any peer`)
         this.c.log.warn('fetch left blocks behind; fetching them again', { root: this.root.toString(), missing: missing.length })
@@ -116,11 +125,20 @@ class FetchRun {
     }
   }
 
+  /**
+   * Fetches what is missing below `start`, depth-first in waves of bounded
+   * size: the children of a node go to the front of the queue, and a wave
+   * takes nodes only while the children they are expected to bring (from
+   * their size, as their parent's link gives it) stay within
+   * {@link WAVE_BLOCKS}. So memory stays flat however large the DAG: a whole
+   * level of a 100 GiB file would be over a million ids.
+   */
   private async walk (start: CID[]): Promise<void> {
-    const seen = new Set<string>()
-    let wave: CID[] = start
-    while (wave.length > 0) {
+    let queue: CID[] = [...start]
+    while (queue.length > 0) {
       this.options.signal?.throwIfAborted()
+      const wave = this.takeWave(queue)
+      queue = queue.slice(wave.length)
       const next: CID[] = []
       const have = await this.c.store.blockstore.hasMany(wave)
       const missing: CID[] = []
@@ -141,21 +159,59 @@ class FetchRun {
           this.presentBytes += size ?? 0
         }
       }
-      if (missing.length > 0) await this.fetchWave(missing, next)
-      wave = next.filter((cid) => {
-        const key = cid.toString()
-        if (seen.has(key)) return false
-        seen.add(key)
-        return true
+      if (missing.length > 0) await this.fetchWave(unique(missing), next)
+      queue = next.concat(queue)
+    }
+  }
+
+  /**
+   * Ids below `root` that the store lacks (up to {@link WAVE_BLOCKS}), node
+   * by node with one index lookup for each node's links: no set of every id
+   * in the DAG, and no lookup per block.
+   */
+  private async missingBelow (root: CID): Promise<CID[]> {
+    const { blockstore } = this.c.store
+    if (!(await blockstore.has(root))) return [root]
+    const missing: CID[] = []
+    const stack = root.code === DAG_PB_CODEC ? [root] : []
+    while (stack.length > 0 && missing.length < WAVE_BLOCKS) {
+      const cid = stack.pop() as CID
+      let links: CID[]
+      try {
+        links = dagPb.decode(await blockstore.get(cid)).Links.map((l) => l.Hash)
+      } catch {
+        // a node gone bad here is for `mlp verify` to report; it cannot be fetched again
+        continue
+      }
+      const have = await blockstore.hasMany(links)
+      links.forEach((link, i) => {
+        if (!have[i]) missing.push(link)
+        else if (link.code === DAG_PB_CODEC) stack.push(link)
       })
     }
+    return missing
+  }
+
+  /** The front of `queue` that fits one wave (at least one id). */
+  private takeWave (queue: CID[]): CID[] {
+    let budget = WAVE_BLOCKS
+    let n = 0
+    while (n < queue.length) {
+      const cid = queue[n]
+      // a node brings about one child per average chunk of what it spans
+      const cost = cid.code === DAG_PB_CODEC ? Math.min(FILE_FANOUT, 1 + Math.ceil((this.linkSize.get(cid.toString()) ?? FILE_FANOUT * AVERAGE_CHUNK_BYTES) / AVERAGE_CHUNK_BYTES)) : 1
+      if (n > 0 && cost > budget) break
+      budget -= cost
+      n++
+    }
+    return queue.slice(0, n)
   }
 
   private children (cid: CID, bytes: Uint8Array, into: CID[]): void {
     const { Links } = dagPb.decode(bytes)
     for (const link of Links) {
       into.push(link.Hash)
-      if (link.Tsize != null && link.Hash.code !== DAG_PB_CODEC) this.linkSize.set(link.Hash.toString(), link.Tsize)
+      if (link.Tsize != null) this.linkSize.set(link.Hash.toString(), link.Tsize)
     }
     if (this.totalBytes === 0 && cid.equals(this.root)) this.totalBytes = Links.reduce((n, l) => n + (l.Tsize ?? 0), bytes.length)
   }
