@@ -108,12 +108,15 @@ class FetchRun {
       await this.walk([this.root])
       // a last check of the whole DAG: whatever the scheduling did, a fetch
       // that reports success has every block
-      for (let pass = 0; ; pass++) {
+      // (a pass checks a bounded number of ids: passes go on while they store something)
+      for (let fruitless = 0; ;) {
         const missing = await this.missingBelow(this.root)
         if (missing.length === 0) break
-        if (pass >= 3) throw new BlockNotFoundError(`block ${missing[0].toString()} of ${this.root.toString()} could not be fetched from any peer`)
+        if (fruitless >= 3) throw new BlockNotFoundError(`block ${missing[0].toString()} of ${this.root.toString()} could not be fetched from any peer`)
         this.c.log.warn('fetch left blocks behind; fetching them again', { root: this.root.toString(), missing: missing.length })
+        const before = this.result.blocks
         await this.walk(missing)
+        fruitless = this.result.blocks > before ? 0 : fruitless + 1
       }
       await this.c.store.blockstore.commit(this.generation)
       this.progress(true)
