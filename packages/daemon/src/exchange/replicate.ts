@@ -1,5 +1,5 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Connection, Stream } from '@libp2p/interface'
+import type { Stream } from '@libp2p/interface'
 import { DialError, MAX_FRAME_BYTES, MsgType } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import type { Logger } from '../logger.js'
@@ -10,8 +10,7 @@ import { pin } from '../tracking/pins.js'
 import type { Exchange } from './exchange.js'
 import { fetchDag } from './fetch.js'
 import type { Providers } from './providers.js'
-import { STREAM_IDLE_MS } from './constants.js'
-import { firstMessage } from '../net/first-message.js'
+import { handleRequests } from '../net/request-handler.js'
 
 /** libp2p protocol id of replication requests (`mlp push --to`). */
 export const REPLICATE_PROTOCOL = '/mlp/replicate/1.0.0'
@@ -34,20 +33,8 @@ export class Replication {
   constructor (private readonly c: ReplicationComponents) {}
 
   async start (): Promise<void> {
-    await this.c.node.handle(REPLICATE_PROTOCOL, async (stream: Stream, connection: Connection) => {
-      await this.serve(stream, connection.remotePeer.toString())
-    }, { maxInboundStreams: 4 })
-  }
-
-  async stop (): Promise<void> {
-    await this.c.node.unhandle(REPLICATE_PROTOCOL)
-  }
-
-  private async serve (stream: Stream, peer: string): Promise<void> {
-    const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
-    try {
-      const msg = await firstMessage(ch, STREAM_IDLE_MS)
-      if (msg?.type !== MsgType.Replicate) throw new Error('expected a REPLICATE message')
+    await handleRequests(this.c.node, REPLICATE_PROTOCOL, 4, async (msg, peer) => {
+      if (msg.type !== MsgType.Replicate) throw new Error('expected a REPLICATE message')
       let ok = true
       let message = ''
       try {
@@ -63,11 +50,12 @@ export class Replication {
         ok = false
         message = (err as Error).message
       }
-      await ch.send({ type: MsgType.Result, req: msg.req, ok, message })
-      await ch.close()
-    } catch (err) {
-      ch.abort(err as Error)
-    }
+      return { type: MsgType.Result, req: msg.req, ok, message }
+    })
+  }
+
+  async stop (): Promise<void> {
+    await this.c.node.unhandle(REPLICATE_PROTOCOL)
   }
 
   /** Asks `peer` to keep a copy of `roots`; resolves once it holds them all. */

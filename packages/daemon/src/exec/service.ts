@@ -18,6 +18,7 @@ import { EXEC_PROTOCOL, RESOURCES_PROTOCOL, type ExecEvent, type ExecRequest, ty
 import type { TrustList } from './trust.js'
 import { STREAM_IDLE_MS } from '../exchange/constants.js'
 import { firstMessage } from '../net/first-message.js'
+import { handleRequests } from '../net/request-handler.js'
 
 /** Components of {@link ExecService}. */
 export interface ExecServiceComponents {
@@ -54,16 +55,7 @@ export class ExecService {
     await this.c.node.handle(EXEC_PROTOCOL, async (stream: Stream, connection: Connection) => {
       await this.serve(stream, connection.remotePeer.toString())
     }, { maxInboundStreams: 32 })
-    await this.c.node.handle(RESOURCES_PROTOCOL, async (stream: Stream) => {
-      const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
-      try {
-        const value = await firstMessage(ch, STREAM_IDLE_MS)
-        await ch.send({ type: MsgType.Json, req: value?.req ?? 0, json: JSON.stringify(await this.c.resources()) })
-        await ch.close()
-      } catch (err) {
-        ch.abort(err as Error)
-      }
-    })
+    await handleRequests(this.c.node, RESOURCES_PROTOCOL, 32, async (msg) => ({ type: MsgType.Json, req: msg.req, json: JSON.stringify(await this.c.resources()) }))
   }
 
   async stop (): Promise<void> {

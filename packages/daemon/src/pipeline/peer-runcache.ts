@@ -1,13 +1,12 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import type { Connection, Stream } from '@libp2p/interface'
 import { MAX_FRAME_BYTES, MsgType } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
-import { STREAM_IDLE_MS } from '../exchange/constants.js'
 import type { Exchange } from '../exchange/exchange.js'
 import { fetchDag } from '../exchange/fetch.js'
 import type { Providers } from '../exchange/providers.js'
 import type { Logger } from '../logger.js'
 import type { MlpNode } from '../net/node.js'
+import { handleRequests } from '../net/request-handler.js'
 import { channel } from '../net/streams.js'
 import type { Store } from '../store/index.js'
 import type { RunCache, RunCacheEntry } from './runcache.js'
@@ -37,28 +36,17 @@ export class PeerRunCacheService {
   constructor (private readonly c: PeerRunCacheComponents) {}
 
   async start (): Promise<void> {
-    await this.c.node.handle(RUNCACHE_PROTOCOL, async (stream: Stream, connection: Connection) => {
-      await this.serve(stream, connection.remotePeer.toString())
-    }, { maxInboundStreams: 8 })
+    await handleRequests(this.c.node, RUNCACHE_PROTOCOL, 8, async (msg, peer) => {
+      if (msg.type !== MsgType.RunCache) throw new Error('expected a RUNCACHE query')
+      const entry = await this.c.runCache.get(msg.key)
+      const usable = entry != null && (await Promise.all(entry.outs.map(async (o) => await complete(this.c.store, o.cid)))).every(Boolean)
+      if (usable) this.c.log.info('served a run cache entry', { peer, key: msg.key })
+      return { type: MsgType.Result, req: msg.req, ok: usable, message: usable ? JSON.stringify(entry) : '' }
+    })
   }
 
   async stop (): Promise<void> {
     await this.c.node.unhandle(RUNCACHE_PROTOCOL)
-  }
-
-  private async serve (stream: Stream, peer: string): Promise<void> {
-    const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleTimeoutMs: STREAM_IDLE_MS })
-    try {
-      const { value: msg } = await ch.messages().next()
-      if (msg?.type !== MsgType.RunCache) throw new Error('expected a RUNCACHE query')
-      const entry = await this.c.runCache.get(msg.key)
-      const usable = entry != null && (await Promise.all(entry.outs.map(async (o) => await complete(this.c.store, o.cid)))).every(Boolean)
-      await ch.send({ type: MsgType.Result, req: msg.req, ok: usable, message: usable ? JSON.stringify(entry) : '' })
-      if (usable) this.c.log.info('served a run cache entry', { peer, key: msg.key })
-      await ch.close()
-    } catch (err) {
-      ch.abort(err as Error)
-    }
   }
 
   /** Asks every connected peer for `key`; fetches the outputs from the first that has them. */
