@@ -65,13 +65,20 @@ async function main (): Promise<void> {
     addr[who.name] = s.addrs[0]
     id[who.name] = s.peerId
   }
-  say('teammates connect (on a LAN mDNS does this by itself), and gpu-box lets alice and bob run stages')
+  say('teammates connect (on a LAN mDNS does this by itself); gpu-box lets alice and bob run stages, and they trust its results')
   await mlp(alice, ['peers', 'add', addr['gpu-box']])
   await mlp(bob, ['peers', 'add', addr.alice])
   await mlp(bob, ['peers', 'add', addr['gpu-box']])
-  await mlp(gpu, ['trust', 'add', id.alice])
-  await mlp(gpu, ['trust', 'add', id.bob])
+  // running code needs both sides: gpu-box lets them run stages, they believe gpu-box's signed results
+  await mlp(gpu, ['trust', 'add', id.alice, '--run'])
+  await mlp(gpu, ['trust', 'add', id.bob, '--run'])
+  await mlp(alice, ['trust', 'add', id['gpu-box'], '--results'])
+  await mlp(bob, ['trust', 'add', id['gpu-box'], '--results'])
+  // alice and bob read each other's data (a shared swarm key would do it for the whole team: `mlp team create`)
+  await mlp(alice, ['team', 'add', id.bob])
+  await mlp(bob, ['team', 'add', id.alice])
   await mlp(alice, ['peers'])
+  await mlp(alice, ['team', 'ls'])
 
   say('alice versions a dataset')
   const proj = join(root, 'alice', 'project')

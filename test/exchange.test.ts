@@ -154,7 +154,7 @@ describe('faults during a fetch', () => {
   })
 
   it('a lying peer is dropped and the fetch completes from an honest one', async () => {
-    const liar = await startLiar()
+    const liar = await startLiar(pool.swarmKeyBytes())
     try {
       const [a, c] = [await pool.start(), await pool.start()]
       const proj = await newProject(a.home)
@@ -194,7 +194,7 @@ describe('private network', () => {
     writeFileSync(join(homes[0], 'swarm.key'), teamKey)
     writeFileSync(join(homes[1], 'swarm.key'), teamKey)
     writeFileSync(join(homes[2], 'swarm.key'), key())
-    const [team, member, outsider, open] = [await pool.start(homes[0]), await pool.start(homes[1]), await pool.start(homes[2]), await pool.start(homes[3])]
+    const [team, member, outsider, open] = [await pool.start(homes[0]), await pool.start(homes[1]), await pool.start(homes[2]), await pool.start(homes[3], undefined, undefined, { team: false })]
     expect((await mlpJson(member.home, ['peers', 'add', team.addrs[0]])).state).toBe('connected')
     for (const d of [outsider, open]) {
       const r = await mlp(d.home, ['peers', 'add', team.addrs[0]])

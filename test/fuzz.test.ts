@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { fuzzApi, fuzzWire } from '../scripts/lib/fuzz.js'
+import { fuzzDagDecoder, fuzzPathRules } from '../scripts/lib/fuzz-dag.js'
 import { alive, mlpJson, tempDir } from './helpers/cli.js'
 import { DaemonPool } from './helpers/daemons.js'
 
@@ -14,6 +15,20 @@ describe('fuzzing', () => {
     expect(r.failures).toEqual([])
     expect(r.rejected).toBeGreaterThan(10_000)
     expect(r.decoded).toBeGreaterThan(1000)
+  })
+
+  it('DAG decoder: 20,000 hostile directory nodes decode to safe names or throw InvalidDagError', () => {
+    const r = fuzzDagDecoder(20_000, 1234)
+    expect(r.failures).toEqual([])
+    expect(r.rejected).toBeGreaterThan(5000)
+    expect(r.accepted).toBeGreaterThan(1000)
+  })
+
+  it('path rules: 20,000 random names and paths; every accepted one stays inside its destination and is not .git', () => {
+    const r = fuzzPathRules(20_000, 1234)
+    expect(r.failures).toEqual([])
+    expect(r.rejected).toBeGreaterThan(5000)
+    expect(r.accepted).toBeGreaterThan(1000)
   })
 
   it('local API: 2,000 generated requests give results or typed errors; the daemon stays up', async () => {

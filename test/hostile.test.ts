@@ -19,7 +19,8 @@ let target: TestDaemon
 let attacker: MlpNode
 beforeAll(async () => {
   target = await pool.start(undefined, undefined, { MLP_STREAM_IDLE_MS: '1000' })
-  attacker = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+  // with the pool's swarm key: a hostile teammate, the peer that may ask the most of the daemon
+  attacker = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, swarmKey: pool.swarmKeyBytes() })
 })
 afterAll(async () => {
   await attacker?.stop()

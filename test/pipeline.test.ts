@@ -112,6 +112,8 @@ describe('mlp repro', () => {
   it("a teammate's repro restores a stage another daemon already ran", async () => {
     const [a, b] = [await pool.start(), await pool.start()]
     await mlpJson(b.home, ['peers', 'add', a.addrs[0]])
+    // run-cache entries are believed only from signers trusted with --results
+    await mlpJson(b.home, ['trust', 'add', a.peerId, '--results'])
     const proj = await newProject(a.home)
     writeFourStagePipeline(proj)
     await mlpJson(a.home, ['repro'], { cwd: proj })

@@ -1,9 +1,9 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { MLP_BIN, alive, mlp, mlpJson, tempDir, waitFor } from './helpers/cli.js'
+import { MLP_BIN, alive, mlp, mlpJson, waitFor } from './helpers/cli.js'
 import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
 import { newProject } from './helpers/project.js'
 
@@ -19,9 +19,33 @@ beforeAll(async () => {
   alice = await pool.start()
   gpu = await pool.start(undefined, undefined, GPU_ENV)
   await mlpJson(alice.home, ['peers', 'add', gpu.addrs[0]])
-  await mlpJson(gpu.home, ['trust', 'add', alice.peerId])
+  // both sides consent: alice may run stages on gpu, and alice believes gpu's results
+  await mlpJson(gpu.home, ['trust', 'add', alice.peerId, '--run'])
+  await mlpJson(alice.home, ['trust', 'add', gpu.peerId, '--results'])
 })
 afterAll(async () => { await pool.cleanup() })
+
+/**
+ * Host pids of `sleep <token>` processes. A peer's job runs in a sandbox with
+ * its own PID namespace and /tmp, so the test finds it from outside.
+ */
+function sleepers (token: string): number[] {
+  const pids: number[] = []
+  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')
+      if (argv[0].endsWith('sleep') && argv[1] === token) pids.push(Number(p))
+    } catch {
+      // it ended meanwhile
+    }
+  }
+  return pids
+}
+
+/** A sleep duration no other process has: the token {@link sleepers} looks for. */
+function sleepToken (): string {
+  return `119.${String(process.hrtime.bigint() % 1_000_000n).padStart(6, '0')}`
+}
 
 function gpuStage (name: string, cmd: string, extra = ''): string {
   return `  ${name}:\n    cmd: ${cmd}\n    deps: [in.txt]\n    outs: [${name}.txt]\n    resources:\n      gpu: 1\n${extra}`
@@ -62,17 +86,18 @@ describe('a GPU stage from a machine without a GPU', () => {
     expect((await mlp(alice.home, ['logs', id])).stdout).toContain(`training on ${gpu.peerId}`)
   })
 
-  it('an untrusted requester is refused, clearly', async () => {
+  it('a requester without --run on the executor is refused, clearly', async () => {
     const stranger = await pool.start()
     await mlpJson(stranger.home, ['peers', 'add', gpu.addrs[0]])
+    await mlpJson(stranger.home, ['trust', 'add', gpu.peerId, '--results'])
     const proj = await newProject(stranger.home)
     writeFileSync(join(proj, 'in.txt'), 'x\n')
     writeFileSync(join(proj, 'mlp.yaml'), `stages:\n${gpuStage('train', 'echo hi > train.txt')}`)
     const r = await mlp(stranger.home, ['repro'], { cwd: proj })
     expect(r.code).not.toBe(0)
     expect(r.stderr).toContain(`does not trust ${stranger.peerId}`)
-    expect(r.stderr).toContain('mlp trust add')
-    expect(await mlpJson(gpu.home, ['trust', 'ls'])).not.toContain(stranger.peerId)
+    expect(r.stderr).toContain(`mlp trust add ${stranger.peerId} --run`)
+    expect((await mlpJson<Array<{ peerId: string }>>(gpu.home, ['trust', 'ls'])).map((e) => e.peerId)).not.toContain(stranger.peerId)
   })
 
   it('more GPU memory than anyone has fails naming what was asked and what peers offer', async () => {
@@ -91,24 +116,25 @@ describe('a GPU stage from a machine without a GPU', () => {
   })
 
   it('two GPU stages on a one-GPU peer queue rather than share', async () => {
-    const busy = join(await tempDir(), 'gpu0-busy')
-    // each stage holds the "GPU" (a directory) for a while; a second holder would fail mkdir
-    const hold = (name: string): string => `mkdir ${busy} && sleep 1 && rmdir ${busy} && echo "$CUDA_VISIBLE_DEVICES" > ${name}.txt`
+    // each sandboxed job records when it held the "GPU"; jobs that shared it would overlap
+    const hold = (name: string): string => `s=$(date +%s%N) && sleep 1 && echo "$CUDA_VISIBLE_DEVICES $s $(date +%s%N)" > ${name}.txt`
     const proj = await project([gpuStage('one', hold('one')), gpuStage('two', hold('two'))])
     const r = await mlpJson<Array<{ stage: string, status: string }>>(alice.home, ['repro', '-j', '2'], { cwd: proj })
     expect(r.map((o) => o.status)).toEqual(['ran', 'ran'])
-    expect(readFileSync(join(proj, 'one.txt'), 'utf8')).toBe('0\n')
-    expect(readFileSync(join(proj, 'two.txt'), 'utf8')).toBe('0\n')
+    const held = ['one', 'two'].map((n) => readFileSync(join(proj, `${n}.txt`), 'utf8').trim().split(' '))
+    expect(held.map((h) => h[0])).toEqual(['0', '0'])
+    const [a, b] = held.map((h) => [BigInt(h[1]), BigInt(h[2])])
+    expect(a[1] <= b[0] || b[1] <= a[0]).toBe(true)
   })
 })
 
 describe('jobs under faults', () => {
   it('mlp cancel kills the remote process group', async () => {
-    const pidFile = join(await tempDir(), 'job.pid')
-    const proj = await project([gpuStage('long', `sh -c 'echo $$ > ${pidFile}; sleep 120' && echo > long.txt`)])
+    const token = sleepToken()
+    const proj = await project([gpuStage('long', `sleep ${token} && echo > long.txt`)])
     const repro = mlp(alice.home, ['repro'], { cwd: proj })
-    await waitFor('the remote job to start', () => existsSync(pidFile), 30_000)
-    const pid = Number(readFileSync(pidFile, 'utf8'))
+    await waitFor('the remote job to start', () => sleepers(token).length > 0, 30_000)
+    const pid = sleepers(token)[0]
     const jobs = await mlpJson<Array<{ id: string, stage: string, state: string, role: string }>>(alice.home, ['jobs'])
     const job = jobs.find((j) => j.stage === 'long' && j.state === 'running')
     expect(job?.role).toBe('requester')
@@ -122,13 +148,14 @@ describe('jobs under faults', () => {
     const g2 = await pool.start(undefined, undefined, GPU_ENV)
     const a2 = await pool.start()
     await mlpJson(a2.home, ['peers', 'add', g2.addrs[0]])
-    await mlpJson(g2.home, ['trust', 'add', a2.peerId])
-    const pidFile = join(await tempDir(), 'job.pid')
+    await mlpJson(g2.home, ['trust', 'add', a2.peerId, '--run'])
+    await mlpJson(a2.home, ['trust', 'add', g2.peerId, '--results'])
+    const token = sleepToken()
     const proj = await newProject(a2.home)
     writeFileSync(join(proj, 'in.txt'), 'x\n')
-    writeFileSync(join(proj, 'mlp.yaml'), `stages:\n${gpuStage('long', `echo $$ > ${pidFile}; sleep 120`)}`)
+    writeFileSync(join(proj, 'mlp.yaml'), `stages:\n${gpuStage('long', `sleep ${token}`)}`)
     const repro = mlp(a2.home, ['repro'], { cwd: proj })
-    await waitFor('the remote job to start', () => existsSync(pidFile), 30_000)
+    await waitFor('the remote job to start', () => sleepers(token).length > 0, 30_000)
     process.kill(g2.pid, 'SIGKILL')
     const r = await repro
     expect(r.code).not.toBe(0)
@@ -138,14 +165,16 @@ describe('jobs under faults', () => {
   it('a requester stopped mid-job finds the result in the executor run cache later', async () => {
     const a3 = await pool.start()
     await mlpJson(a3.home, ['peers', 'add', gpu.addrs[0]])
-    await mlpJson(gpu.home, ['trust', 'add', a3.peerId])
-    const started = join(await tempDir(), 'started')
+    await mlpJson(gpu.home, ['trust', 'add', a3.peerId, '--run'])
+    await mlpJson(a3.home, ['trust', 'add', gpu.peerId, '--results'])
+    // long enough that the requester is stopped before the job ends, even on a loaded machine
+    const token = sleepToken().replace(/^119/, '6')
     const proj = await newProject(a3.home)
     writeFileSync(join(proj, 'in.txt'), 'x\n')
-    writeFileSync(join(proj, 'mlp.yaml'), `stages:\n${gpuStage('slow', `touch ${started} && sleep 2 && echo "$MLP_EXECUTOR_PEER_ID" > slow.txt`)}`)
+    writeFileSync(join(proj, 'mlp.yaml'), `stages:\n${gpuStage('slow', `sleep ${token} && echo "$MLP_EXECUTOR_PEER_ID" > slow.txt`)}`)
     const child = spawn(process.execPath, [MLP_BIN, 'repro'], { cwd: proj, env: { ...process.env, MLP_HOME: a3.home, NODE_ENV: '' }, stdio: 'ignore' })
     const exited = new Promise((resolve) => child.once('exit', resolve))
-    await waitFor('the remote job to start', () => existsSync(started), 30_000)
+    await waitFor('the remote job to start', () => sleepers(token).length > 0, 30_000)
     await mlpJson(a3.home, ['daemon', 'stop'])
     await exited
     await waitFor('the executor to finish the job', async () => (await mlpJson<Array<{ stage: string, state: string }>>(gpu.home, ['jobs'])).some((j) => j.stage === 'slow' && j.state === 'done'), 30_000)

@@ -7,10 +7,10 @@ import { channel } from '../../packages/daemon/src/net/streams.js'
 /**
  * A hostile test peer: it claims to have every block and answers every WANT
  * with random bytes of plausible size. Returns the node and how many blocks
- * it sent.
+ * it sent. With `swarmKey` it joins that private network (a lying teammate).
  */
-export async function startLiar (): Promise<{ node: MlpNode, sent: () => number }> {
-  const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+export async function startLiar (swarmKey?: Uint8Array): Promise<{ node: MlpNode, sent: () => number }> {
+  const node = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false, swarmKey })
   let sent = 0
   await node.handle(EXCHANGE_PROTOCOL, async (stream) => {
     const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })

@@ -4,6 +4,7 @@ import { ConfigError } from '@mlp/proto'
 import { DEFAULT_LISTEN } from './constants.js'
 import { LOG_LEVELS, type LogLevel } from './logger.js'
 import { parseMultiaddr } from './multiaddrs.js'
+import { DEFAULT_REPLICA_MIN_FREE, DEFAULT_REPLICA_QUOTA, parseSize } from './trust/team-quota.js'
 
 /** The daemon's configuration after config.yaml and flags are merged. */
 export interface DaemonConfig {
@@ -17,17 +18,23 @@ export interface DaemonConfig {
   logLevel: LogLevel
   /** Swarm key file for a private team network (default `MLP_HOME/swarm.key` if it exists). */
   swarmKey?: string
+  /** How this machine runs peers' jobs: `sandbox: false` runs them without bubblewrap (default true: sandboxed, and a job fails if bwrap cannot run). */
+  executor: { sandbox: boolean }
+  /** Bytes of copies (`push --to`) one teammate may have kept here (default 50 GiB). */
+  replicaQuota: number
+  /** Free space a copy for a teammate must leave on the store's disk (default 1 GiB; 5% of the disk at least). */
+  replicaMinFree: number
 }
 
 /** Values given on the command line; each one present overrides config.yaml. */
 export type ConfigOverrides = Partial<DaemonConfig>
 
 /** Keys accepted in config.yaml, for the "unknown key" message. */
-export const CONFIG_KEYS: ReadonlyArray<keyof DaemonConfig> = ['listen', 'bootstrap', 'mdns', 'logLevel', 'swarmKey']
+export const CONFIG_KEYS: ReadonlyArray<keyof DaemonConfig> = ['listen', 'bootstrap', 'mdns', 'logLevel', 'swarmKey', 'executor', 'replicaQuota', 'replicaMinFree']
 
 /** Defaults used for every key config.yaml leaves out. */
 export function defaultConfig (): DaemonConfig {
-  return { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: true, logLevel: 'info' }
+  return { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: true, logLevel: 'info', executor: { sandbox: true }, replicaQuota: DEFAULT_REPLICA_QUOTA, replicaMinFree: DEFAULT_REPLICA_MIN_FREE }
 }
 
 /**
@@ -91,6 +98,27 @@ export function parseConfig (text: string, file = 'config.yaml'): Partial<Daemon
         if (!isScalar(value) || typeof value.value !== 'string' || value.value === '') throw new ConfigError(`${at}: 'swarmKey' must be the path of a swarm key file`)
         out.swarmKey = value.value
         break
+      case 'executor': {
+        if (!isMap(value)) throw new ConfigError(`${at}: 'executor' must be a mapping such as {sandbox: true}`)
+        const executor = { sandbox: true }
+        for (const item of value.items) {
+          const sub = item.key as Node
+          const name = isScalar(sub) ? String(sub.value) : String(sub)
+          const v = item.value as Node | null
+          if (name !== 'sandbox') throw new ConfigError(`${where(sub)}: unknown key 'executor.${name}' (known keys: sandbox)`)
+          if (!isScalar(v) || typeof v.value !== 'boolean') throw new ConfigError(`${where(sub)}: 'executor.sandbox' must be true or false`)
+          executor.sandbox = v.value
+        }
+        out.executor = executor
+        break
+      }
+      case 'replicaQuota':
+      case 'replicaMinFree': {
+        const bytes = isScalar(value) ? parseSize(value.value) : undefined
+        if (bytes == null) throw new ConfigError(`${at}: '${key}' must be a size: bytes, or a number with a unit such as 50GiB or 512MiB`)
+        out[key] = bytes
+        break
+      }
       default:
         throw new ConfigError(`${at}: unknown key '${key}' (known keys: ${CONFIG_KEYS.join(', ')})`)
     }

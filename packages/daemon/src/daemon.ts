@@ -1,8 +1,8 @@
-import { mkdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { loadSwarmKey } from './net/swarm-key.js'
 import { loadConfig, type ConfigOverrides, type DaemonConfig } from './config.js'
-import { homePaths, type HomePaths } from './home.js'
+import { homePaths, secureHome, type HomePaths } from './home.js'
 import { loadIdentity } from './identity.js'
 import { createLogger, type Logger } from './logger.js'
 import { createNode, type MlpNode } from './net/node.js'
@@ -28,7 +28,13 @@ import { GpuAllocator, JobTable } from './exec/jobs.js'
 import { RemoteExec } from './exec/remote.js'
 import { detectResources } from './exec/resources.js'
 import { ExecService } from './exec/service.js'
-import { TrustList } from './exec/trust.js'
+import { TrustGrants } from './trust/grants.js'
+import { createTeamHandlers } from './api/team-routes.js'
+import { TeamList } from './trust/team.js'
+import { TeamPolicy } from './trust/team-policy.js'
+import { ReplicaLedger } from './trust/team-quota.js'
+import { ShareList } from './trust/team-shares.js'
+import { PushGrants } from './trust/team-grants.js'
 
 /** How long detected resources are reused before nvidia-smi is asked again. */
 const RESOURCES_TTL_MS = 5_000
@@ -67,7 +73,8 @@ async function packageVersion (): Promise<string> {
  */
 export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   const paths = homePaths(init.home)
-  await mkdir(paths.home, { recursive: true, mode: 0o700 })
+  // before anything in it is read or written: a home others can write is made private (or refused)
+  const homeCheck = await secureHome(paths.home)
   const config = await loadConfig(paths.config, init.overrides)
   await acquirePidFile(paths.pidFile, paths.socket)
   const cleanups: Array<() => Promise<void> | void> = [async () => { await releasePidFile(paths.pidFile) }]
@@ -83,6 +90,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   }
   try {
     const log = createLogger({ file: paths.logFile, level: config.logLevel, stderr: init.logToStderr })
+    if (homeCheck.tightenedFrom != null) log.warn('MLP_HOME was open to other users; setting mode 0700', { home: paths.home, mode: homeCheck.tightenedFrom.toString(8) })
     const privateKey = await loadIdentity(paths.identity, log)
     const store = await openStore(paths.store)
     cleanups.push(async () => { await store.close() })
@@ -101,24 +109,38 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const peering = new Peering({ node, log }, { file: paths.peers, bootstrap: config.bootstrap })
     const traffic = new Traffic()
     // the peer table starts before remote execution exists; it asks it later
-    const late: { remote?: RemoteExec } = {}
+    const late: { remote?: RemoteExec, trust?: TrustGrants } = {}
     const peers = new PeerTable({ node, log, remembered: () => peering.rememberedIds(), traffic: (peer) => traffic.get(peer), resources: async (peer, signal) => await late.remote?.peerResources(peer, signal) })
     peers.start()
     cleanups.push(() => { peers.stop() })
     await peering.start()
     cleanups.push(() => { peering.stop() })
 
-    const exchange = new Exchange({ node, store, log, traffic })
+    // teammates read any block and may push copies here; strangers get only shared roots
+    const team = new TeamList(join(paths.home, 'team.json'))
+    await team.load()
+    const shares = new ShareList(join(paths.home, 'shares.json'))
+    await shares.load()
+    const ledger = new ReplicaLedger(join(paths.home, 'replicas.json'))
+    await ledger.load()
+    // any trust role makes a teammate: the one place data access reads the trust list
+    const teamPolicy = new TeamPolicy({ team, swarmKey: swarmKey != null, roles: (peer) => late.trust?.roles(peer) ?? [], rolePeers: () => late.trust?.peers() ?? [], replicaBytes: (peer) => ledger.used(peer) })
+    const isTeammate = (peer: string): boolean => teamPolicy.isTeammate(peer)
+    const pushGrants = new PushGrants()
+    const isShared = (cid: string, peer?: string): boolean => shares.has(cid) || (peer != null && pushGrants.allows(peer, cid))
+
+    const exchange = new Exchange({ node, store, log, traffic, isTeammate, isShared })
     await exchange.start()
     cleanups.push(async () => { await exchange.stop() })
-    const providers = new Providers({ node, store, log })
+    const providers = new Providers({ node, store, log, isShared, shared: () => shares.list().map((r) => r.cid) })
     providers.start()
     cleanups.push(() => { providers.stop() })
-    const replication = new Replication({ node, store, exchange, log, providers })
+    const replication = new Replication({ node, store, exchange, log, providers, isTeammate, ledger, quotaBytes: config.replicaQuota, minFreeBytes: config.replicaMinFree, storeDir: paths.store, pushGrants })
     await replication.start()
     cleanups.push(async () => { await replication.stop() })
-    const trust = new TrustList(join(paths.home, 'trust.json'))
+    const trust = new TrustGrants(join(paths.home, 'trust.json'))
     await trust.load()
+    late.trust = trust
     const jobs = new JobTable()
     let cachedResources: { at: number, value: Resources } | undefined
     // nvidia-smi is slow-ish: refreshed at most every few seconds
@@ -129,13 +151,14 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const detected = await resources()
     if (detected.gpus.length > 0) log.info('GPUs found', { gpus: detected.gpus.map((g) => g.name), cuda: detected.cudaVersion })
     const gpus = new GpuAllocator(detected.gpus.map((g) => g.index))
-    const remote = new RemoteExec({ node, log, jobs, resources })
+    const remote = new RemoteExec({ node, log, jobs, resources, trust })
     late.remote = remote
-    const runCache = new RunCache(store)
+    // results are believed from this machine and from peers granted --results, whoever relays them
+    const runCache = new RunCache(store, { self: node.peerId.toString(), privateKey, trusted: (signer) => signer === node.peerId.toString() || trust.has(signer, 'results') })
     const peerRunCache = new PeerRunCacheService({ node, store, runCache, exchange, providers, log })
     await peerRunCache.start()
     cleanups.push(async () => { await peerRunCache.stop() })
-    const execService = new ExecService({ node, store, exchange, providers, log, trust, jobs, gpus, runCache, resources, jobsDir: join(paths.home, 'jobs') })
+    const execService = new ExecService({ node, store, exchange, providers, log, trust, privateKey, home: paths.home, sandbox: config.executor.sandbox, jobs, gpus, runCache, resources, jobsDir: join(paths.home, 'jobs') })
     await execService.start()
     cleanups.push(async () => { await execService.stop() })
 
@@ -160,7 +183,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       byteHandlers: createByteHandlers({ store, log }),
       handlers: {
         ...createStoreHandlers({ store, log, afterGc: async () => { await providers.withdrawMissing() } }),
-        ...createExchangeHandlers({ store, exchange, replication, providers, log }),
+        ...createExchangeHandlers({ store, exchange, replication, providers, log, shares }),
+        ...createTeamHandlers({ node, team, policy: teamPolicy, shares, providers, replicaQuota: config.replicaQuota }),
         ...createPipelineHandlers({
           store,
           log,

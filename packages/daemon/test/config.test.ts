@@ -15,7 +15,7 @@ describe('config.yaml', () => {
   it('empty text means defaults', async () => {
     expect(parseConfig('')).toEqual({})
     const dir = await mkdtemp(join(tmpdir(), 'mlp-config-'))
-    expect(await loadConfig(join(dir, 'missing.yaml'))).toEqual({ listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: true, logLevel: 'info' })
+    expect(await loadConfig(join(dir, 'missing.yaml'))).toMatchObject({ listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: true, logLevel: 'info', replicaQuota: 50 * 1024 ** 3, replicaMinFree: 1024 ** 3 })
   })
 
   it('names file, line and key in every error', () => {
@@ -23,7 +23,15 @@ describe('config.yaml', () => {
     expect(() => parseConfig('logLevel: loud\n', 'c.yaml')).toThrow("c.yaml:1: 'logLevel' must be one of debug, info, warn, error")
     expect(() => parseConfig('bootstrap:\n  - /ip4/1.2.3.4/tcp/1\n  - 7\n', 'c.yaml')).toThrow("c.yaml:3: 'bootstrap' entries must be multiaddrs")
     expect(() => parseConfig('- a\n- b\n', 'c.yaml')).toThrow('c.yaml:1: config must be a mapping')
-    expect(() => parseConfig('swarmkey: x\n', 'c.yaml')).toThrow("c.yaml:1: unknown key 'swarmkey' (known keys: listen, bootstrap, mdns, logLevel, swarmKey)")
+    // a substring: other keys follow swarmKey in the list
+    expect(() => parseConfig('swarmkey: x\n', 'c.yaml')).toThrow("c.yaml:1: unknown key 'swarmkey' (known keys: listen, bootstrap, mdns, logLevel, swarmKey")
+  })
+
+  it('reads sizes as bytes or with a unit, and refuses anything else', () => {
+    expect(parseConfig('replicaQuota: 50GiB\nreplicaMinFree: 1048576\n')).toEqual({ replicaQuota: 50 * 1024 ** 3, replicaMinFree: 1024 ** 2 })
+    expect(parseConfig('replicaQuota: 1.5 MB\n')).toEqual({ replicaQuota: 1_500_000 })
+    expect(() => parseConfig('mdns: true\nreplicaQuota: lots\n', 'c.yaml')).toThrow("c.yaml:2: 'replicaQuota' must be a size")
+    expect(() => parseConfig('replicaMinFree: -1\n', 'c.yaml')).toThrow("c.yaml:1: 'replicaMinFree' must be a size")
   })
 
   it('flags override the file', async () => {

@@ -77,6 +77,22 @@ export interface JobInfo {
   message?: string
 }
 
+/**
+ * What a peer may do with this machine: `run`, its stages may run here (set on
+ * the executor); `results`, this machine sends it stages and believes its
+ * signed results and run-cache entries (set on the requester).
+ */
+export type TrustRole = 'run' | 'results'
+
+/** Every trust role, in the order `mlp trust ls` shows them. */
+export const TRUST_ROLES: readonly TrustRole[] = ['run', 'results']
+
+/** One row of `mlp trust ls`. */
+export interface TrustEntry {
+  peerId: string
+  roles: TrustRole[]
+}
+
 /** `mlp daemon status`. */
 export interface DaemonStatus extends IdResult {
   pid: number
@@ -179,10 +195,34 @@ export interface VerifyResult {
 /** Progress of verify. */
 export type VerifyProgress = ProgressEvent<'store:verify', { checked: number }>
 
-/** One root `mlp share` announced. */
+/** One root `mlp share` published: strangers may read it and what it links to. */
 export interface SharedRoot {
   path?: string
   cid: string
+  /** When it was shared (in `mlp share --list`). */
+  at?: string
+}
+
+/** How a peer came to be a teammate (`mlp team ls`). */
+export type TeamVia = 'swarm-key' | 'added' | 'run' | 'results'
+
+/** A teammate: reads any block this daemon holds and may `push --to` it. */
+export interface TeamMember {
+  peerId: string
+  /** Every reason it is a teammate. */
+  via: TeamVia[]
+  connected: boolean
+  /** Bytes of copies kept for it (`push --to`) and its quota. */
+  replicaBytes: number
+}
+
+/** `mlp team ls`. */
+export interface TeamListing {
+  /** This daemon runs with a swarm key: every peer that can connect is a teammate. */
+  swarmKey: boolean
+  members: TeamMember[]
+  /** Bytes of copies each teammate may ask this daemon to keep. */
+  replicaQuota: number
 }
 
 /** What a fetch of one root did. */
@@ -300,9 +340,14 @@ export interface Routes {
   pull: { request: { cwd: string, targets?: string[] }, result: PullResult, progress: FetchProgressEvent | CheckoutProgress }
   push: { request: { cwd: string, targets?: string[], to?: string }, result: PushResult, progress: never }
   repro: { request: ReproRequest, result: StageOutcome[], progress: ReproProgress }
-  'trust/add': { request: { peerId: string }, result: string[], progress: never }
-  'trust/rm': { request: { peerId: string }, result: string[], progress: never }
-  'trust/ls': { request: Record<string, never>, result: string[], progress: never }
+  'team/add': { request: { peerId: string }, result: TeamListing, progress: never }
+  'team/rm': { request: { peerId: string }, result: TeamListing, progress: never }
+  'team/ls': { request: Record<string, never>, result: TeamListing, progress: never }
+  unshare: { request: { cwd: string, targets: string[] }, result: SharedRoot[], progress: never }
+  'share/ls': { request: Record<string, never>, result: SharedRoot[], progress: never }
+  'trust/add': { request: { peerId: string, roles: TrustRole[] }, result: TrustEntry[], progress: never }
+  'trust/rm': { request: { peerId: string, roles?: TrustRole[] }, result: TrustEntry[], progress: never }
+  'trust/ls': { request: Record<string, never>, result: TrustEntry[], progress: never }
   jobs: { request: Record<string, never>, result: JobInfo[], progress: never }
   logs: { request: { id: string, follow?: boolean }, result: { id: string, state: JobInfo['state'] }, progress: ProgressEvent<'exec:log', { stage: string, stream: 'stdout' | 'stderr', line: string }> }
   cancel: { request: { id: string }, result: JobInfo, progress: never }
@@ -333,7 +378,7 @@ export const ERROR_TRAILER = 'x-mlp-error'
 export type RouteName = keyof Routes
 
 /** Every route name, for the server's dispatch table and request validation. */
-export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push', 'repro', 'dag', 'stage/add', 'params/diff', 'metrics/show', 'metrics/diff', 'trust/add', 'trust/rm', 'trust/ls', 'jobs', 'logs', 'cancel', 'resources']
+export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push', 'repro', 'dag', 'stage/add', 'params/diff', 'metrics/show', 'metrics/diff', 'team/add', 'team/rm', 'team/ls', 'unshare', 'share/ls', 'trust/add', 'trust/rm', 'trust/ls', 'jobs', 'logs', 'cancel', 'resources']
 
 /** One NDJSON line of a response. */
 export type Frame<R extends RouteName = RouteName> =

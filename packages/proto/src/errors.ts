@@ -102,13 +102,27 @@ export const PathError = define('PathError', 'Cannot use this path')
 export const PointerFileError = define('PointerFileError', 'Malformed pointer file')
 /** A DAG node that does not decode as UnixFS. */
 export const InvalidDagError = define('InvalidDagError', 'Not a valid UnixFS node')
+/** A name or path that mlp refuses to write (`..`, `.git` in any spelling, a duplicate), or a write that would go through a symlink. */
+export const UnsafePathError = define('UnsafePathError', 'Refused a path that could write outside its destination')
 /** mlp.yaml / dvc.yaml, mlp.lock or a params file is invalid (cycle, duplicate out, syntax...). */
 export const PipelineFileError = define('PipelineFileError', 'Invalid pipeline file')
 /** A stage's command failed. */
 export const StageFailedError = define('StageFailedError', 'A stage failed')
 /** A peer refused to run a stage for us (we are not on its trust list). */
 export const NotTrustedError = define('NotTrustedError', 'The peer does not trust this machine')
+/** A peer's job result or run-cache entry is not believed: bad or missing signature, a signer without `--results`, or outs other than the stage declares. */
+export const UntrustedResultError = define('UntrustedResultError', 'A result from a peer was rejected')
+/** This executor cannot sandbox a peer's job (no bubblewrap, or no namespaces) and was not told to run jobs unsandboxed. */
+export const SandboxUnavailableError = define('SandboxUnavailableError', 'Cannot sandbox the job')
 /** No machine offers what a stage asks for. */
 export const NoEligiblePeerError = define('NoEligiblePeerError', 'No peer can run this stage')
+/** A team line (`mlp-team:v1:<hex>`) or swarm key that is malformed, or a different key already in place. */
+export const TeamKeyError = define('TeamKeyError', 'Invalid team key')
+/** `mlp team rm` of a peer that was not added with `mlp team add`. */
+export const NotInTeamError = define('NotInTeamError', 'The peer was not added to the team')
+/** `mlp unshare` of something that is not shared. */
+export const NotSharedError = define('NotSharedError', 'Not shared')
+/** A peer refused to keep a copy (`push --to`): not a teammate, over its quota, or too little disk. */
+export const ReplicaRefusedError = define('ReplicaRefusedError', 'The peer refused to keep a copy')
 /** A job id that no daemon here knows. */
 export const JobNotFoundError = define('JobNotFoundError', 'No such job')

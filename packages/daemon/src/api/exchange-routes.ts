@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs'
-import { mkdir, rm } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { BlockNotFoundError, PathError, type FetchedRoot, type SharedRoot } from '@mlp/proto'
@@ -8,12 +7,14 @@ import { fetchDag } from '../exchange/fetch.js'
 import type { Providers } from '../exchange/providers.js'
 import type { Replication } from '../exchange/replicate.js'
 import type { Logger } from '../logger.js'
+import type { ShareList } from '../trust/team-shares.js'
 import { markReachable } from '../store/gc.js'
 import type { Store } from '../store/index.js'
 import { addPaths, pointerDir } from '../tracking/add.js'
-import { checkoutPointers } from '../tracking/checkout.js'
+import { checkoutOut, checkoutPointers } from '../tracking/checkout.js'
 import { pin } from '../tracking/pins.js'
-import { readPointer, writePointer } from '../tracking/pointers.js'
+import { readPointer } from '../tracking/pointers.js'
+import { writeTreeNew } from '../tracking/safe-write.js'
 import { rootPath } from '../pipeline/graph.js'
 import { lockPathFor, readLock } from '../pipeline/lock.js'
 import { loadPipeline, pipelineFile } from '../pipeline/schema.js'
@@ -30,6 +31,8 @@ export interface ExchangeRoutesComponents {
   replication: Replication
   providers: Providers
   log: Logger
+  /** Roots strangers may read: `mlp share` publishes here. */
+  shares: ShareList
 }
 
 /** Routes about moving data between peers. */
@@ -68,14 +71,10 @@ function lockOuts (root: string): Array<{ path: string, cid: string, size: numbe
   return out
 }
 
-/** Writes a fetched DAG to a new path. */
+/** Writes a fetched DAG to a new path, through the safe writer (temp dir beside it, then rename). */
 async function exportTo (store: Store, cid: CID, dest: string, signal?: AbortSignal): Promise<void> {
   if (existsSync(dest)) throw new PathError(`${dest} already exists: choose a new path for -o`)
-  for await (const item of store.exporter.walk(cid)) {
-    const path = item.path === '' ? dest : join(dest, item.path)
-    if (item.kind === 'dir') await mkdir(path, { recursive: true })
-    else await store.exporter.writeFile(item.cid, path, signal)
-  }
+  await store.lock.read(async () => await writeTreeNew(store.exporter, cid, dest, { signal }))
 }
 
 /** Handlers of share, fetch, pull and push. */
@@ -99,11 +98,11 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
         await registerProject(store, findProject(cwd))
         for (const a of await addPaths(store, cwd, paths, { signal, onProgress: progress })) out.push({ path: a.path, cid: a.cid })
       }
-      if (out.length === 0) throw new PathError('nothing to share: name paths or content ids')
-      for (const r of out) {
-        await pin(store, CID.parse(r.cid), 'shared')
-        c.providers.announce(CID.parse(r.cid))
-      }
+      if (out.length === 0) throw new PathError('nothing to share: name paths or content ids (`mlp share --list` shows what is shared)')
+      for (const r of out) await pin(store, CID.parse(r.cid), 'shared')
+      // published before announced: the provider record must not come before strangers may read it
+      await c.shares.add(out.map((r) => ({ cid: CID.parse(r.cid).toString(), path: r.path != null ? resolve(cwd, r.path) : undefined })))
+      for (const r of out) c.providers.announce(CID.parse(r.cid))
       return out
     },
     fetch: async (body, { signal, progress }) => {
@@ -121,6 +120,8 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
       const results: FetchedRoot[] = []
       for (const root of roots) {
         const r: FetchedRoot = await fetchDag(c, root, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } })
+        // a DAG with a name mlp would never write (`..`, `.git`, duplicates) fails here, before it is pinned or announced
+        await store.lock.read(async () => { await store.exporter.checkTree(root, signal) })
         await pin(store, root, 'fetched')
         c.providers.announce(root)
         if (outPath != null) {
@@ -146,14 +147,8 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
       if (targets == null || targets.length === 0) {
         for (const o of lockOuts(root)) {
           fetched.push(await fetchDag(c, CID.parse(o.cid), { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } }))
-          const tmp = join(root, `${o.path}.mlp-pull`)
-          await writePointer(tmp, { outs: [{ path: o.path.split('/').pop() as string, cid: o.cid, size: o.size }] })
-          try {
-            const [done] = await checkoutPointers(store, root, [tmp], { signal, onProgress: progress })
-            checkout.push({ ...done, path: o.path })
-          } finally {
-            await rm(tmp, { force: true })
-          }
+          // readLock checked o.path; the safe writer refuses symlinks between the root and it
+          checkout.push(await checkoutOut(store, root, join(root, o.path), CID.parse(o.cid), { signal, onProgress: progress }))
         }
       }
       return { fetched, checkout }

@@ -1,14 +1,24 @@
-import { JobNotFoundError } from '@mlp/proto'
+import { BadRequestError, JobNotFoundError, TRUST_ROLES, type TrustRole } from '@mlp/proto'
+import { isJobIdText } from '../exec/job-id.js'
 import type { JobTable } from '../exec/jobs.js'
 import type { RemoteExec } from '../exec/remote.js'
-import type { TrustList } from '../exec/trust.js'
+import type { TrustGrants } from '../trust/grants.js'
 import type { Resources } from '@mlp/proto'
 import type { Handlers } from './server.js'
-import { requiredString } from './validate.js'
+import { requiredString, stringList } from './validate.js'
+
+/** The `roles` of a trust request: known role names; `required` refuses none at all. */
+function rolesOf (value: unknown, required: boolean): TrustRole[] | undefined {
+  const roles = stringList(value, 'roles')
+  const unknown = roles?.find((r) => !TRUST_ROLES.includes(r as TrustRole))
+  if (unknown != null) throw new BadRequestError(`unknown trust role '${unknown.slice(0, 32)}' (roles: ${TRUST_ROLES.join(', ')})`)
+  if (required && (roles == null || roles.length === 0)) throw new BadRequestError(`'roles' must name at least one of ${TRUST_ROLES.join(', ')}`)
+  return roles == null || roles.length === 0 ? undefined : roles as TrustRole[]
+}
 
 /** What the execution routes need. */
 export interface ExecRoutesComponents {
-  trust: TrustList
+  trust: TrustGrants
   jobs: JobTable
   remote: RemoteExec
   resources: () => Promise<Resources>
@@ -20,13 +30,15 @@ export type ExecRoute = 'trust/add' | 'trust/rm' | 'trust/ls' | 'jobs' | 'logs' 
 /** Handlers of trust, jobs, logs, cancel and resources. */
 export function createExecHandlers (c: ExecRoutesComponents): Pick<Handlers, ExecRoute> {
   const job = (id: string): NonNullable<ReturnType<JobTable['get']>> => {
+    // ids name directories on executors: nothing outside 0-9 a-f - goes any further
+    if (!isJobIdText(id)) throw new BadRequestError(`'${id.slice(0, 64)}' is not a job id: see \`mlp jobs\``)
     const j = c.jobs.get(id)
     if (j == null) throw new JobNotFoundError(`no job ${id} on this machine: see \`mlp jobs\``)
     return j
   }
   return {
-    'trust/add': async (body) => await c.trust.add(requiredString(body.peerId, 'peerId')),
-    'trust/rm': async (body) => await c.trust.remove(requiredString(body.peerId, 'peerId')),
+    'trust/add': async (body) => await c.trust.add(requiredString(body.peerId, 'peerId'), rolesOf(body.roles, true) as TrustRole[]),
+    'trust/rm': async (body) => await c.trust.remove(requiredString(body.peerId, 'peerId'), rolesOf(body.roles, false)),
     'trust/ls': async () => c.trust.list(),
     jobs: async () => c.jobs.list(),
     resources: async () => await c.resources(),

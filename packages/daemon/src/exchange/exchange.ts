@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js'
 import type { MlpNode } from '../net/node.js'
 import { channel, type Channel } from '../net/streams.js'
 import type { Store } from '../store/index.js'
+import { StrangerScope } from '../trust/team-scope.js'
 import { HAS_TIMEOUT_MS, MAX_INBOUND_STREAMS, STREAM_IDLE_MS } from './constants.js'
 import type { Traffic } from './traffic.js'
 
@@ -15,6 +16,10 @@ export interface ExchangeComponents {
   store: Store
   log: Logger
   traffic: Traffic
+  /** Teammates read any block and get true `Has` answers; strangers only what {@link StrangerScope} allows. */
+  isTeammate: (peer: string) => boolean
+  /** Whether `peer` may start a walk at this cid (as `CID.toString()` gives it): a root published with `mlp share`, or one we asked it to keep a copy of. */
+  isShared: (cid: string, peer: string) => boolean
 }
 
 /** An open request stream to one peer. */
@@ -27,15 +32,23 @@ export interface PeerSession {
  * The block exchange protocol: serves blocks from the local store to peers
  * (each one verified on read, so a corrupt local block is reported missing
  * rather than passed on), and opens sessions to peers for the fetcher.
+ * A teammate may read any block; a stranger only shared roots and what
+ * blocks served to it on the same connection link to. Anything else is answered
+ * exactly as an absent block is, so a stranger learns nothing of it.
  */
 export class Exchange {
   private nextReq = 1
+  /** What each stranger's connection may ask for; dropped with the connection. */
+  private readonly scopes = new WeakMap<Connection, StrangerScope>()
 
   constructor (private readonly c: ExchangeComponents) {}
 
   async start (): Promise<void> {
     await this.c.node.handle(EXCHANGE_PROTOCOL, async (stream: Stream, connection: Connection) => {
-      await this.serve(stream, connection.remotePeer.toString())
+      let scope = this.scopes.get(connection)
+      const peer = connection.remotePeer.toString()
+      if (scope == null) this.scopes.set(connection, scope = new StrangerScope((cid) => this.c.isShared(cid, peer)))
+      await this.serve(stream, peer, scope)
     }, { maxInboundStreams: MAX_INBOUND_STREAMS })
   }
 
@@ -53,16 +66,19 @@ export class Exchange {
     return channel(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleTimeoutMs, onBytes: (dir, n) => { this.c.traffic.add(peer, dir, n) } })
   }
 
-  private async serve (stream: Stream, peer: string): Promise<void> {
+  private async serve (stream: Stream, peer: string, scope: StrangerScope): Promise<void> {
     const ch = this.wrap(stream, peer, STREAM_IDLE_MS)
     const { blockstore } = this.c.store
     try {
       for await (const msg of ch.messages()) {
+        // asked per message: `mlp team add|rm` applies to open streams too
+        const limit = this.c.isTeammate(peer) ? undefined : scope
         if (msg.type === MsgType.Want) {
-          await this.serveWant(ch, msg.req, msg.cids, peer)
+          await this.serveWant(ch, msg.req, msg.cids, peer, limit)
         } else if (msg.type === MsgType.Has) {
-          const have = await blockstore.hasMany(msg.cids.map((b) => CID.decode(b)))
-          await ch.send({ type: MsgType.Have, req: msg.req, have })
+          const cids = msg.cids.map((b) => CID.decode(b))
+          const have = await blockstore.hasMany(cids)
+          await ch.send({ type: MsgType.Have, req: msg.req, have: limit == null ? have : have.map((h, i) => h && limit.allows(cids[i])) })
         } else {
           throw new Error(`unexpected message type ${msg.type} from a requester`)
         }
@@ -74,15 +90,33 @@ export class Exchange {
     }
   }
 
-  /** Sends the wanted blocks in order; MISSING for one that is absent or fails verification. */
-  private async serveWant (ch: Channel, req: number, ids: Uint8Array[], peer: string): Promise<void> {
-    const cids = ids.map((b) => CID.decode(b))
+  /**
+   * Sends the wanted blocks in order; MISSING for one that is absent, fails
+   * verification, or is out of a stranger's `scope` (not even read, so
+   * timing says nothing either).
+   */
+  private async serveWant (ch: Channel, req: number, ids: Uint8Array[], peer: string, scope?: StrangerScope): Promise<void> {
+    if (scope != null) {
+      // one by one, in order: a block served earlier in this request may grant a later one
+      for (const id of ids) {
+        const cid = CID.decode(id)
+        await this.sendBlocks(ch, req, [id], scope.allows(cid) ? [cid] : [], peer, scope)
+      }
+      return
+    }
+    await this.sendBlocks(ch, req, ids, ids.map((b) => CID.decode(b)), peer)
+  }
+
+  /** Sends `cids` (read from the store) as BLOCK or MISSING, then MISSING for the rest of `ids`. */
+  private async sendBlocks (ch: Channel, req: number, ids: Uint8Array[], cids: CID[], peer: string, scope?: StrangerScope): Promise<void> {
     let i = 0
     for await (const r of this.c.store.blockstore.getMany(cids)) {
       const bytes = ids[i++]
       if (r.error?.name === 'CorruptBlockError') this.c.log.error('not serving a corrupt block', { cid: r.cid.toString(), peer })
+      if (r.bytes != null) scope?.served(r.cid, r.bytes)
       await ch.send(r.bytes == null ? { type: MsgType.Missing, req, cid: bytes } : { type: MsgType.Block, req, cid: bytes, data: r.bytes })
     }
+    for (; i < ids.length; i++) await ch.send({ type: MsgType.Missing, req, cid: ids[i] })
   }
 
   /** Opens a request stream to a connected peer. */
@@ -137,6 +171,6 @@ export class Exchange {
       if (Date.now() >= deadline) break
       await new Promise((resolve) => setTimeout(resolve, 500))
     }
-    throw new BlockNotFoundError(`no peer has ${root.toString()}: asked ${asked} connected peer(s) for ${Math.round(options.timeoutMs / 1000)} s; check \`mlp peers\` and that a teammate shared it`)
+    throw new BlockNotFoundError(`no peer has ${root.toString()}: asked ${asked} connected peer(s) for ${Math.round(options.timeoutMs / 1000)} s; check \`mlp peers\`, and that its holder shared it (\`mlp share\`) or counts this machine as a teammate`)
   }
 }

@@ -4,6 +4,8 @@ import { CID } from 'multiformats/cid'
 import type { Logger } from '../logger.js'
 import { DAG_PB_CODEC, FILE_FANOUT, PROGRESS_INTERVAL_MS } from '../store/constants.js'
 import { matchesCid } from '../store/hash.js'
+import { DiskFloor } from '../store/disk-floor.js'
+import { protectRoot } from '../store/in-flight.js'
 import type { Store } from '../store/index.js'
 import { AVERAGE_CHUNK_BYTES, FETCH_COMMIT_BYTES, MAX_PEER_FAILURES, MAX_STALLED_ROUNDS, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, STALLED_RETRY_MS, WANT_BATCH, WANTS_IN_FLIGHT, WAVE_BLOCKS } from './constants.js'
 import type { Exchange, PeerSession } from './exchange.js'
@@ -22,7 +24,16 @@ function unique (cids: CID[]): CID[] {
 }
 
 async function delay (ms: number, signal?: AbortSignal): Promise<void> {
-  await new Promise((resolve) => setTimeout(resolve, ms))
+  signal?.throwIfAborted()
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
   signal?.throwIfAborted()
 }
 
@@ -76,10 +87,24 @@ export interface FetchOptions {
  * bytes is dropped and its work goes to the others, as does the work of a
  * peer that dies or goes silent. Blocks already stored are never asked for,
  * so a fetch interrupted at any point resumes where it stopped.
+ *
+ * Each block is visited once, however many links point at it, so the work is
+ * linear in the DAG's unique blocks (a DAG "bomb" of four blocks linking the
+ * level below a thousand times costs four blocks). The store lock is held
+ * only while the store is read or written, never across a network wait: gc
+ * and the API go on while a peer is slow, and gc keeps what the fetch stored
+ * (its root is protected while it runs). The signal stops it at the next
+ * block, and a free-disk floor ({@link DiskFloor}) stops it before the disk
+ * is full.
  */
 export async function fetchDag (c: FetchComponents, root: CID, options: FetchOptions = {}): Promise<FetchResult> {
   const run = new FetchRun(c, root, options)
-  return await c.store.lock.read(async () => await run.run())
+  const release = protectRoot(c.store.blockstore, root)
+  try {
+    return await run.run()
+  } finally {
+    release()
+  }
 }
 
 class FetchRun {
@@ -97,10 +122,24 @@ class FetchRun {
   private totalBytes = 0
   private presentBytes = 0
   private readonly linkSize = new Map<string, number>()
+  /**
+   * Nodes (dag-pb blocks) this walk has already had or fetched: their links
+   * are followed once. Raw leaves are not kept (a file's leaves are about a
+   * thousand times as many as its nodes); repeats of a leaf are dropped
+   * within a wave instead, which bounds them by the links of unique nodes.
+   */
+  private readonly visited = new Set<string>()
+  private readonly floor: DiskFloor
 
   constructor (private readonly c: FetchComponents, private readonly root: CID, private readonly options: FetchOptions) {
     this.result = { root: root.toString(), blocks: 0, bytes: 0, alreadyHad: 0, fromPeers: {} }
     this.generation = c.store.blockstore.generation()
+    this.floor = new DiskFloor(c.store.packs.dir, root.toString())
+  }
+
+  /** Runs `fn` holding the store lock (shared): only for store reads and writes, never a network wait. */
+  private async locked<T>(fn: () => Promise<T>): Promise<T> {
+    return await this.c.store.lock.read(fn)
   }
 
   async run (): Promise<FetchResult> {
@@ -115,15 +154,17 @@ class FetchRun {
         if (fruitless >= 3) throw new BlockNotFoundError(`block ${missing[0].toString()} of ${this.root.toString()} could not be fetched from any peer`)
         this.c.log.warn('fetch left blocks behind; fetching them again', { root: this.root.toString(), missing: missing.length })
         const before = this.result.blocks
+        // a node listed missing is fetched again, and its children walked anew
+        for (const cid of missing) this.visited.delete(cid.toString())
         await this.walk(missing)
         fruitless = this.result.blocks > before ? 0 : fruitless + 1
       }
-      await this.c.store.blockstore.commit(this.generation)
+      await this.locked(async () => { await this.c.store.blockstore.commit(this.generation) })
       this.progress(true)
       return this.result
     } catch (err) {
       // keep what arrived: the next fetch starts from there
-      await this.c.store.blockstore.commit(this.generation).catch(() => {})
+      await this.locked(async () => { await this.c.store.blockstore.commit(this.generation) }).catch(() => {})
       throw err
     }
   }
@@ -134,65 +175,83 @@ class FetchRun {
    * takes nodes only while the children they are expected to bring (from
    * their size, as their parent's link gives it) stay within
    * {@link WAVE_BLOCKS}. So memory stays flat however large the DAG: a whole
-   * level of a 100 GiB file would be over a million ids.
+   * level of a 100 GiB file would be over a million ids. A node already
+   * visited is skipped, and repeats within a wave are dropped.
    */
   private async walk (start: CID[]): Promise<void> {
     let queue: CID[] = [...start]
     while (queue.length > 0) {
       this.options.signal?.throwIfAborted()
-      const wave = this.takeWave(queue)
-      queue = queue.slice(wave.length)
-      const next: CID[] = []
-      const have = await this.c.store.blockstore.hasMany(wave)
-      const missing: CID[] = []
-      for (let i = 0; i < wave.length; i++) {
-        const key = wave[i].toString()
-        const size = this.linkSize.get(key)
+      const taken = this.takeWave(queue)
+      queue = queue.slice(taken.length)
+      const sizes = new Map<string, number | undefined>()
+      for (const cid of taken) {
+        const key = cid.toString()
+        sizes.set(key, this.linkSize.get(key))
         this.linkSize.delete(key)
-        if (!have[i]) {
-          missing.push(wave[i])
-          continue
-        }
-        this.result.alreadyHad++
-        if (wave[i].code === DAG_PB_CODEC) {
-          const bytes = await this.c.store.blockstore.get(wave[i])
-          this.presentBytes += bytes.length
-          this.children(wave[i], bytes, next)
-        } else {
-          this.presentBytes += size ?? 0
-        }
       }
-      if (missing.length > 0) await this.fetchWave(unique(missing), next)
+      const wave = unique(taken).filter((cid) => !this.visited.has(cid.toString()))
+      const next: CID[] = []
+      const missing = wave.length === 0 ? [] : await this.locked(async () => await this.sortWave(wave, sizes, next))
+      if (missing.length > 0) await this.fetchWave(missing, next)
       queue = next.concat(queue)
     }
   }
 
+  /** The ids of `wave` the store lacks; the children of the nodes it has go to `next`. */
+  private async sortWave (wave: CID[], sizes: Map<string, number | undefined>, next: CID[]): Promise<CID[]> {
+    const have = await this.c.store.blockstore.hasMany(wave)
+    const missing: CID[] = []
+    for (let i = 0; i < wave.length; i++) {
+      if (!have[i]) {
+        missing.push(wave[i])
+        continue
+      }
+      this.result.alreadyHad++
+      if (wave[i].code === DAG_PB_CODEC) {
+        this.visited.add(wave[i].toString())
+        const bytes = await this.c.store.blockstore.get(wave[i])
+        this.presentBytes += bytes.length
+        this.children(wave[i], bytes, next)
+      } else {
+        this.presentBytes += sizes.get(wave[i].toString()) ?? 0
+      }
+    }
+    return missing
+  }
+
   /**
    * Ids below `root` that the store lacks (up to {@link WAVE_BLOCKS}), node
-   * by node with one index lookup for each node's links: no set of every id
-   * in the DAG, and no lookup per block.
+   * by node with one index lookup for each node's distinct links: a set of
+   * the nodes (not the leaves) seen, so each is read once, and no lookup per
+   * block. The lock is taken per node, so gc is never held up for long.
    */
   private async missingBelow (root: CID): Promise<CID[]> {
     const { blockstore } = this.c.store
-    if (!(await blockstore.has(root))) return [root]
+    if (!(await this.locked(async () => await blockstore.has(root)))) return [root]
     const missing: CID[] = []
     const stack = root.code === DAG_PB_CODEC ? [root] : []
+    const seen = new Set<string>([root.toString()])
     while (stack.length > 0 && missing.length < WAVE_BLOCKS) {
+      this.options.signal?.throwIfAborted()
       const cid = stack.pop() as CID
-      let links: CID[]
-      try {
-        links = dagPb.decode(await blockstore.get(cid)).Links.map((l) => l.Hash)
-      } catch {
-        // a node gone bad here is for `mlp verify` to report; it cannot be fetched again
-        continue
-      }
-      const have = await blockstore.hasMany(links)
-      links.forEach((link, i) => {
-        if (!have[i]) missing.push(link)
-        else if (link.code === DAG_PB_CODEC) stack.push(link)
+      await this.locked(async () => {
+        let links: CID[]
+        try {
+          links = unique(dagPb.decode(await blockstore.get(cid)).Links.map((l) => l.Hash)).filter((l) => !seen.has(l.toString()))
+        } catch {
+          // a node gone bad here is for `mlp verify` to report; it cannot be fetched again
+          return
+        }
+        const have = await blockstore.hasMany(links)
+        links.forEach((link, i) => {
+          if (link.code === DAG_PB_CODEC) seen.add(link.toString())
+          if (!have[i]) missing.push(link)
+          else if (link.code === DAG_PB_CODEC) stack.push(link)
+        })
       })
     }
-    return missing
+    return unique(missing)
   }
 
   /** The front of `queue` that fits one wave (at least one id). */
@@ -230,6 +289,7 @@ class FetchRun {
     // among twenty fetchers) is never held against the fetch
     let stalled = 0
     while (work.remaining() > 0) {
+      this.options.signal?.throwIfAborted()
       const live = this.providers.filter((p) => !this.bad.has(p) && (this.failures.get(p) ?? 0) < MAX_PEER_FAILURES)
       const stuck = work.unservable(live)
       if (live.length === 0 || stuck != null) {
@@ -297,7 +357,8 @@ class FetchRun {
       if (inflight.size === 0) return
       watch()
       for await (const msg of ch.messages()) {
-        watch()
+        // storing may wait for gc to release the store: that is no silence of the peer's
+        clearTimeout(idle)
         if (msg.type !== MsgType.Block && msg.type !== MsgType.Missing) throw new Error(`unexpected message type ${msg.type}`)
         const pending = inflight.get(msg.req)
         const cid = pending?.get(CID.decode(msg.cid).toString())
@@ -316,6 +377,7 @@ class FetchRun {
           served.blocks++
           served.bytes += msg.data.length
         }
+        watch()
         if (pending.size === 0) {
           inflight.delete(msg.req)
           await fill()
@@ -344,9 +406,14 @@ class FetchRun {
   }
 
   private async store (cid: CID, data: Uint8Array, next: CID[]): Promise<void> {
+    this.options.signal?.throwIfAborted()
+    await this.floor.reserve(data.length)
     // the wave was filtered with hasMany: no per-block index lookup
-    await this.c.store.blockstore.putNew(cid, data, this.generation)
-    if (cid.code === DAG_PB_CODEC) this.children(cid, data, next)
+    await this.locked(async () => { await this.c.store.blockstore.putNew(cid, data, this.generation) })
+    if (cid.code === DAG_PB_CODEC) {
+      this.visited.add(cid.toString())
+      this.children(cid, data, next)
+    }
     this.result.blocks++
     this.result.bytes += data.length
     this.sinceCommit += data.length
@@ -354,7 +421,7 @@ class FetchRun {
       this.sinceCommit = 0
       // in the background: waiting on fsync here stalls the stream, and the
       // final commit reports any failure anyway
-      this.c.store.blockstore.commit(this.generation).catch(() => {})
+      this.locked(async () => { await this.c.store.blockstore.commit(this.generation) }).catch(() => {})
     }
     this.progress(false)
   }

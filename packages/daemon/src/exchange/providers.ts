@@ -12,13 +12,19 @@ export interface ProvidersComponents {
   node: MlpNode
   store: Store
   log: Logger
+  /** Roots published with `mlp share`: the only ones announced. */
+  shared: () => Iterable<string>
+  isShared: (cid: string) => boolean
 }
 
 /**
- * Provider records in the LAN DHT for the roots this daemon holds on purpose
- * (pins: shared, fetched, pushed, replicas). The DHT re-provides them while
- * the daemon runs; all pins are announced again at start, and a root gc
- * removed is withdrawn. Lookups find holders that are not connected yet.
+ * Provider records in the LAN DHT for the roots published with `mlp share`,
+ * and only those: the DHT is open to strangers, and a record says what this
+ * daemon holds. Roots fetched, pushed or replicated are pinned but never
+ * announced; teammates learn of them by asking (`Has`). The DHT re-provides
+ * shared roots while the daemon runs; they are announced again at start, and
+ * one that is unshared or removed by gc is withdrawn. Lookups find holders
+ * that are not connected yet.
  */
 export class Providers {
   private readonly provided = new Set<string>()
@@ -26,28 +32,43 @@ export class Providers {
 
   constructor (private readonly c: ProvidersComponents) {}
 
-  /** Announces every pinned root, in the background. */
+  /** Announces every shared root (each provide runs in the background). */
   start (): void {
-    void (async () => {
-      for await (const pin of this.c.store.index.pins.values()) {
-        if (this.stopped) return
-        this.announce(CID.parse(pin.cid))
+    for (const cid of this.c.shared()) {
+      try {
+        this.announce(CID.parse(cid))
+      } catch (err) {
+        this.c.log.warn('not announcing a shared root that does not parse', { cid, error: (err as Error).message })
       }
-    })().catch((err: Error) => { this.c.log.warn('announcing pins failed', { error: err.message }) })
+    }
   }
 
   stop (): void {
     this.stopped = true
   }
 
-  /** Starts providing `cid` (returns at once; the DHT query runs behind). */
+  /**
+   * Starts providing `cid` if it is shared (returns at once; the DHT query
+   * runs behind). Anything else is ignored, whoever asks: fetch, push and
+   * remote execution call this for what they pin, and that stays private.
+   */
   announce (cid: CID): void {
     const key = cid.toString()
-    if (this.provided.has(key) || this.stopped) return
+    if (!this.c.isShared(key) || this.provided.has(key) || this.stopped) return
     this.provided.add(key)
     this.c.node.contentRouting.provide(cid, { signal: AbortSignal.timeout(DHT_TIMEOUT_MS) })
       .then(() => { this.c.log.debug('provided', { cid: key }) })
       .catch((err: Error) => { this.c.log.debug('provide incomplete (few DHT peers yet)', { cid: key, error: err.message }) })
+  }
+
+  /**
+   * Stops re-providing `cid` (after `mlp unshare`). Records already stored
+   * by DHT peers expire on their own: the DHT has no way to recall them.
+   */
+  async withdraw (cid: CID): Promise<void> {
+    const key = cid.toString()
+    if (!this.provided.delete(key)) return
+    await this.c.node.contentRouting.cancelReprovide(cid).catch(() => {})
   }
 
   /** Stops providing roots that are no longer in the store (after gc). */

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import type { Launcher } from './sandbox.js'
 
 /** One line of a stage's output. */
 export interface LogLine {
@@ -10,6 +11,8 @@ export interface LogLine {
 export interface RunInit {
   cwd: string
   env: NodeJS.ProcessEnv
+  /** Runs `sh -c` under this wrapper (a sandbox); default: directly. */
+  launcher?: Launcher
   signal?: AbortSignal
   onLine?: (l: LogLine) => void
 }
@@ -19,12 +22,15 @@ const KILL_GRACE_MS = 5_000
 
 /**
  * Runs one command through `sh -c` in its own process group, so that Ctrl-C
- * (the abort signal) stops everything it started, not just the shell.
+ * (the abort signal) stops everything it started, not just the shell (a
+ * sandbox wrapper stays in that group, with everything inside it).
  * Resolves with the exit code and the last lines of stderr.
  */
 export async function runCommand (cmd: string, init: RunInit): Promise<{ code: number, stderrTail: string[] }> {
   init.signal?.throwIfAborted()
-  const child = spawn('/bin/sh', ['-c', cmd], { cwd: init.cwd, env: init.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  const file = init.launcher?.file ?? '/bin/sh'
+  const args = [...(init.launcher != null ? [...init.launcher.args, '/bin/sh'] : []), '-c', cmd]
+  const child = spawn(file, args, { cwd: init.cwd, env: init.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   const tail: string[] = []
   const pipe = (stream: NodeJS.ReadableStream, name: LogLine['stream']): void => {
     let partial = ''

@@ -1,3 +1,5 @@
+import type { SignedResult } from '../trust/results.js'
+
 /** libp2p protocol id of remote stage execution. */
 export const EXEC_PROTOCOL = '/mlp/exec/1.0.0'
 /** libp2p protocol id of resource queries. */
@@ -16,7 +18,11 @@ export interface JobSpec {
   gpu: number
   gpuMemoryMib?: number
   gpuModel?: string
-  /** The run cache key the requester computed: the executor records its result under it. */
+  /** The deps as the stage key hashes them (root-relative path, content id); each is also an input. */
+  deps: Array<{ path: string, cid: string }>
+  /** Param values the stage key hashes: params file (relative to wdir) → key → value. */
+  params: Record<string, Record<string, unknown>>
+  /** The run cache key the requester computed: the executor recomputes it, then signs its result under it. */
   key: string
 }
 
@@ -29,6 +35,7 @@ export type ExecEvent =
   | { event: 'queued' }
   | { event: 'started', gpus: number[] }
   | { event: 'log', stream: 'stdout' | 'stderr', line: string }
-  | { event: 'done', outs: Array<{ path: string, cid: string, size: number, nfiles?: number }> }
+  /** The declared outs, signed by the executor (see trust/results.ts): the requester checks both before writing anything. */
+  | ({ event: 'done' } & SignedResult)
   | { event: 'failed', message: string, stderrTail?: string[] }
   | { event: 'cancelled' }

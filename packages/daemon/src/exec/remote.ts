@@ -6,8 +6,11 @@ import type { MlpNode } from '../net/node.js'
 import { channel } from '../net/streams.js'
 import type { JobTable } from './jobs.js'
 import type { LogLine } from './local.js'
+import type { TrustGrants } from '../trust/grants.js'
+import type { SignedResult } from '../trust/results.js'
 import { EXEC_PROTOCOL, RESOURCES_PROTOCOL, type ExecEvent, type ExecRequest, type JobSpec } from './protocol.js'
 import { describeResources, satisfies } from './resources.js'
+import { checkResult } from './result-check.js'
 
 /** How long a peer may take to say what it offers. */
 const RESOURCES_TIMEOUT_MS = 2_000
@@ -18,6 +21,8 @@ export interface RemoteExecComponents {
   log: Logger
   jobs: JobTable
   resources: () => Promise<Resources>
+  /** Who may run our stages: peers granted `--results` here. */
+  trust: TrustGrants
 }
 
 /** What a stage asks for. */
@@ -30,16 +35,24 @@ export interface Want {
 
 /** The outcome of a remote job. */
 export type RemoteResult =
-  | { ok: true, outs: Array<{ path: string, cid: string, size: number, nfiles?: number }>, peer: string }
+  | { ok: true, result: SignedResult, peer: string }
   | { ok: false, message: string, stderrTail?: string[] }
 
 /**
  * The requester side of remote execution: learns what peers offer, picks
- * where a stage runs, sends it, relays its output live, and collects the
- * result.
+ * where a stage runs (only peers granted `--results` here), sends it, relays
+ * its output live, and collects the result, checked and signed.
  */
 export class RemoteExec {
-  constructor (private readonly c: RemoteExecComponents) {}
+  /** Open exec streams per executor, so revoking its `--results` grant ends them. */
+  private readonly live = new Map<string, Set<(err: Error) => void>>()
+
+  constructor (private readonly c: RemoteExecComponents) {
+    c.trust.onRevoke((peer, lost) => {
+      if (!lost.has('results')) return
+      for (const end of this.live.get(peer) ?? []) end(new Error(`${peer} is no longer trusted with --results here`))
+    })
+  }
 
   /** What a connected peer offers, or undefined if it does not answer in time. */
   async peerResources (peer: string, signal?: AbortSignal): Promise<Resources | undefined> {
@@ -58,8 +71,10 @@ export class RemoteExec {
 
   /**
    * Where a stage runs: `local` when this machine has what it asks (and no
-   * `run_on`), else the eligible peers best first (most free GPU memory,
-   * fewest jobs). None: an error naming what was asked and what each peer offers.
+   * `run_on`), else the eligible peers granted `--results` here, best first
+   * (most free GPU memory, fewest jobs). None: an error naming what was
+   * asked, what each trusted peer offers, which untrusted ones could, and
+   * the two ways out (`mlp trust add <peer> --results`, `mlp repro --local`).
    */
   async place (want: Want, signal?: AbortSignal): Promise<'local' | string[]> {
     const self = this.c.node.peerId.toString()
@@ -67,13 +82,18 @@ export class RemoteExec {
       if (want.runOn === self || satisfies(await this.c.resources(), want).ok) return 'local'
     }
     const peers = want.runOn != null ? [want.runOn] : this.c.node.getPeers().map((p) => p.toString())
-    const offers = await Promise.all(peers.map(async (p) => ({ peer: p, r: await this.peerResources(p, signal) })))
-    const eligible = offers.filter((o) => o.r != null && satisfies(o.r, want).ok) as Array<{ peer: string, r: Resources }>
+    const offers = await Promise.all(peers.map(async (p) => ({ peer: p, trusted: this.c.trust.has(p, 'results'), r: await this.peerResources(p, signal) })))
+    const able = offers.filter((o) => o.r != null && satisfies(o.r, want).ok) as Array<{ peer: string, trusted: boolean, r: Resources }>
+    const eligible = able.filter((o) => o.trusted)
     if (eligible.length === 0) {
       const asked = `gpu: ${want.gpu}${want.gpuMemoryMib != null ? `, gpu_memory_mib: ${want.gpuMemoryMib}` : ''}${want.gpuModel != null ? `, gpu_model: ${want.gpuModel}` : ''}${want.runOn != null ? `, run_on: ${want.runOn}` : ''}`
       const local = describeResources(await this.c.resources())
-      const others = offers.map((o) => `${o.peer}: ${o.r == null ? 'no answer' : describeResources(o.r)}`)
-      throw new NoEligiblePeerError(`no machine can run a stage asking for ${asked}; this machine: ${local}${others.length > 0 ? `; peers: ${others.join('; ')}` : '; no peers connected'}`)
+      const others = offers.filter((o) => o.trusted).map((o) => `${o.peer}: ${o.r == null ? 'no answer' : describeResources(o.r)}`)
+      const untrusted = able.filter((o) => !o.trusted).map((o) => o.peer)
+      const hint = untrusted.length > 0
+        ? `; ${untrusted.join(', ')} could run it but ${untrusted.length > 1 ? 'are' : 'is'} not trusted with --results here: run \`mlp trust add ${untrusted[0]} --results\` to send stages there, or \`mlp repro --local\` to run it here`
+        : '; to send stages to a peer run `mlp trust add <peerId> --results` here (and `mlp trust add <this peer id> --run` there), or `mlp repro --local` to run it here'
+      throw new NoEligiblePeerError(`no machine can run a stage asking for ${asked}; this machine: ${local}${others.length > 0 ? `; trusted peers: ${others.join('; ')}` : '; no peer trusted with --results connected'}${hint}`)
     }
     const freeMem = (r: Resources): number => Math.max(...r.gpus.map((g) => g.memoryFreeMib))
     return eligible.sort((a, b) => freeMem(b.r) - freeMem(a.r) || (a.r.runningJobs + a.r.queuedJobs) - (b.r.runningJobs + b.r.queuedJobs)).map((o) => o.peer)
@@ -98,6 +118,9 @@ export class RemoteExec {
     // Ctrl-C here leaves the remote job running: its result lands in that peer's run cache (`mlp cancel` kills it)
     const onAbort = (): void => { ch.abort(new Error('requester stopped')) }
     signal?.addEventListener('abort', onAbort)
+    const end = (err: Error): void => { ch.abort(err) }
+    const ends = this.live.get(peer) ?? new Set()
+    this.live.set(peer, ends.add(end))
     try {
       await ch.send({ type: MsgType.Json, req: 0, json: JSON.stringify({ op: 'run', spec } satisfies ExecRequest) })
       for await (const msg of ch.messages()) {
@@ -114,8 +137,15 @@ export class RemoteExec {
           this.c.jobs.log(rec, { stream: e.stream, line: e.line })
           onLine({ stream: e.stream, line: e.line })
         } else if (e.event === 'done') {
+          let result: SignedResult
+          try {
+            result = await checkResult(spec, peer, { outs: e.outs, ranOn: e.ranOn, at: e.at, sig: e.sig }, (p) => this.c.trust.has(p, 'results'))
+          } catch (err) {
+            this.c.jobs.finish(rec, 'failed', (err as Error).message)
+            return { ok: false, message: (err as Error).message }
+          }
           this.c.jobs.finish(rec, 'done')
-          return { ok: true, outs: e.outs, peer }
+          return { ok: true, result, peer }
         } else if (e.event === 'failed' || e.event === 'cancelled') {
           const message = e.event === 'failed' ? e.message : `job ${spec.id} was cancelled on ${peer}`
           this.c.jobs.finish(rec, e.event === 'failed' ? 'failed' : 'cancelled', message)
@@ -131,6 +161,8 @@ export class RemoteExec {
       return { ok: false, message }
     } finally {
       signal?.removeEventListener('abort', onAbort)
+      ends.delete(end)
+      if (ends.size === 0) this.live.delete(peer)
     }
   }
 

@@ -12,10 +12,17 @@ import type { MlpNode } from '../net/node.js'
 import { channel } from '../net/streams.js'
 import type { RunCache } from '../pipeline/runcache.js'
 import type { Store } from '../store/index.js'
+import { checkRelativePath } from '../store/path-rules.js'
+import { writeTreeNew } from '../tracking/safe-write.js'
 import type { GpuAllocator, JobTable } from './jobs.js'
 import { runCommand } from './local.js'
+import { isJobId } from './job-id.js'
 import { EXEC_PROTOCOL, RESOURCES_PROTOCOL, type ExecEvent, type ExecRequest, type JobSpec } from './protocol.js'
-import type { TrustList } from './trust.js'
+import type { PrivateKey } from '@libp2p/interface'
+import type { TrustGrants } from '../trust/grants.js'
+import { signResult } from '../trust/results.js'
+import { jobEnv, sandboxFor } from './sandbox.js'
+import { specKeyProblem } from './spec-key.js'
 import { STREAM_IDLE_MS } from '../exchange/constants.js'
 import { firstMessage } from '../net/first-message.js'
 import { handleRequests } from '../net/request-handler.js'
@@ -27,7 +34,14 @@ export interface ExecServiceComponents {
   exchange: Exchange
   providers?: Providers
   log: Logger
-  trust: TrustList
+  /** Who may run stages here: peers granted `--run`. */
+  trust: TrustGrants
+  /** Signs job results and run-cache entries (the libp2p identity key). */
+  privateKey: PrivateKey
+  /** `MLP_HOME`: hidden from jobs by the sandbox. */
+  home: string
+  /** Run peers' jobs under bubblewrap (config `executor: {sandbox}`, default true). */
+  sandbox: boolean
   jobs: JobTable
   gpus: GpuAllocator
   runCache: RunCache
@@ -49,7 +63,20 @@ function safeRelative (path: string): boolean {
  * cache, so a requester that went away can still collect it later.
  */
 export class ExecService {
-  constructor (private readonly c: ExecServiceComponents) {}
+  /** Open exec streams per requester, so `mlp trust rm` ends them at once. */
+  private readonly live = new Map<string, Set<(why: string) => void>>()
+
+  constructor (private readonly c: ExecServiceComponents) {
+    c.trust.onRevoke((peer, lost) => {
+      if (!lost.has('run')) return
+      const why = `${this.c.node.peerId.toString()} no longer lets ${peer} run stages (mlp trust rm)`
+      for (const job of this.c.jobs.list()) {
+        if (job.role === 'executor' && job.peer === peer && (job.state === 'running' || job.state === 'queued')) this.c.jobs.get(job.id)?.abort?.abort(new Error(why))
+      }
+      for (const end of this.live.get(peer) ?? []) end(why)
+      this.c.log.warn('ended the jobs and streams of a peer no longer trusted to run stages', { peer })
+    })
+  }
 
   async start (): Promise<void> {
     await this.c.node.handle(EXEC_PROTOCOL, async (stream: Stream, connection: Connection) => {
@@ -67,6 +94,14 @@ export class ExecService {
   private async serve (stream: Stream, peer: string): Promise<void> {
     const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
     let open = true
+    const end = (why: string): void => {
+      const last = open ? ch.send({ type: MsgType.Json, req: 0, json: JSON.stringify({ event: 'failed', message: why } satisfies ExecEvent) }) : Promise.resolve()
+      open = false
+      // closed, not reset: a reset could drop the message before the requester reads it
+      void last.then(async () => { await ch.close() }).catch(() => { ch.abort(new Error(why)) })
+    }
+    const ends = this.live.get(peer) ?? new Set()
+    this.live.set(peer, ends.add(end))
     const send = async (e: ExecEvent): Promise<void> => {
       if (!open) return
       try {
@@ -80,11 +115,12 @@ export class ExecService {
       const msg = await firstMessage(ch, STREAM_IDLE_MS)
       if (msg?.type !== MsgType.Json) throw new Error('expected a JSON request')
       const req = JSON.parse(msg.json) as ExecRequest
-      if (!this.c.trust.has(peer)) {
-        this.c.log.warn('refused a stage from an untrusted peer', { peer })
-        await send({ event: 'refused', message: `${this.c.node.peerId.toString()} does not trust ${peer}: run \`mlp trust add ${peer}\` on that machine to let it run stages there` })
+      if (!this.c.trust.has(peer, 'run')) {
+        this.c.log.warn('refused a stage from a peer without --run', { peer })
+        const self = this.c.node.peerId.toString()
+        await send({ event: 'refused', message: `${self} does not trust ${peer} to run stages there: run \`mlp trust add ${peer} --run\` on ${self} to let it` })
       } else if (req.op === 'cancel') {
-        const job = this.c.jobs.get(req.id)
+        const job = isJobId(req.id) ? this.c.jobs.get(req.id) : undefined
         if (job == null || job.info.peer !== peer) await send({ event: 'failed', message: `no job ${req.id} of yours here` })
         else {
           job.abort?.abort()
@@ -97,10 +133,15 @@ export class ExecService {
     } catch (err) {
       this.c.log.warn('exec stream failed', { peer, error: (err as Error).message })
       ch.abort(err as Error)
+    } finally {
+      ends.delete(end)
+      if (ends.size === 0) this.live.delete(peer)
     }
   }
 
   private async run (spec: JobSpec, peer: string, send: (e: ExecEvent) => Promise<void>): Promise<void> {
+    // the id names the job's directory, removed recursively at the end: only ids as daemons make them
+    if (!isJobId(spec?.id)) return await send({ event: 'refused', message: 'the job id is not one a daemon makes (a UUID)' })
     for (const p of [...spec.inputs.map((i) => i.path), ...spec.outs.map((o) => o.path), spec.wdir === '.' ? 'x' : spec.wdir]) {
       if (!safeRelative(p)) return await send({ event: 'failed', message: `path '${p}' escapes the job directory` })
     }
@@ -122,14 +163,23 @@ export class ExecService {
       for (const input of spec.inputs) {
         const cid = CID.parse(input.cid)
         await fetchDag(this.c, cid, { signal: abort.signal })
-        await this.materialise(cid, join(work, input.path), abort.signal)
+        await this.materialise(cid, work, input.path, abort.signal)
       }
-      const env = { ...process.env, MLP_EXECUTOR_PEER_ID: this.c.node.peerId.toString(), MLP_STAGE: spec.stage, CUDA_VISIBLE_DEVICES: gpus.join(',') }
+      // the result will be signed under spec.key: it must be this job's key
+      const keyProblem = specKeyProblem(spec, work)
+      if (keyProblem != null) {
+        this.c.jobs.finish(rec, 'failed', keyProblem)
+        return await send({ event: 'failed', message: `${this.c.node.peerId.toString()} refused job ${spec.id}: ${keyProblem}` })
+      }
+      // a peer's code: scrubbed environment, and (unless the config opts out) a sandbox without MLP_HOME
+      const env = jobEnv({ jobDir: work, executor: this.c.node.peerId.toString(), stage: spec.stage, gpus })
+      const cwd = join(work, spec.wdir)
+      await mkdir(cwd, { recursive: true })
+      const launcher = await sandboxFor(this.c.sandbox, { home: this.c.home, jobDir: work, cwd, env })
       for (const cmd of spec.cmd) {
-        const cwd = join(work, spec.wdir)
         await mkdir(cwd, { recursive: true })
         for (const o of spec.outs) await mkdir(dirname(join(work, o.path)), { recursive: true })
-        const r = await runCommand(cmd, { cwd, env, signal: abort.signal, onLine: (l) => { this.c.jobs.log(rec, l) } })
+        const r = await runCommand(cmd, { cwd, env, launcher, signal: abort.signal, onLine: (l) => { this.c.jobs.log(rec, l) } })
         if (r.code !== 0) {
           this.c.jobs.finish(rec, 'failed', `command exited with code ${r.code}`)
           return await send({ event: 'failed', message: `command exited with code ${r.code} on ${this.c.node.peerId.toString()}: ${cmd}`, stderrTail: r.stderrTail })
@@ -147,13 +197,15 @@ export class ExecService {
         outs.push({ path: o.path, cid: r.link.cid.toString(), size: r.size, ...(r.kind === 'dir' ? { nfiles: r.nfiles } : {}) })
       }
       await this.c.store.blockstore.commit()
-      await this.c.runCache.put(spec.key, { outs: outs.filter((o) => spec.outs.find((x) => x.path === o.path)?.cache !== false), ranOn: this.c.node.peerId.toString(), at: new Date().toISOString() })
+      // signed once: the requester checks it, and any teammate may relay the same entry from a run cache
+      const signed = await signResult(spec.key, this.c.privateKey, this.c.node.peerId.toString(), outs)
+      await this.c.runCache.put(spec.key, signed)
       this.c.jobs.finish(rec, 'done')
       this.c.log.info('job done', { job: spec.id, stage: spec.stage, peer })
-      await send({ event: 'done', outs })
+      await send({ event: 'done', ...signed })
     } catch (err) {
       const cancelled = abort.signal.aborted
-      this.c.jobs.finish(rec, cancelled ? 'cancelled' : 'failed', (err as Error).message)
+      this.c.jobs.finish(rec, cancelled ? 'cancelled' : 'failed', cancelled && abort.signal.reason instanceof Error ? abort.signal.reason.message : (err as Error).message)
       await send(cancelled ? { event: 'cancelled' } : { event: 'failed', message: `${this.c.node.peerId.toString()}: ${(err as Error).message}` })
     } finally {
       rec.listeners.delete(listener)
@@ -175,12 +227,13 @@ export class ExecService {
     return undefined
   }
 
-  private async materialise (cid: CID, dest: string, signal: AbortSignal): Promise<void> {
-    await mkdir(dirname(dest), { recursive: true })
-    for await (const item of this.c.store.exporter.walk(cid)) {
-      const path = item.path === '' ? dest : join(dest, item.path)
-      if (item.kind === 'dir') await mkdir(path, { recursive: true })
-      else await this.c.store.exporter.writeFile(item.cid, path, signal)
-    }
+  /**
+   * Writes an input DAG at `path` inside the job directory through the safe
+   * writer: the path must be plain and relative, and no symlink an earlier
+   * input brought (`lnk -> /etc`, then an input at `lnk/passwd`) is followed.
+   */
+  private async materialise (cid: CID, work: string, path: string, signal: AbortSignal): Promise<void> {
+    checkRelativePath(path)
+    await writeTreeNew(this.c.store.exporter, cid, join(work, path), { root: work, signal })
   }
 }

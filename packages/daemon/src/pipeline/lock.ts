@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { rename, writeFile } from 'node:fs/promises'
 import { parseDocument, stringify } from 'yaml'
 import { PipelineError } from './errors.js'
+import { readPipelineText } from './file-size.js'
 import { checkRelativePath } from '../tracking/pointers.js'
 
 /** A dep or out as recorded in the lock file. */
@@ -34,10 +35,10 @@ export function lockPathFor (pipelineFile: string): string {
   return pipelineFile.replace(/(mlp|dvc)\.yaml$/, 'mlp.lock')
 }
 
-/** Reads a lock file (absent: empty); paths with `..` or absolute paths are refused. */
+/** Reads a lock file (absent: empty; over `MAX_PIPELINE_FILE_BYTES`: refused); paths with `..` or absolute paths are refused. */
 export function readLock (file: string): LockFile {
   if (!existsSync(file)) return { schema: '2.0', stages: {} }
-  const doc = parseDocument(readFileSync(file, 'utf8'), { prettyErrors: false })
+  const doc = parseDocument(readPipelineText(file), { prettyErrors: false })
   if (doc.errors.length > 0) throw new PipelineError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
   const v = doc.toJS() as LockFile | null
   if (v == null) return { schema: '2.0', stages: {} }

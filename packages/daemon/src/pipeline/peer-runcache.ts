@@ -9,6 +9,7 @@ import type { MlpNode } from '../net/node.js'
 import { handleRequests } from '../net/request-handler.js'
 import { channel } from '../net/streams.js'
 import type { Store } from '../store/index.js'
+import { isSignedResult } from '../trust/results.js'
 import type { RunCache, RunCacheEntry } from './runcache.js'
 import { complete } from './state.js'
 
@@ -31,6 +32,9 @@ export interface PeerRunCacheComponents {
  * A shared run cache: answers peers' queries for stage keys this daemon has
  * outputs for (only when every block of them is here), and asks connected
  * peers before a stage runs, fetching the outputs of the first that has them.
+ * An answer is a signed result, passed on as its executor signed it: the
+ * asker believes it only if the signer holds `--results` there, whoever
+ * relayed it, so one teammate can serve another's trusted results.
  */
 export class PeerRunCacheService {
   constructor (private readonly c: PeerRunCacheComponents) {}
@@ -39,7 +43,8 @@ export class PeerRunCacheService {
     await handleRequests(this.c.node, RUNCACHE_PROTOCOL, 8, async (msg, peer) => {
       if (msg.type !== MsgType.RunCache) throw new Error('expected a RUNCACHE query')
       const entry = await this.c.runCache.get(msg.key)
-      const usable = entry != null && (await Promise.all(entry.outs.map(async (o) => await complete(this.c.store, o.cid)))).every(Boolean)
+      // unsigned (old) entries are useless to a peer: it would not believe them
+      const usable = isSignedResult(entry) && (await Promise.all(entry.outs.map(async (o) => await complete(this.c.store, o.cid)))).every(Boolean)
       if (usable) this.c.log.info('served a run cache entry', { peer, key: msg.key })
       return { type: MsgType.Result, req: msg.req, ok: usable, message: usable ? JSON.stringify(entry) : '' }
     })
@@ -49,13 +54,17 @@ export class PeerRunCacheService {
     await this.c.node.unhandle(RUNCACHE_PROTOCOL)
   }
 
-  /** Asks every connected peer for `key`; fetches the outputs from the first that has them. */
+  /** Asks every connected peer for `key`; fetches the outputs of the first believed answer. */
   async query (key: string, signal?: AbortSignal): Promise<{ entry: RunCacheEntry, peer: string } | undefined> {
     const peers = this.c.node.getPeers().map((p) => p.toString())
     const answers = await Promise.all(peers.map(async (peer) => await this.ask(peer, key, signal)))
     for (let i = 0; i < peers.length; i++) {
       const entry = answers[i]
       if (entry == null) continue
+      if (!await this.c.runCache.believes(key, entry)) {
+        this.c.log.warn('ignored a run cache answer: not signed by this machine or a peer it trusts with --results', { peer: peers[i], signer: entry.ranOn, key })
+        continue
+      }
       try {
         for (const o of entry.outs) await fetchDag(this.c, CID.parse(o.cid), { signal })
         return { entry, peer: peers[i] }
@@ -75,9 +84,8 @@ export class PeerRunCacheService {
       const { value: reply } = await ch.messages().next()
       await ch.close()
       if (reply?.type !== MsgType.Result || !reply.ok) return undefined
-      const entry = JSON.parse(reply.message) as RunCacheEntry
-      if (!Array.isArray(entry.outs) || entry.outs.some((o) => typeof o.cid !== 'string' || typeof o.path !== 'string')) return undefined
-      return entry
+      const entry = JSON.parse(reply.message) as unknown
+      return isSignedResult(entry) ? entry : undefined
     } catch {
       return undefined
     }

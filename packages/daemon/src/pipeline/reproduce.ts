@@ -8,9 +8,10 @@ import type { RemoteExec } from '../exec/remote.js'
 import { runCommand } from '../exec/local.js'
 import type { Logger } from '../logger.js'
 import type { Store } from '../store/index.js'
-import { checkoutPointers } from '../tracking/checkout.js'
+import { checkoutOut } from '../tracking/checkout.js'
 import { ignoreInGit } from '../tracking/gitignore.js'
-import { writePointer } from '../tracking/pointers.js'
+import { checkRelativePath } from '../store/path-rules.js'
+import { removeInside } from '../tracking/safe-write.js'
 import { buildGraph, rootPath, selectStages } from './graph.js'
 import { lockPathFor, readLock, writeLock, type LockEntry, type LockedPath } from './lock.js'
 import { RunCache, type RunCacheEntry } from './runcache.js'
@@ -97,7 +98,9 @@ export async function reproduce (c: ReproComponents, root: string, file: string,
     if (result.failed != null) return emit({ stage: stage.name, status: 'failed', reasons: [result.failed], stderrTail: result.stderrTail })
     lock.stages[stage.name] = entry(stage, state, result.outs, result.ranOn ?? c.peerId)
     await saveLock()
-    await c.runCache.put(state.key, { outs: result.outs.filter((o) => stage.outs.find((x) => rootPath(stage, x.path) === o.path)?.cache !== false), ranOn: c.peerId, at: new Date().toISOString() })
+    // a peer's result is kept as it signed it (teammates may get it relayed); our own run is signed here
+    if (result.signed != null) await c.runCache.put(state.key, result.signed)
+    else await c.runCache.putOwn(state.key, result.outs.filter((o) => stage.outs.find((x) => rootPath(stage, x.path) === o.path)?.cache !== false))
     emit({ stage: stage.name, status: 'ran', reasons, from: result.ranOn })
   }
 
@@ -136,7 +139,8 @@ function entry (stage: Stage, state: StageState, outs: LockedPath[], ranOn: stri
 
 async function restore (c: ReproComponents, root: string, stage: Stage, state: StageState, signal?: AbortSignal): Promise<{ entry: RunCacheEntry, from: string } | undefined> {
   let found: { entry: RunCacheEntry, from: string } | undefined
-  const local = await c.runCache.get(state.key)
+  // believed only while signed by this machine or a peer still trusted with --results
+  const local = await c.runCache.believed(state.key)
   if (local != null && (await Promise.all(local.outs.map(async (o) => await complete(c.store, o.cid)))).every(Boolean)) found = { entry: local, from: 'local run cache' }
   if (found == null && c.peers != null) {
     const remote = await c.peers(state.key, signal).catch((err: Error) => {
@@ -152,29 +156,27 @@ async function restore (c: ReproComponents, root: string, stage: Stage, state: S
   // only the outs this stage declares, whatever the entry (maybe a peer's) says
   const outs = found.entry.outs.filter((o) => cached.includes(o.path))
   await checkoutOuts(c.store, root, outs, signal)
-  const entry = { ...found.entry, outs }
-  await c.runCache.put(state.key, entry)
-  return { entry, from: found.from }
+  // kept whole, as signed (a subset would not verify); the lock gets only the declared outs
+  await c.runCache.put(state.key, found.entry)
+  return { entry: { ...found.entry, outs }, from: found.from }
 }
 
-/** Writes outs from the store into the workspace, replacing what is there. */
+/**
+ * Writes outs from the store into the workspace, replacing what is there,
+ * through the safe writer: an out path that is not a plain path inside the
+ * project is refused, and nothing behind a symlink is removed or written.
+ */
 async function checkoutOuts (store: Store, root: string, outs: LockedPath[], signal?: AbortSignal): Promise<void> {
   for (const o of outs) {
+    // the paths may come from a peer's run-cache entry or job result
+    checkRelativePath(o.path)
     const abs = join(root, o.path)
-    await rm(abs, { recursive: true, force: true })
-    await mkdir(dirname(abs), { recursive: true })
-    // reuse checkout through a temporary pointer file beside the out
-    const tmpPointer = `${abs}.mlp-restore`
-    await writePointer(tmpPointer, { outs: [{ path: o.path.split('/').pop() as string, cid: o.cid, size: o.size }] })
-    try {
-      await checkoutPointers(store, root, [tmpPointer], { force: true, signal })
-    } finally {
-      await rm(tmpPointer, { force: true })
-    }
+    await removeInside(root, abs)
+    await checkoutOut(store, root, abs, CID.parse(o.cid), { force: true, signal })
   }
 }
 
-async function execute (c: ReproComponents, root: string, stage: Stage, state: StageState, options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string }> {
+async function execute (c: ReproComponents, root: string, stage: Stage, state: StageState, options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
   const want = stage.resources ?? (stage.runOn != null ? { gpu: 0 } : undefined)
   if (want != null && options.local !== true && c.remote != null) {
     const placement = await c.remote.place({ ...want, runOn: stage.runOn }, options.signal)
@@ -189,7 +191,7 @@ async function execute (c: ReproComponents, root: string, stage: Stage, state: S
 }
 
 /** Sends a stage to the first of `peers` that accepts it, relays its log, and brings its outs back. */
-async function executeRemote (c: ReproComponents, root: string, stage: Stage, state: StageState, peers: string[], options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string }> {
+async function executeRemote (c: ReproComponents, root: string, stage: Stage, state: StageState, peers: string[], options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
   const remote = c.remote as RemoteExec
   // inputs travel as content ids: deps and params files go into the store first
   const inputs: Array<{ path: string, cid: string }> = []
@@ -209,6 +211,9 @@ async function executeRemote (c: ReproComponents, root: string, stage: Stage, st
     gpu: stage.resources?.gpu ?? 0,
     gpuMemoryMib: stage.resources?.gpuMemoryMib,
     gpuModel: stage.resources?.gpuModel,
+    // what the key hashes, so the executor can recompute it before signing a result under it
+    deps: state.deps.map((d) => ({ path: d.path, cid: d.cid })),
+    params: state.params,
     key: state.key
   }
   const refusals: string[] = []
@@ -222,17 +227,19 @@ async function executeRemote (c: ReproComponents, root: string, stage: Stage, st
       refusals.push((err as Error).message)
       continue
     }
+    // RemoteExec.run has checked the result: exactly the declared outs, signed by a --results peer
     if (!result.ok) return { outs: [], failed: result.message, stderrTail: result.stderrTail }
-    for (const o of result.outs) await c.fetch?.(CID.parse(o.cid), options.signal)
-    const cached = result.outs.filter((o) => stage.outs.find((x) => rootPath(stage, x.path) === o.path)?.cache !== false)
+    const outs = result.result.outs
+    for (const o of outs) await c.fetch?.(CID.parse(o.cid), options.signal)
+    const cached = outs.filter((o) => stage.outs.find((x) => rootPath(stage, x.path) === o.path)?.cache !== false)
     await checkoutOuts(c.store, root, cached, options.signal)
     for (const o of cached) await ignoreInGit(join(root, o.path))
-    return { outs: result.outs, ranOn: result.peer }
+    return { outs, ranOn: result.peer, signed: result.result }
   }
   throw new NotTrustedError(refusals.join('; '))
 }
 
-async function executeLocal (c: ReproComponents, root: string, stage: Stage, gpus: number[], options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string }> {
+async function executeLocal (c: ReproComponents, root: string, stage: Stage, gpus: number[], options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
   for (const o of stage.outs) {
     // like DVC: outs are removed before the run unless `persist: true`
     if (!o.persist) await rm(join(root, rootPath(stage, o.path)), { recursive: true, force: true })

@@ -1,12 +1,19 @@
 import { createHash } from 'node:crypto'
+import type { PrivateKey } from '@libp2p/interface'
 import type { LockedPath } from './lock.js'
 import type { Store } from '../store/index.js'
+import { believable, signResult, type SignedResult } from '../trust/results.js'
 
-/** What the run cache remembers for a stage key. */
-export interface RunCacheEntry {
-  outs: LockedPath[]
-  ranOn: string
-  at: string
+/** What the run cache remembers for a stage key: outs signed by the machine that ran the stage. */
+export type RunCacheEntry = SignedResult
+
+/** What {@link RunCache} signs and judges entries with. */
+export interface RunCacheInit {
+  /** This daemon's peer id: its own entries are signed as it. */
+  self: string
+  privateKey: PrivateKey
+  /** Whether an entry signed by `signer` is believed here (this machine, or a `--results` peer). */
+  trusted: (signer: string) => boolean
 }
 
 /**
@@ -24,19 +31,47 @@ export function stageKey (cmd: string[], deps: LockedPath[], params: Record<stri
   return createHash('sha256').update(canonical).digest('hex')
 }
 
-/** The local run cache, in the store's LevelDB. */
+/**
+ * The local run cache, in the store's LevelDB. Every entry is a signed result:
+ * of a stage run here (signed with this daemon's key) or of one a peer ran.
+ * An entry is believed only while its signature verifies and its signer is
+ * trusted; an unsigned entry (written before results were signed, when a
+ * peer's answer could poison it) is never believed: the stage runs once more.
+ */
 export class RunCache {
   private readonly db
 
-  constructor (store: Store) {
-    this.db = store.index.db.sublevel<string, RunCacheEntry>('r', { keyEncoding: 'utf8', valueEncoding: 'json' })
+  constructor (store: Store, private readonly init: RunCacheInit) {
+    this.db = store.index.db.sublevel<string, unknown>('r', { keyEncoding: 'utf8', valueEncoding: 'json' })
   }
 
-  async get (key: string): Promise<RunCacheEntry | undefined> {
+  /** The entry as stored, believed or not: what peers are served (they judge it by their own trust). */
+  async get (key: string): Promise<unknown> {
     return await this.db.get(key)
   }
 
-  async put (key: string, entry: RunCacheEntry): Promise<void> {
+  /** The entry for `key` if it is believed here. */
+  async believed (key: string): Promise<RunCacheEntry | undefined> {
+    const entry = await this.db.get(key)
+    return await this.believes(key, entry) ? entry as RunCacheEntry : undefined
+  }
+
+  /** Whether `entry` would be believed as the result of stage `key`. */
+  async believes (key: string, entry: unknown): Promise<boolean> {
+    return await believable(key, entry, this.init.trusted)
+  }
+
+  /** Records the outs of a stage that ran here, signed by this daemon. */
+  async putOwn (key: string, outs: LockedPath[]): Promise<RunCacheEntry> {
+    const entry = await signResult(key, this.init.privateKey, this.init.self, outs)
     await this.db.put(key, entry)
+    return entry
+  }
+
+  /** Records a signed result another machine produced, as signed; one not believed here is not kept. */
+  async put (key: string, entry: RunCacheEntry): Promise<boolean> {
+    if (!await this.believes(key, entry)) return false
+    await this.db.put(key, entry)
+    return true
   }
 }

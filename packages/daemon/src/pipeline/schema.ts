@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { dirname, join, normalize } from 'node:path'
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml'
 import { PipelineError } from './errors.js'
+import { ExpansionBudget, foreachCount, matrixCount } from './expansion.js'
+import { readPipelineText } from './file-size.js'
 import { interpolate, toStr, type Context } from './template.js'
 
 /** One output of a stage. */
@@ -66,8 +68,9 @@ export function pipelineFile (root: string): string | undefined {
 function readYaml (file: string, where = file): unknown {
   let text: string
   try {
-    text = readFileSync(file, 'utf8')
+    text = readPipelineText(file)
   } catch (err) {
+    if (err instanceof PipelineError) throw err
     throw new PipelineError(`${where}: cannot read ${file}: ${(err as Error).message}`, { cause: err })
   }
   if (file.endsWith('.json')) {
@@ -121,13 +124,15 @@ function loadVars (vars: unknown, dir: string, where: string): Context {
  * Reads and expands a pipeline file: `vars` and params.yaml into the context,
  * `foreach`/`do` and `matrix` into one stage each with DVC's names
  * (`name@key`, `name@a-b`), `${}` interpolated. Every error names the file,
- * line and stage.
+ * line and stage. The file is at most `MAX_PIPELINE_FILE_BYTES` and expands
+ * to at most `MAX_STAGES` stages, counted before expanding.
  */
 export function loadPipeline (file: string): Pipeline {
   const text = (() => {
     try {
-      return readFileSync(file, 'utf8')
+      return readPipelineText(file)
     } catch (err) {
+      if (err instanceof PipelineError) throw err
       throw new PipelineError(`cannot read ${file}: ${(err as Error).message}`)
     }
   })()
@@ -145,6 +150,7 @@ export function loadPipeline (file: string): Pipeline {
   const stagesRaw = top.stages ?? {}
   if (typeof stagesRaw !== 'object' || Array.isArray(stagesRaw)) throw new PipelineError(`${file}:${lineOf(doc, lines, ['stages'])}: 'stages' must be a mapping of stage names to stages`)
   const stages: Stage[] = []
+  const budget = new ExpansionBudget()
   for (const [name, raw] of Object.entries(stagesRaw as Record<string, unknown>)) {
     const line = lineOf(doc, lines, ['stages', name])
     const where = `${file}:${line}: stage '${name}'`
@@ -155,7 +161,7 @@ export function loadPipeline (file: string): Pipeline {
       if (!STAGE_KEYS.includes(key)) throw new PipelineError(`${file}:${lineOf(doc, lines, ['stages', name, key])}: stage '${name}': unknown key '${key}'`)
     }
     const ctx = merge({ ...global }, loadVars(def.vars, dir, where))
-    for (const [suffix, extra, body] of expand(name, def, ctx, where)) {
+    for (const [suffix, extra, body] of expand(name, def, ctx, where, budget)) {
       stages.push(buildStage(suffix == null ? name : `${name}@${suffix}`, body, merge({ ...ctx }, extra), line, file))
     }
   }
@@ -181,8 +187,16 @@ function lineOf (doc: Document, lines: LineCounter, path: string[]): number {
   return 1
 }
 
-/** Name suffixes and extra context of each generated stage; [undefined] for a plain stage. */
-function expand (name: string, def: Record<string, unknown>, ctx: Context, where: string): Array<[string | undefined, Context, Record<string, unknown>]> {
+/** JSON size of a stage body, the unit {@link ExpansionBudget} counts copies of. */
+function bodyBytes (body: unknown): number {
+  return JSON.stringify(body)?.length ?? 0
+}
+
+/**
+ * Name suffixes and extra context of each generated stage; [undefined] for a
+ * plain stage. The count is checked against `budget` before anything is built.
+ */
+function expand (name: string, def: Record<string, unknown>, ctx: Context, where: string, budget: ExpansionBudget): Array<[string | undefined, Context, Record<string, unknown>]> {
   if ('foreach' in def) {
     if (!('do' in def)) throw new PipelineError(`${where}: 'foreach' needs 'do'`)
     const extraKeys = Object.keys(def).filter((k) => k !== 'foreach' && k !== 'do' && k !== 'vars')
@@ -190,6 +204,8 @@ function expand (name: string, def: Record<string, unknown>, ctx: Context, where
     const items = interpolate(def.foreach, ctx, where)
     const body = def.do as Record<string, unknown>
     if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new PipelineError(`${where}: 'do' must be a stage mapping`)
+    const count = foreachCount(items)
+    if (count != null) budget.add(where, count, bodyBytes(body))
     if (Array.isArray(items)) {
       // DVC: simple lists are keyed by value, lists holding lists or mappings by index
       const composite = items.some((v) => v != null && typeof v === 'object')
@@ -203,18 +219,19 @@ function expand (name: string, def: Record<string, unknown>, ctx: Context, where
   if ('matrix' in def) {
     const matrix = interpolate(def.matrix, ctx, where)
     if (matrix == null || typeof matrix !== 'object' || Array.isArray(matrix)) throw new PipelineError(`${where}: 'matrix' must map names to lists`)
+    const body = Object.fromEntries(Object.entries(def).filter(([k]) => k !== 'matrix'))
+    budget.add(where, matrixCount(matrix as Record<string, unknown>, where), bodyBytes(body))
     let combos: Array<{ item: Record<string, unknown>, parts: string[] }> = [{ item: {}, parts: [] }]
-    for (const [key, values] of Object.entries(matrix as Record<string, unknown>)) {
-      if (!Array.isArray(values) || values.length === 0) throw new PipelineError(`${where}: matrix '${key}' must be a non-empty list`)
+    for (const [key, values] of Object.entries(matrix as Record<string, unknown[]>)) {
       combos = combos.flatMap((c) => values.map((v, i) => ({
         item: { ...c.item, [key]: v },
         // DVC: primitive values name themselves; lists and mappings use the variable name and index
         parts: [...c.parts, v != null && typeof v === 'object' ? `${key}${i}` : toStr(v)]
       })))
     }
-    const body = Object.fromEntries(Object.entries(def).filter(([k]) => k !== 'matrix'))
     return combos.map((c) => [c.parts.join('-'), { item: c.item }, body])
   }
+  budget.add(where, 1, bodyBytes(def))
   return [[undefined, {}, def]]
 }
 

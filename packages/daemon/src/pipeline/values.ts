@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
 import { PipelineError } from './errors.js'
+import { checkTextSize, MAX_PIPELINE_FILE_BYTES, readPipelineText } from './file-size.js'
 
 /** Flattens nested values to dotted keys (`train.lr`); lists keep their index (`layers.0`). */
 export function flatten (value: unknown, prefix = '', out: Record<string, unknown> = {}): Record<string, unknown> {
@@ -15,6 +16,7 @@ export function flatten (value: unknown, prefix = '', out: Record<string, unknow
 }
 
 function parseValues (text: string, file: string): unknown {
+  checkTextSize(text, file)
   try {
     return file.endsWith('.json') ? JSON.parse(text) : parse(text)
   } catch (err) {
@@ -26,13 +28,20 @@ function parseValues (text: string, file: string): unknown {
 export function workspaceValues (root: string, file: string): Record<string, unknown> | undefined {
   const abs = join(root, file)
   if (!existsSync(abs)) return undefined
-  return flatten(parseValues(readFileSync(abs, 'utf8'), file))
+  return flatten(parseValues(readPipelineText(abs), file))
 }
 
-/** A file's text at a git revision (`git show rev:file`); absent there: undefined. */
+/**
+ * A file's text at a git revision (`git show rev:file`); absent there:
+ * undefined. Over `MAX_PIPELINE_FILE_BYTES` it is refused, not read.
+ */
 export async function gitShow (root: string, file: string, rev: string): Promise<string | undefined> {
-  return await new Promise<string | undefined>((resolve) => {
-    execFile('git', ['show', `${rev}:${file}`], { cwd: root, maxBuffer: 64 << 20 }, (err, stdout) => { resolve(err == null ? stdout : undefined) })
+  return await new Promise<string | undefined>((resolve, reject) => {
+    execFile('git', ['show', `${rev}:${file}`], { cwd: root, maxBuffer: MAX_PIPELINE_FILE_BYTES + 1 }, (err, stdout) => {
+      // an oversized file is refused, never mistaken for an absent one
+      if ((err as { code?: string } | null)?.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') reject(new PipelineError(`${file} at ${rev}: over the ${MAX_PIPELINE_FILE_BYTES / 1024 / 1024} MiB mlp reads in a pipeline, params or lock file`))
+      else resolve(err == null ? stdout : undefined)
+    })
   })
 }
 

@@ -1,9 +1,10 @@
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
-import { InvalidCidError, InvalidDagError } from '@mlp/proto'
+import { InvalidCidError, InvalidDagError, PathError } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import { DAG_PB_CODEC, FILE_FANOUT, RAW_CODEC } from './constants.js'
 import { cidOf } from './hash.js'
+import { entryNamesProblem } from './path-rules.js'
 
 /** A reference to a sub-DAG: its root id, the file bytes below it, and the encoded bytes of the whole sub-DAG. */
 export interface Link {
@@ -88,8 +89,15 @@ export class FileBuilder {
   }
 }
 
-/** Builds a UnixFS directory node; entries are sorted by name bytes, as dag-pb requires. */
+/**
+ * Builds a UnixFS directory node; entries are sorted by name bytes, as dag-pb
+ * requires. Names {@link decodeNode} would refuse (a nested `.git`, two names
+ * equal but for case) are refused here too: a DAG mlp could not read back
+ * must never be stored.
+ */
 export async function buildDirectory (entries: Array<{ name: string, link: Link }>, sink: BlockSink): Promise<Link> {
+  const problem = entryNamesProblem(entries.map((e) => e.name))
+  if (problem != null) throw new PathError(`cannot track a directory with ${problem.replace(/^entry with /, '')}: mlp never writes such names back`)
   const sorted = [...entries].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
   const { cid, bytes } = encodePb(new UnixFS({ type: 'directory' }), sorted.map((e) => ({ Name: e.name, Hash: e.link.cid, Tsize: e.link.tsize })))
   await sink(cid, bytes)
@@ -103,7 +111,11 @@ export async function buildSymlink (target: string, sink: BlockSink): Promise<Li
   return { cid, size: 0, tsize: bytes.length }
 }
 
-/** Decodes a block into a node, checking it is UnixFS mlp can read. */
+/**
+ * Decodes a block into a node, checking it is UnixFS mlp can read. A
+ * directory whose entry names break the path rules (store/path-rules.ts) is
+ * an {@link InvalidDagError}, so no caller ever joins a hostile name into a path.
+ */
 export function decodeNode (cid: CID, bytes: Uint8Array): DagNode {
   if (cid.code === RAW_CODEC) return { kind: 'raw', bytes }
   if (cid.code !== DAG_PB_CODEC) throw new InvalidDagError(`${cid.toString()} has codec 0x${cid.code.toString(16)}, not raw or dag-pb`)
@@ -117,7 +129,11 @@ export function decodeNode (cid: CID, bytes: Uint8Array): DagNode {
     throw new InvalidDagError(`${cid.toString()} is not a UnixFS node: ${(err as Error).message}`, { cause: err })
   }
   if (fs.type === 'directory') {
-    return { kind: 'directory', entries: pb.Links.map((l) => ({ name: l.Name ?? '', link: { cid: l.Hash, size: 0, tsize: l.Tsize ?? 0 } })) }
+    const entries = pb.Links.map((l) => ({ name: l.Name ?? '', link: { cid: l.Hash, size: 0, tsize: l.Tsize ?? 0 } }))
+    // the one gate every walker passes: a name that could leave the destination never reaches a path join
+    const problem = entryNamesProblem(entries.map((e) => e.name))
+    if (problem != null) throw new InvalidDagError(`${cid.toString()} is a directory with ${problem.replace(/^entry with /, '')}: refused`)
+    return { kind: 'directory', entries }
   }
   if (fs.type === 'symlink') return { kind: 'symlink', target: Buffer.from(fs.data ?? new Uint8Array()).toString() }
   if (fs.type === 'file' || fs.type === 'raw') {

@@ -95,7 +95,11 @@ export class Exporter {
     }))
   }
 
-  /** Every entry below a DAG root, depth first, directories before their contents. */
+  /**
+   * Every entry below a DAG root, depth first, directories before their
+   * contents. Names are safe to join: decodeNode refused any directory with
+   * a `..`, `/`, `.git` or duplicate entry.
+   */
   async * walk (cid: CID, tsize = 0, prefix = ''): AsyncGenerator<TreeItem> {
     if (cid.code === RAW_CODEC) {
       yield { path: prefix, cid, kind: 'file', tsize }
@@ -107,6 +111,18 @@ export class Exporter {
       for (const e of node.entries) yield * this.walk(e.link.cid, e.link.tsize, prefix === '' ? e.name : `${prefix}/${e.name}`)
     } else {
       yield { path: prefix, cid, kind: node.kind === 'symlink' ? 'symlink' : 'file', tsize }
+    }
+  }
+
+  /**
+   * Decodes every directory below `cid` (decodeNode applies the path rules),
+   * so a DAG holding a name mlp would never write fails as a whole, before
+   * anything is pinned or written. File contents are not read.
+   */
+  async checkTree (cid: CID, signal?: AbortSignal): Promise<void> {
+    for await (const item of this.walk(cid)) {
+      void item
+      signal?.throwIfAborted()
     }
   }
 

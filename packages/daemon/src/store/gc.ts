@@ -3,17 +3,30 @@ import type { GcResult } from '@mlp/proto'
 import type { Blockstore } from './blockstore.js'
 import { DAG_PB_CODEC } from './constants.js'
 import * as dagPb from '@ipld/dag-pb'
+import { protectedRoots } from './in-flight.js'
 import { decodeLocation, type BlockLocation } from './index-db.js'
 
-/** Every block reachable from `roots` that is in the store; absent ones are collected in `missing`. */
-export async function markReachable (blockstore: Blockstore, roots: CID[], missing: CID[] = [], tolerant = false): Promise<Set<string>> {
+/** Blocks between two checks of the abort signal while marking. */
+const MARK_CHECK_EVERY = 1024
+
+/**
+ * Every block reachable from `roots` that is in the store; absent ones are
+ * collected (once each) in `missing`. Each block is visited once, however
+ * many links point at it: a DAG whose levels link the level below a thousand
+ * times (a "DAG bomb" of a handful of blocks) costs its links, not the
+ * product of its fan-outs.
+ */
+export async function markReachable (blockstore: Blockstore, roots: CID[], missing: CID[] = [], tolerant = false, signal?: AbortSignal): Promise<Set<string>> {
   const seen = new Set<string>()
+  const absent = new Set<string>()
   const stack = [...roots]
-  while (stack.length > 0) {
+  for (let step = 0; stack.length > 0; step++) {
+    if (step % MARK_CHECK_EVERY === 0) signal?.throwIfAborted()
     const cid = stack.pop() as CID
     const key = cid.toString()
-    if (seen.has(key)) continue
+    if (seen.has(key) || absent.has(key)) continue
     if (!(await blockstore.has(cid))) {
+      absent.add(key)
       missing.push(cid)
       continue
     }
@@ -27,7 +40,7 @@ export async function markReachable (blockstore: Blockstore, roots: CID[], missi
       if (!tolerant) throw err
       continue
     }
-    for (const link of node.Links) stack.push(link.Hash)
+    for (const link of node.Links) if (!seen.has(link.Hash.toString())) stack.push(link.Hash)
   }
   return seen
 }
@@ -37,10 +50,15 @@ export async function markReachable (blockstore: Blockstore, roots: CID[], missi
  * every pack that holds dead bytes (unreachable blocks, or the torn tail of
  * a crash) by copying its live blocks to the current pack, committing their
  * new locations, and only then deleting the old pack. A crash at any point
- * leaves every live block reachable through the index.
+ * leaves every live block reachable through the index. Roots of fetches in
+ * progress ({@link protectedRoots}) count as roots.
  */
 export async function collectGarbage (blockstore: Blockstore, roots: CID[], signal?: AbortSignal): Promise<GcResult> {
-  const reachable = await markReachable(blockstore, roots)
+  const reachable = await markReachable(blockstore, roots, [], false, signal)
+  // what fetches in progress already stored is kept: they hold the store lock
+  // only while writing. Tolerantly: a malformed node a peer sent must not stop gc.
+  const inFlight = protectedRoots(blockstore)
+  if (inFlight.length > 0) for (const key of await markReachable(blockstore, inFlight, [], true, signal)) reachable.add(key)
   const { index, packs } = blockstore
   let removedBlocks = 0
   let removedBytes = 0

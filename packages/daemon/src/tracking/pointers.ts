@@ -1,11 +1,17 @@
-import { readFile, rename, writeFile } from 'node:fs/promises'
-import { isAbsolute } from 'node:path'
+import { open, rename, rm, writeFile } from 'node:fs/promises'
 import { LineCounter, parseDocument, stringify } from 'yaml'
 import { PointerFileError } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
+import { relativePathProblem } from '../store/path-rules.js'
 
 /** Suffix of pointer files. */
 export const POINTER_SUFFIX = '.mlp'
+
+/**
+ * Largest pointer file read (1 MiB): a real one is a few hundred bytes per
+ * out, and parsing a 50 MB one held the daemon's API for most of a minute.
+ */
+export const MAX_POINTER_BYTES = 1024 * 1024
 
 /** One tracked output in a pointer file. */
 export interface PointerOut {
@@ -22,11 +28,14 @@ export interface Pointer {
   outs: PointerOut[]
 }
 
-/** Rejects paths that could escape the directory the pointer file sits in. */
+/**
+ * Rejects a path that is not a plain relative path inside the directory the
+ * pointer file (or lock file) sits in: empty, `.`, absolute, a `..`, `.git`
+ * (any spelling git refuses) or otherwise unsafe component (store/path-rules.ts).
+ */
 export function checkRelativePath (path: string, where: string): void {
-  if (path === '' || isAbsolute(path) || path.split(/[\\/]/).some((part) => part === '..')) {
-    throw new PointerFileError(`${where}: path '${path}' must be relative and stay inside the project (no '..', not absolute)`)
-  }
+  const problem = relativePathProblem(path)
+  if (problem != null) throw new PointerFileError(`${where}: path ${problem}: it must be relative and stay inside the project`)
 }
 
 /** Parses pointer file text; errors name the file and line. */
@@ -67,12 +76,29 @@ export function parsePointer (text: string, file: string): Pointer {
   return { outs }
 }
 
-/** Reads and validates a pointer file. */
+/** Reads and validates a pointer file: a regular file of at most {@link MAX_POINTER_BYTES}. */
 export async function readPointer (file: string): Promise<Pointer> {
   let text: string
   try {
-    text = await readFile(file, 'utf8')
+    const fh = await open(file, 'r')
+    try {
+      const st = await fh.stat()
+      // fstat of what was opened: a FIFO or /dev/zero named *.mlp would never end
+      if (!st.isFile()) throw new PointerFileError(`${file} is not a regular file`)
+      if (st.size > MAX_POINTER_BYTES) throw new PointerFileError(`${file} is ${st.size} bytes: pointer files are at most ${MAX_POINTER_BYTES} bytes`)
+      const buf = Buffer.alloc(MAX_POINTER_BYTES + 1)
+      let n = 0
+      for (let r = 1; r > 0 && n < buf.length;) {
+        r = (await fh.read(buf, n, buf.length - n, n)).bytesRead
+        n += r
+      }
+      if (n > MAX_POINTER_BYTES) throw new PointerFileError(`${file} grew past ${MAX_POINTER_BYTES} bytes while being read`)
+      text = buf.subarray(0, n).toString('utf8')
+    } finally {
+      await fh.close()
+    }
   } catch (err) {
+    if (err instanceof PointerFileError) throw err
     throw new PointerFileError(`cannot read ${file}: ${(err as Error).message}`, { cause: err })
   }
   return parsePointer(text, file)
@@ -82,6 +108,8 @@ export async function readPointer (file: string): Promise<Pointer> {
 export async function writePointer (file: string, pointer: Pointer): Promise<void> {
   const outs = pointer.outs.map((o) => (o.nfiles == null ? { path: o.path, cid: o.cid, size: o.size } : { path: o.path, cid: o.cid, size: o.size, nfiles: o.nfiles }))
   const tmp = `${file}.tmp`
-  await writeFile(tmp, stringify({ outs }))
+  // a stale temp name may be a symlink planted by a checked-out DAG: remove it, then create anew ('wx' never follows one)
+  await rm(tmp, { force: true })
+  await writeFile(tmp, stringify({ outs }), { flag: 'wx' })
   await rename(tmp, file)
 }

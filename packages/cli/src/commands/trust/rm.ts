@@ -1,17 +1,25 @@
-import { Args } from '@oclif/core'
+import { Args, Flags } from '@oclif/core'
+import type { TrustEntry, TrustRole } from '@mlp/proto'
 import { BaseCommand } from '../../base-command.js'
 
 export default class TrustRm extends BaseCommand<typeof TrustRm> {
-  static override summary = 'Stop letting a peer run stages on this machine'
-  static override description = 'A stage is arbitrary code: only peers on this list may run stages here.'
-  static override examples = ['<%= config.bin %> trust rm 12D3KooWRm...']
+  static override summary = "Take a peer's roles away (all of them, or only --run / --results)"
+  static override description = 'Taking --run ends that peer\'s exec streams and running jobs here at once.'
+  static override examples = ['<%= config.bin %> trust rm 12D3KooWRm...', '<%= config.bin %> trust rm 12D3KooWRm... --run']
   static override args = {
     peerId: Args.string({ description: 'peer id (see `mlp id` on that machine)', required: true })
   }
 
-  async run (): Promise<string[]> {
-    const list = await this.call('trust/rm', { peerId: this.args.peerId })
-    this.log(`no longer trusted: ${this.args.peerId} (${list.length} trusted peer${list.length === 1 ? '' : 's'})`)
+  static override flags = {
+    run: Flags.boolean({ description: 'take only the --run role', default: false }),
+    results: Flags.boolean({ description: 'take only the --results role', default: false })
+  }
+
+  async run (): Promise<TrustEntry[]> {
+    const roles: TrustRole[] = [...(this.flags.run ? ['run' as const] : []), ...(this.flags.results ? ['results' as const] : [])]
+    const list = await this.call('trust/rm', { peerId: this.args.peerId, ...(roles.length > 0 ? { roles } : {}) })
+    const left = list.find((e) => e.peerId === this.args.peerId)?.roles ?? []
+    this.log(`${this.args.peerId}: ${left.length === 0 ? 'no roles left' : `still trusted with ${left.join(', ')}`}`)
     return list
   }
 }

@@ -1,0 +1,55 @@
+import { statfs } from 'node:fs/promises'
+import { DiskFullError } from '@mlp/proto'
+
+/** Most free space a fetch leaves untouched on a large filesystem. */
+export const FREE_FLOOR_MAX_BYTES = 256 * 1024 * 1024
+/** Share of a small filesystem's size a fetch leaves free (5 %, what ext4 reserves for root). */
+export const FREE_FLOOR_FRACTION = 0.05
+/** The free space is measured again at least every this many bytes written. */
+export const FREE_CHECK_EVERY_BYTES = 8 * 1024 * 1024
+
+/**
+ * The free space a fetch keeps on the store's filesystem: the smaller of
+ * {@link FREE_FLOOR_MAX_BYTES} and {@link FREE_FLOOR_FRACTION} of its size.
+ * `MLP_FREE_FLOOR_BYTES` overrides it (tests, or a user who wants more room).
+ */
+export function freeFloorBytes (filesystemBytes: number): number {
+  const override = Number(process.env.MLP_FREE_FLOOR_BYTES)
+  if (process.env.MLP_FREE_FLOOR_BYTES != null && Number.isFinite(override) && override >= 0) return override
+  return Math.min(FREE_FLOOR_MAX_BYTES, Math.floor(filesystemBytes * FREE_FLOOR_FRACTION))
+}
+
+const MIB = 1024 * 1024
+
+/**
+ * Keeps a fetch from filling the disk: bytes from peers are counted as they
+ * arrive (a DAG's declared size is the sender's word, so it is never
+ * trusted) and the filesystem is asked again with statfs before the
+ * headroom measured last time could be used up. A full disk breaks more than
+ * the fetch (the index, the log, the user's other programs), so the fetch
+ * stops with the floor still free.
+ */
+export class DiskFloor {
+  /** Bytes written since the last statfs. */
+  private unchecked = 0
+  /** Bytes that may be written before statfs is asked again. */
+  private headroom = 0
+
+  /** @param dir - a directory on the filesystem the blocks go to. */
+  constructor (private readonly dir: string, private readonly what: string) {}
+
+  /** Accounts for `bytes` about to be written; throws {@link DiskFullError} below the floor. */
+  async reserve (bytes: number): Promise<void> {
+    this.unchecked += bytes
+    if (this.unchecked <= this.headroom) return
+    const fs = await statfs(this.dir)
+    const free = fs.bavail * fs.bsize
+    const floor = freeFloorBytes(fs.blocks * fs.bsize)
+    if (free - bytes < floor) {
+      throw new DiskFullError(`disk full while fetching ${this.what}: ${Math.floor(free / MIB)} MiB free in ${this.dir}, and mlp keeps ${Math.ceil(floor / MIB)} MiB free: free space (\`mlp gc\` removes unreferenced blocks) and retry`)
+    }
+    this.unchecked = 0
+    // half the room left: other writers (and the pack's write buffer) use some too
+    this.headroom = Math.min(FREE_CHECK_EVERY_BYTES, Math.floor((free - bytes - floor) / 2))
+  }
+}

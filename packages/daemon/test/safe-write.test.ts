@@ -1,0 +1,176 @@
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { CID } from 'multiformats/cid'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DAG_PB_CODEC, RAW_CODEC } from '../src/store/constants.js'
+import { cidOf } from '../src/store/hash.js'
+import { openStore, type Store } from '../src/store/index.js'
+import { removeInside, writeTreeInPlace, writeTreeNew } from '../src/tracking/safe-write.js'
+
+let work: string
+let store: Store
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'mlp-safe-write-'))
+  store = await openStore(join(work, 'store'))
+})
+afterAll(async () => {
+  await store.close()
+  await rm(work, { recursive: true, force: true })
+})
+
+let n = 0
+/** A fresh directory under the test's temp dir. */
+function dir (name: string): string {
+  const d = join(work, `${name}-${n++}`)
+  mkdirSync(d, { recursive: true })
+  return d
+}
+
+async function importTree (path: string): Promise<CID> {
+  const r = await store.importer.import(path, 'x', { store: true })
+  await store.blockstore.commit()
+  return r.link.cid
+}
+
+/** Stores a directory node with the given (possibly hostile) entries, bypassing buildDirectory's checks. */
+async function hostileDir (entries: Array<[string, CID]>): Promise<CID> {
+  const sorted = [...entries].sort((a, b) => Buffer.compare(Buffer.from(a[0]), Buffer.from(b[0])))
+  const bytes = dagPb.encode({ Data: new UnixFS({ type: 'directory' }).marshal(), Links: sorted.map(([name, cid]) => ({ Name: name, Hash: cid, Tsize: 10 })) })
+  const cid = cidOf(DAG_PB_CODEC, bytes)
+  await store.blockstore.put(cid, bytes)
+  await store.blockstore.commit()
+  return cid
+}
+
+async function rawLeaf (text: string): Promise<CID> {
+  const bytes = Buffer.from(text)
+  const cid = cidOf(RAW_CODEC, bytes)
+  await store.blockstore.put(cid, bytes)
+  return cid
+}
+
+/** A benign tree: nested dirs, .gitignore, an executable, a symlink. */
+function benignTree (): string {
+  const src = dir('src')
+  mkdirSync(join(src, 'a', 'b'), { recursive: true })
+  writeFileSync(join(src, '.gitignore'), '*.tmp\n')
+  writeFileSync(join(src, 'a', 'b', 'deep.txt'), 'deep')
+  writeFileSync(join(src, 'run.sh'), '#!/bin/sh\necho hi\n')
+  chmodSync(join(src, 'run.sh'), 0o755)
+  symlinkSync('a/b/deep.txt', join(src, 'link'))
+  return src
+}
+
+describe('writeTreeNew', () => {
+  it('writes a benign tree to a new path: files, modes, symlinks as links', async () => {
+    const cid = await importTree(benignTree())
+    const parent = dir('out')
+    const dest = join(parent, 'copy')
+    const r = await writeTreeNew(store.exporter, cid, dest)
+    expect(r.written).toBe(4)
+    expect(readFileSync(join(dest, 'a', 'b', 'deep.txt'), 'utf8')).toBe('deep')
+    expect(readFileSync(join(dest, '.gitignore'), 'utf8')).toBe('*.tmp\n')
+    expect(lstatSync(join(dest, 'run.sh')).mode & 0o777).toBe(0o755)
+    expect(readlinkSync(join(dest, 'link'))).toBe('a/b/deep.txt')
+    // the temporary directory is gone
+    expect(readdirSync(parent)).toEqual(['copy'])
+  })
+
+  it('refuses an existing destination and changes nothing', async () => {
+    const cid = await importTree(benignTree())
+    const dest = dir('exists')
+    writeFileSync(join(dest, 'mine'), 'keep')
+    await expect(writeTreeNew(store.exporter, cid, dest)).rejects.toMatchObject({ name: 'PathError' })
+    expect(readdirSync(dest)).toEqual(['mine'])
+  })
+
+  it('leaves nothing behind when a directory deep inside is hostile', async () => {
+    const ok = await rawLeaf('fine')
+    const bad = await hostileDir([['../escaped', ok]])
+    const root = await hostileDir([['aaa-first', ok], ['zzz', bad]])
+    const parent = dir('partial')
+    await expect(writeTreeNew(store.exporter, root, join(parent, 'dest'))).rejects.toMatchObject({ name: 'InvalidDagError' })
+    expect(readdirSync(parent)).toEqual([])
+    expect(existsSync(join(parent, 'escaped'))).toBe(false)
+  })
+
+  it('never follows a symlink between the trusted root and the destination', async () => {
+    const cid = await importTree(benignTree())
+    const job = dir('job')
+    const canary = dir('canary')
+    symlinkSync(canary, join(job, 'lnk'))
+    await expect(writeTreeNew(store.exporter, cid, join(job, 'lnk', 'input'), { root: job })).rejects.toMatchObject({ name: 'UnsafePathError' })
+    expect(readdirSync(canary)).toEqual([])
+  })
+})
+
+describe('writeTreeInPlace', () => {
+  it('keeps a symlink where the DAG has a directory, and writes nothing through it', async () => {
+    const cid = await importTree(benignTree())
+    const root = dir('proj')
+    const canary = dir('canary')
+    mkdirSync(join(root, 'out'))
+    symlinkSync(canary, join(root, 'out', 'a'))
+    const r = await writeTreeInPlace(store.exporter, cid, root, join(root, 'out'))
+    expect(r.skipped).toEqual([join(root, 'out', 'a')])
+    expect(readdirSync(canary)).toEqual([])
+    // with force the link itself is replaced by a real directory; its target is untouched
+    const f = await writeTreeInPlace(store.exporter, cid, root, join(root, 'out'), { force: true })
+    expect(f.skipped).toEqual([])
+    expect(lstatSync(join(root, 'out', 'a')).isDirectory()).toBe(true)
+    expect(readFileSync(join(root, 'out', 'a', 'b', 'deep.txt'), 'utf8')).toBe('deep')
+    expect(readdirSync(canary)).toEqual([])
+  })
+
+  it('replaces a symlink where the DAG has a file instead of writing through it', async () => {
+    const leaf = await rawLeaf('new content')
+    const root = dir('proj')
+    const canary = join(dir('canary'), 'target')
+    writeFileSync(canary, 'precious')
+    symlinkSync(canary, join(root, 'f'))
+    await writeTreeInPlace(store.exporter, leaf, root, join(root, 'f'), { force: true })
+    expect(readFileSync(canary, 'utf8')).toBe('precious')
+    expect(lstatSync(join(root, 'f')).isFile()).toBe(true)
+  })
+
+  it('refuses a destination whose parent is a symlink, or one outside the root', async () => {
+    const leaf = await rawLeaf('x')
+    const root = dir('proj')
+    const canary = dir('canary')
+    symlinkSync(canary, join(root, 'data'))
+    await expect(writeTreeInPlace(store.exporter, leaf, root, join(root, 'data', 'f'))).rejects.toMatchObject({ name: 'UnsafePathError' })
+    await expect(writeTreeInPlace(store.exporter, leaf, root, join(root, '..', 'f'))).rejects.toMatchObject({ name: 'UnsafePathError' })
+    await expect(writeTreeInPlace(store.exporter, leaf, root, root)).rejects.toMatchObject({ name: 'UnsafePathError' })
+    expect(readdirSync(canary)).toEqual([])
+  })
+
+  it('keeps a directory of unknown content where the DAG has a file, unless forced', async () => {
+    const leaf = await rawLeaf('x')
+    const root = dir('proj')
+    mkdirSync(join(root, 'f'))
+    writeFileSync(join(root, 'f', 'mine'), 'keep')
+    const r = await writeTreeInPlace(store.exporter, leaf, root, join(root, 'f'))
+    expect(r.skipped).toEqual([join(root, 'f')])
+    expect(readFileSync(join(root, 'f', 'mine'), 'utf8')).toBe('keep')
+  })
+})
+
+describe('removeInside', () => {
+  it('removes only below the root, never through a symlinked parent', async () => {
+    const root = dir('proj')
+    const canary = dir('canary')
+    writeFileSync(join(canary, 'out'), 'precious')
+    symlinkSync(canary, join(root, 'data'))
+    await expect(removeInside(root, join(root, 'data', 'out'))).rejects.toMatchObject({ name: 'UnsafePathError' })
+    expect(readFileSync(join(canary, 'out'), 'utf8')).toBe('precious')
+    mkdirSync(join(root, 'real'))
+    writeFileSync(join(root, 'real', 'out'), 'x')
+    await removeInside(root, join(root, 'real', 'out'))
+    expect(existsSync(join(root, 'real', 'out'))).toBe(false)
+  })
+})
