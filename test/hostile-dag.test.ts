@@ -23,6 +23,8 @@ afterAll(async () => { await pool.cleanup() })
 
 /** Both daemons hold this key, so they are teammates whatever exchange scoping applies. */
 const SWARM_KEY = `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`
+/** Tests that loop over every hostile DAG run a dozen CLI commands: room for a loaded 2-core machine. */
+const LOOP_TIMEOUT_MS = 240_000
 /** Where the many-`..` name would land: /tmp/<this>/x. */
 const ESCAPE_DIR = `mlp-hostile-${randomBytes(6).toString('hex')}`
 
@@ -192,7 +194,7 @@ describe('mlp fetch -o', () => {
       await expectRefusedCleanly(r, c, around, [])
       expect(readdirSync(canary), what).toEqual([])
     }
-  })
+  }, LOOP_TIMEOUT_MS)
 
   it('refuses a fetch without -o too, naming the bad entry', async () => {
     const cid = roots.hostile['entry ../x']
@@ -228,7 +230,7 @@ describe('mlp checkout', () => {
       expect(readdirSync(proj).filter((f) => !['.git', '.mlp', '.gitignore', 'data.mlp', 'data'].includes(f)), what).toEqual([])
       rmSync(join(proj, 'data'), { recursive: true, force: true })
     }
-  })
+  }, LOOP_TIMEOUT_MS)
 
   it('refuses a pointer with path "." whose DAG holds .git/hooks', async () => {
     const around = await tempDir()
@@ -241,7 +243,7 @@ describe('mlp checkout', () => {
       commitPointer(proj, path, roots.benign)
       await expectRefusedCleanly(await mlp(a.home, ['checkout'], { cwd: proj }), a, around, ['proj'], proj)
     }
-  })
+  }, LOOP_TIMEOUT_MS)
 
   it('never writes through a symlinked directory in the project', async () => {
     const around = await tempDir()
@@ -284,7 +286,7 @@ describe('mlp pull', () => {
       expect(readdirSync(proj).filter((f) => !['.git', '.mlp', '.gitignore', 'data.mlp', 'data'].includes(f)), what).toEqual([])
       rmSync(join(proj, 'data'), { recursive: true, force: true })
     }
-  })
+  }, LOOP_TIMEOUT_MS)
 })
 
 describe('mlp add', () => {

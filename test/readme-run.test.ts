@@ -70,7 +70,7 @@ describe('README runs as written', () => {
     writeFileSync(join(bin, 'mlp'), `#!/bin/sh\nexec "${process.execPath}" "${MLP_BIN}" "$@"\n`)
     chmodSync(join(bin, 'mlp'), 0o755)
     gitUrl = join(root, 'origin.git')
-    await sh(`git init -q --bare ${gitUrl}`, root, process.env)
+    await sh(`git init -q --bare --initial-branch=main ${gitUrl}`, root, process.env)
     for (const who of PEOPLE) {
       const home = join(root, who)
       mkdirSync(join(home, '.mlp'), { recursive: true, mode: 0o700 })

@@ -26,6 +26,7 @@ const GPU_PATH = `${FAKE_NVIDIA_SMI}:${process.env.PATH ?? ''}`
 const CANARY = `canary-${randomBytes(6).toString('hex')}`
 const GPU_ENV = { PATH: GPU_PATH, MLP_TEST_CANARY: CANARY }
 
+// tests that start daemons of their own get 120 s: several daemon starts on a loaded 2-core machine
 const pool = new DaemonPool()
 let alice: TestDaemon
 let gpu: TestDaemon
@@ -108,7 +109,7 @@ describe('both sides consent', () => {
     const ran = await mlp(req.home, ['repro'], { cwd: proj })
     expect(ran.code, ran.stderr).toBe(0)
     expect(readFileSync(join(proj, 'train.txt'), 'utf8')).toBe('ran\n')
-  })
+  }, 120_000)
 
   it('trust add needs a role; old trust.json lists are read as --run grants; rm without a flag takes every role', async () => {
     const r = await mlp(alice.home, ['trust', 'add', gpu.peerId])
@@ -217,7 +218,7 @@ describe('a lying requester', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain(`restored train from ${gpu.peerId}`)
     expect(readFileSync(join(pb, 'model.pt'), 'utf8')).toBe('honest\n')
-  })
+  }, 120_000)
 })
 
 describe('the shared run cache', () => {
@@ -234,7 +235,7 @@ describe('the shared run cache', () => {
     const r = await mlpJson<Array<{ stage: string, status: string }>>(x.home, ['repro'], { cwd: px })
     expect(r).toEqual([expect.objectContaining({ stage: 'who', status: 'ran' })])
     expect(readFileSync(join(px, 'who.txt'), 'utf8')).toBe(`${x.peerId}\n`)
-  })
+  }, 120_000)
 
   it('an entry signed by a --results executor is believed when a third teammate relays it', async () => {
     const a = await pool.start()
@@ -259,7 +260,7 @@ describe('the shared run cache', () => {
     expect(r.stdout).toContain(`restored train from ${c.peerId}`)
     expect(readFileSync(join(pa, 'train.txt'), 'utf8')).toBe(`${b.peerId}\n`)
     expect(readFileSync(join(pa, 'mlp.lock'), 'utf8')).toContain(`ran_on: ${b.peerId}`)
-  })
+  }, 120_000)
 })
 
 describe('a peer\'s job is sandboxed', () => {
@@ -322,7 +323,7 @@ describe('a peer\'s job is sandboxed', () => {
       await mlpJson(alice.home, ['trust', 'rm', plain.peerId])
       await mlpJson(alice.home, ['trust', 'rm', strict.peerId])
     }
-  })
+  }, 120_000)
 
   it('a bad executor key in config.yaml stops the daemon with file and line', async () => {
     const home = await pool.home()

@@ -34,6 +34,16 @@ describe('config.yaml', () => {
     expect(() => parseConfig('replicaMinFree: -1\n', 'c.yaml')).toThrow("c.yaml:1: 'replicaMinFree' must be a size")
   })
 
+  it('reads executor: {sandbox} and names the line of a bad or unknown sub-key', async () => {
+    expect(parseConfig('executor: {sandbox: false}\n')).toEqual({ executor: { sandbox: false } })
+    expect(parseConfig('executor:\n  sandbox: true\n')).toEqual({ executor: { sandbox: true } })
+    expect(() => parseConfig('executor: true\n', 'c.yaml')).toThrow("c.yaml:1: 'executor' must be a mapping")
+    expect(() => parseConfig('mdns: true\nexecutor:\n  sandbox: no-thanks\n', 'c.yaml')).toThrow("c.yaml:3: 'executor.sandbox' must be true or false")
+    expect(() => parseConfig('executor:\n  sandbx: false\n', 'c.yaml')).toThrow("c.yaml:2: unknown key 'executor.sandbx'")
+    const dir = await mkdtemp(join(tmpdir(), 'mlp-config-'))
+    expect((await loadConfig(join(dir, 'missing.yaml'))).executor).toEqual({ sandbox: true })
+  })
+
   it('flags override the file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mlp-config-'))
     const file = join(dir, 'config.yaml')

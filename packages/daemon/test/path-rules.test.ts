@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest'
 import { DAG_PB_CODEC, RAW_CODEC } from '../src/store/constants.js'
 import { decodeNode } from '../src/store/dag.js'
 import { cidOf } from '../src/store/hash.js'
-import { checkEntryName, checkRelativePath, entryNameProblem, entryNamesProblem, isDotGit, relativePathProblem } from '../src/store/path-rules.js'
+import { checkEntryName, checkRelativePath, entryNameProblem, entryNamesProblem, isDotGit, relativePathProblem, symlinkNameProblem } from '../src/store/path-rules.js'
 
 /** Names that must be refused as one directory entry, and why (a word of the message). */
 const BAD_NAMES: Array<[string, string]> = [
@@ -75,6 +75,16 @@ describe('entry names', () => {
   })
 })
 
+describe('symlink names', () => {
+  it.each(['.gitmodules', '.GITATTRIBUTES', '.gitignore.', '.mailmap', '.g\u200citmodules'])('refuses a symlink named %j', (name) => {
+    expect(symlinkNameProblem(name)).toContain('symlink')
+  })
+
+  it.each(['link', '.github', 'gitignore', '.gitignore2'])('accepts a symlink named %j', (name) => {
+    expect(symlinkNameProblem(name)).toBeUndefined()
+  })
+})
+
 /** Sets of names one directory may not hold together. */
 const DUPLICATES: string[][] = [
   ['s', 's'],
@@ -135,6 +145,11 @@ describe('decodeNode applies the rules to directory nodes', () => {
     expect(err?.name).toBe('InvalidDagError')
     expect(err?.message).toContain(cid.toString())
     expect(err?.message.split('\n')).toHaveLength(1)
+  })
+
+  it.each([[''], ['a\u0000b']])('refuses a symlink with target %j', (target) => {
+    const bytes = dagPb.encode({ Data: new UnixFS({ type: 'symlink', data: Buffer.from(target) }).marshal(), Links: [] })
+    expect(() => decodeNode(cidOf(DAG_PB_CODEC, bytes), bytes)).toThrow(expect.objectContaining({ name: 'InvalidDagError' }))
   })
 
   it('decodes a directory of ordinary names', () => {

@@ -1,7 +1,7 @@
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
@@ -109,6 +109,17 @@ describe('writeTreeNew', () => {
   })
 })
 
+describe('symlinks git would read', () => {
+  it('refuses a symlinked .gitattributes and leaves no destination', async () => {
+    const link = cidOf(DAG_PB_CODEC, dagPb.encode({ Data: new UnixFS({ type: 'symlink', data: Buffer.from('/etc/passwd') }).marshal(), Links: [] }))
+    await store.blockstore.put(link, dagPb.encode({ Data: new UnixFS({ type: 'symlink', data: Buffer.from('/etc/passwd') }).marshal(), Links: [] }))
+    const root = await hostileDir([['.gitattributes', link]])
+    const parent = dir('gitattr')
+    await expect(writeTreeNew(store.exporter, root, join(parent, 'dest'))).rejects.toMatchObject({ name: 'UnsafePathError' })
+    expect(readdirSync(parent)).toEqual([])
+  })
+})
+
 describe('writeTreeInPlace', () => {
   it('keeps a symlink where the DAG has a directory, and writes nothing through it', async () => {
     const cid = await importTree(benignTree())
@@ -124,6 +135,16 @@ describe('writeTreeInPlace', () => {
     expect(f.skipped).toEqual([])
     expect(lstatSync(join(root, 'out', 'a')).isDirectory()).toBe(true)
     expect(readFileSync(join(root, 'out', 'a', 'b', 'deep.txt'), 'utf8')).toBe('deep')
+    expect(readdirSync(canary)).toEqual([])
+  })
+
+  it('keeps a symlink at the destination itself where the DAG has a directory', async () => {
+    const cid = await importTree(benignTree())
+    const root = dir('proj')
+    const canary = dir('canary')
+    symlinkSync(canary, join(root, 'out'))
+    const r = await writeTreeInPlace(store.exporter, cid, root, join(root, 'out'))
+    expect(r).toEqual({ written: 0, unchanged: 0, skipped: [join(root, 'out')] })
     expect(readdirSync(canary)).toEqual([])
   })
 
@@ -172,5 +193,53 @@ describe('removeInside', () => {
     writeFileSync(join(root, 'real', 'out'), 'x')
     await removeInside(root, join(root, 'real', 'out'))
     expect(existsSync(join(root, 'real', 'out'))).toBe(false)
+  })
+})
+
+describe('bombs: a few blocks that name endless bytes or entries', () => {
+  /** A file node linking the same leaf `times` times: `times` x 64 KiB of content from two blocks. */
+  async function bombFile (times: number): Promise<CID> {
+    const leaf = await rawLeaf('x'.repeat(65_536))
+    const bytes = dagPb.encode({ Data: new UnixFS({ type: 'file', blockSizes: Array.from({ length: times }, () => 65_536n) }).marshal(), Links: Array.from({ length: times }, () => ({ Hash: leaf, Tsize: 65_536 })) })
+    const cid = cidOf(DAG_PB_CODEC, bytes)
+    await store.blockstore.put(cid, bytes)
+    await store.blockstore.commit()
+    return cid
+  }
+
+  /** Keeps exactly `headroomBytes` of the filesystem's current free space usable by writers. */
+  async function withFloor<T> (headroomBytes: number, fn: () => Promise<T>): Promise<T> {
+    const fs = await statfs(work)
+    process.env.MLP_FREE_FLOOR_BYTES = String(fs.bavail * fs.bsize - headroomBytes)
+    try {
+      return await fn()
+    } finally {
+      delete process.env.MLP_FREE_FLOOR_BYTES
+    }
+  }
+
+  it('a repeated-leaf file stops at the free-disk floor, leaves nothing behind, and a small file still fits', async () => {
+    const bomb = await bombFile(4096) // 256 MiB named by 2 blocks
+    const dest = join(dir('bomb'), 'out')
+    await withFloor(32 * 1024 * 1024, async () => {
+      await expect(writeTreeNew(store.exporter, bomb, dest)).rejects.toThrow(/disk full while writing/)
+    })
+    expect(existsSync(dest)).toBe(false)
+    expect(readdirSync(join(dest, '..'))).toEqual([])
+    // positive control: the same floor lets an ordinary file through
+    const small = await bombFile(4)
+    await withFloor(32 * 1024 * 1024, async () => { await writeTreeNew(store.exporter, small, dest) })
+    expect(lstatSync(dest).size).toBe(4 * 65_536)
+  })
+
+  it('a directory naming one subtree under many names is bounded by the same floor', async () => {
+    const sub = await bombFile(16) // 1 MiB
+    const names: Array<[string, CID]> = Array.from({ length: 200 }, (_, i) => [`f${i}`, sub])
+    const bomb = await hostileDir(names) // 200 MiB from 3 blocks
+    const dest = join(dir('dirbomb'), 'out')
+    await withFloor(32 * 1024 * 1024, async () => {
+      await expect(writeTreeNew(store.exporter, bomb, dest)).rejects.toThrow(/disk full while writing/)
+    })
+    expect(existsSync(dest)).toBe(false)
   })
 })

@@ -22,6 +22,11 @@ export interface ExchangeComponents {
   isShared: (cid: string, peer: string) => boolean
 }
 
+/** Strangers whose walk down from shared roots is remembered at once. */
+export const MAX_STRANGER_SCOPES = 64
+/** A stranger's walk is forgotten after this long without a request. */
+export const STRANGER_SCOPE_IDLE_MS = 60 * 60 * 1000
+
 /** An open request stream to one peer. */
 export interface PeerSession {
   peer: string
@@ -33,27 +38,43 @@ export interface PeerSession {
  * (each one verified on read, so a corrupt local block is reported missing
  * rather than passed on), and opens sessions to peers for the fetcher.
  * A teammate may read any block; a stranger only shared roots and what
- * blocks served to it on the same connection link to. Anything else is answered
+ * blocks already served to it link to (remembered per peer, across its connections). Anything else is answered
  * exactly as an absent block is, so a stranger learns nothing of it.
  */
 export class Exchange {
   private nextReq = 1
-  /** What each stranger's connection may ask for; dropped with the connection. */
-  private readonly scopes = new WeakMap<Connection, StrangerScope>()
+  /**
+   * What each stranger may ask for, by peer id, least recently used first:
+   * kept across its connections so that a fetch interrupted by a restart of
+   * the fetcher resumes below the nodes it already holds; at most
+   * {@link MAX_STRANGER_SCOPES} strangers, each forgotten after
+   * {@link STRANGER_SCOPE_IDLE_MS} without a request.
+   */
+  private readonly scopes = new Map<string, { scope: StrangerScope, at: number }>()
 
   constructor (private readonly c: ExchangeComponents) {}
 
   async start (): Promise<void> {
     await this.c.node.handle(EXCHANGE_PROTOCOL, async (stream: Stream, connection: Connection) => {
-      let scope = this.scopes.get(connection)
       const peer = connection.remotePeer.toString()
-      if (scope == null) this.scopes.set(connection, scope = new StrangerScope((cid) => this.c.isShared(cid, peer)))
-      await this.serve(stream, peer, scope)
+      await this.serve(stream, peer, this.scopeOf(peer))
     }, { maxInboundStreams: MAX_INBOUND_STREAMS })
   }
 
   async stop (): Promise<void> {
     await this.c.node.unhandle(EXCHANGE_PROTOCOL)
+  }
+
+  /** The stranger scope of `peer`, made fresh when it has none or its old one went idle. */
+  private scopeOf (peer: string): StrangerScope {
+    const now = Date.now()
+    const held = this.scopes.get(peer)
+    this.scopes.delete(peer)
+    const scope = held != null && now - held.at < STRANGER_SCOPE_IDLE_MS ? held.scope : new StrangerScope((cid) => this.c.isShared(cid, peer))
+    this.scopes.set(peer, { scope, at: now })
+    // many peer ids are cheap to make: the oldest scope goes, and that stranger walks down from a shared root again
+    if (this.scopes.size > MAX_STRANGER_SCOPES) this.scopes.delete(this.scopes.keys().next().value as string)
+    return scope
   }
 
   /** A fresh request id. */

@@ -135,7 +135,12 @@ export function decodeNode (cid: CID, bytes: Uint8Array): DagNode {
     if (problem != null) throw new InvalidDagError(`${cid.toString()} is a directory with ${problem.replace(/^entry with /, '')}: refused`)
     return { kind: 'directory', entries }
   }
-  if (fs.type === 'symlink') return { kind: 'symlink', target: Buffer.from(fs.data ?? new Uint8Array()).toString() }
+  if (fs.type === 'symlink') {
+    const target = Buffer.from(fs.data ?? new Uint8Array()).toString()
+    // no filesystem stores these; symlink(2) would fail halfway through a checkout instead
+    if (target === '' || target.includes('\0')) throw new InvalidDagError(`${cid.toString()} is a symlink with an empty target or a NUL in it: refused`)
+    return { kind: 'symlink', target }
+  }
   if (fs.type === 'file' || fs.type === 'raw') {
     if (pb.Links.length !== fs.blockSizes.length) throw new InvalidDagError(`${cid.toString()}: ${pb.Links.length} links but ${fs.blockSizes.length} block sizes`)
     return {

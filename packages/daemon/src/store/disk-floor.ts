@@ -7,6 +7,10 @@ export const FREE_FLOOR_MAX_BYTES = 256 * 1024 * 1024
 export const FREE_FLOOR_FRACTION = 0.05
 /** The free space is measured again at least every this many bytes written. */
 export const FREE_CHECK_EVERY_BYTES = 8 * 1024 * 1024
+/** Free inodes a writer leaves untouched: a DAG of many empty files must not use up the filesystem's inodes. */
+export const FREE_FLOOR_INODES = 10_000
+/** Free inodes are measured again at least every this many files or directories created. */
+const INODE_CHECK_EVERY = 1_000
 
 /**
  * The free space a fetch keeps on the store's filesystem: the smaller of
@@ -35,20 +39,37 @@ export class DiskFloor {
   /** Bytes that may be written before statfs is asked again. */
   private headroom = 0
 
-  /** @param dir - a directory on the filesystem the blocks go to. */
-  constructor (private readonly dir: string, private readonly what: string) {}
+  /** Files or directories created since the last statfs. */
+  private entries = 0
 
-  /** Accounts for `bytes` about to be written; throws {@link DiskFullError} below the floor. */
-  async reserve (bytes: number): Promise<void> {
+  /**
+   * @param dir - a directory on the filesystem the bytes go to.
+   * @param what - what is being written, for the message.
+   * @param verb - what the writer does, for the message ('fetching', 'writing').
+   */
+  constructor (private readonly dir: string, private readonly what: string, private readonly verb = 'fetching') {}
+
+  /**
+   * Accounts for `bytes` about to be written and `entries` files or
+   * directories about to be created (a tree written out from a few blocks
+   * can name millions of them); throws {@link DiskFullError} below the floor.
+   */
+  async reserve (bytes: number, entries = 0): Promise<void> {
     this.unchecked += bytes
-    if (this.unchecked <= this.headroom) return
+    this.entries += entries
+    if (this.unchecked <= this.headroom && this.entries < INODE_CHECK_EVERY) return
     const fs = await statfs(this.dir)
     const free = fs.bavail * fs.bsize
     const floor = freeFloorBytes(fs.blocks * fs.bsize)
     if (free - bytes < floor) {
-      throw new DiskFullError(`disk full while fetching ${this.what}: ${Math.floor(free / MIB)} MiB free in ${this.dir}, and mlp keeps ${Math.ceil(floor / MIB)} MiB free: free space (\`mlp gc\` removes unreferenced blocks) and retry`)
+      throw new DiskFullError(`disk full while ${this.verb} ${this.what}: ${Math.floor(free / MIB)} MiB free in ${this.dir}, and mlp keeps ${Math.ceil(floor / MIB)} MiB free: free space (\`mlp gc\` removes unreferenced blocks) and retry`)
+    }
+    // filesystems without inode counts (some report 0 files) are not limited by them
+    if (fs.files > 0 && fs.ffree - entries < Math.min(FREE_FLOOR_INODES, fs.files / 20)) {
+      throw new DiskFullError(`no free inodes while ${this.verb} ${this.what}: ${fs.ffree} left in ${this.dir}, and mlp keeps ${FREE_FLOOR_INODES} free: remove files and retry`)
     }
     this.unchecked = 0
+    this.entries = 0
     // half the room left: other writers (and the pack's write buffer) use some too
     this.headroom = Math.min(FREE_CHECK_EVERY_BYTES, Math.floor((free - bytes - floor) / 2))
   }

@@ -7,6 +7,7 @@ import type { Blockstore } from './blockstore.js'
 import { RAW_CODEC } from './constants.js'
 import { decodeNode, EXECUTABLE_MODE, type DagNode } from './dag.js'
 import { mapDiskError } from './disk-errors.js'
+import type { DiskFloor } from './disk-floor.js'
 
 /** Leaves read per getMany call while a file is written out. */
 const READ_AHEAD = 256
@@ -127,10 +128,12 @@ export class Exporter {
   }
 
   /** Blocks are ~80 KiB: gathered into one writev per few MiB instead of one write each. */
-  private async writeBytes (fh: FileHandle, cid: CID, signal?: AbortSignal): Promise<void> {
+  private async writeBytes (fh: FileHandle, cid: CID, signal?: AbortSignal, floor?: DiskFloor): Promise<void> {
     let batch: Uint8Array[] = []
     let bytes = 0
     for await (const chunk of this.file(cid, signal)) {
+      // a file of a few blocks may repeat them without end: the floor counts what is written, not what the DAG claims
+      await floor?.reserve(chunk.length)
       batch.push(chunk)
       bytes += chunk.length
       if (bytes >= WRITE_BATCH_BYTES) {
@@ -144,9 +147,12 @@ export class Exporter {
 
   /**
    * Writes a file or symlink DAG to `dest` atomically: into a temporary name
-   * beside it, then renamed over it, so a reader never sees half a file.
+   * beside it (created with `wx`, so never through a symlink), then renamed
+   * over it, so a reader never sees half a file and a symlink at `dest` is
+   * replaced, not followed. Go through tracking/safe-write.ts, which checks
+   * that no directory above `dest` is a symlink.
    */
-  async writeFile (cid: CID, dest: string, signal?: AbortSignal): Promise<void> {
+  async writeFile (cid: CID, dest: string, signal?: AbortSignal, floor?: DiskFloor): Promise<void> {
     const tmp = join(dirname(dest), `.${basename(dest)}.mlp-tmp-${randomBytes(4).toString('hex')}`)
     try {
       const node = await this.node(cid)
@@ -155,7 +161,7 @@ export class Exporter {
       } else {
         const fh = await open(tmp, 'wx', 0o644)
         try {
-          await this.writeBytes(fh, cid, signal)
+          await this.writeBytes(fh, cid, signal, floor)
         } finally {
           await fh.close()
         }

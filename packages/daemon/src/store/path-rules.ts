@@ -61,6 +61,19 @@ export function entryNameProblem (name: string): string | undefined {
   return undefined
 }
 
+/** Files git reads in any directory of a worktree: as symlinks they would make git read outside it. */
+const GIT_DOTFILES = new Set(['.gitmodules', '.gitattributes', '.gitignore', '.mailmap'])
+
+/**
+ * Why a symlink may not be named `name` (git >= 2.32 refuses symlinked
+ * `.gitmodules`, `.gitattributes`, `.gitignore`, `.mailmap`, in any spelling
+ * of those names), or undefined.
+ */
+export function symlinkNameProblem (name: string): string | undefined {
+  const stem = foldName(name).replace(/[. ]+$/u, '')
+  return GIT_DOTFILES.has(stem) ? `a symlink named ${quoteName(name)}, which git refuses` : undefined
+}
+
 /** Throws {@link UnsafePathError} unless `name` may be a directory entry on disk. */
 export function checkEntryName (name: string): void {
   const problem = entryNameProblem(name)

@@ -6,10 +6,19 @@ import { AlreadyInitializedError, NotAGitRepoError, NotAProjectError, PathError 
 /** Folder that marks an mlp project, at the root of its git repository. */
 export const PROJECT_DIR = '.mlp'
 
+/**
+ * The daemon's own home defaults to `~/.mlp`, the same name as the project
+ * marker: a `.mlp` holding a daemon identity is a daemon home, not a project,
+ * or every folder under `$HOME` would look like part of a project rooted there.
+ */
+function isDaemonHome (dir: string): boolean {
+  return existsSync(join(dir, 'identity.key')) || existsSync(join(dir, 'api.sock'))
+}
+
 function findUp (start: string, marker: string): string | undefined {
   let dir = resolve(start)
   for (let i = 0; i < 256; i++) {
-    if (existsSync(join(dir, marker))) return dir
+    if (existsSync(join(dir, marker)) && !(marker === PROJECT_DIR && isDaemonHome(join(dir, marker)))) return dir
     const parent = dirname(dir)
     if (parent === dir) return undefined
     dir = parent

@@ -1,9 +1,12 @@
+import type { Stats } from 'node:fs'
 import { lstat, mkdir, mkdtemp, rename, rm } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path'
 import { PathError, UnsafePathError } from '@mlp/proto'
 import type { CID } from 'multiformats/cid'
 import type { Exporter, TreeItem } from '../store/exporter.js'
+import { symlinkNameProblem } from '../store/path-rules.js'
 import { mapDiskError } from '../store/disk-errors.js'
+import { DiskFloor } from '../store/disk-floor.js'
 
 /**
  * The one writer every DAG-to-files path uses (fetch -o, checkout, pull,
@@ -35,9 +38,11 @@ export interface TreeWriteOptions {
   existing?: ReadonlyMap<string, string>
   /** Called after each file or symlink is written (checkout feeds its stat cache). */
   onWritten?: (item: TreeItem, dest: string) => Promise<void> | void
+  /** Keeps free disk space and inodes while writing; one is made for `dest` when absent. */
+  floor?: DiskFloor
 }
 
-async function lstatOrNull (path: string): Promise<Awaited<ReturnType<typeof lstat>> | null> {
+async function lstatOrNull (path: string): Promise<Stats | null> {
   try {
     return await lstat(path)
   } catch (err) {
@@ -83,9 +88,19 @@ export async function removeInside (root: string, path: string): Promise<void> {
   if (await checkParents(root, path, false)) await rm(path, { recursive: true, force: true })
 }
 
-/** True when `path` lies below `prefix` (a skipped directory). */
-function below (path: string, prefixes: string[]): boolean {
-  return prefixes.some((p) => path.startsWith(`${p}/`))
+/**
+ * Makes `path` a real directory; `st` is its lstat. Something else there (a
+ * file, a symlink) is replaced only when `force` - a symlink by unlinking the
+ * link itself. False when it was kept.
+ */
+async function placeDir (path: string, st: Stats | null, force: boolean): Promise<boolean> {
+  if (st?.isDirectory() === true) return true
+  if (st != null) {
+    if (!force) return false
+    await rm(path)
+  }
+  await mkdir(path)
+  return true
 }
 
 /**
@@ -97,36 +112,39 @@ function below (path: string, prefixes: string[]): boolean {
 export async function writeTreeInPlace (exporter: Exporter, cid: CID, root: string, dest: string, options: TreeWriteOptions = {}): Promise<TreeWriteResult> {
   const result: TreeWriteResult = { written: 0, unchanged: 0, skipped: [] }
   await checkParents(root, dest, true)
-  const blocked: string[] = []
+  // a directory DAG of a few blocks can name millions of entries (the same subtree under many names)
+  const floor = options.floor ?? new DiskFloor(dirname(dest), relative(root, dest) === '' ? dest : relative(root, dest), 'writing')
+  // a skipped directory: the walk is depth first, so all below it come next, in one run
+  let blocked: string | undefined
   for await (const item of exporter.walk(cid)) {
     options.signal?.throwIfAborted()
-    if (below(item.path, blocked)) continue
+    if (blocked != null && item.path.startsWith(`${blocked}/`)) continue
+    blocked = undefined
     const path = item.path === '' ? dest : join(dest, item.path)
-    const st = await lstatOrNull(path)
-    if (item.kind === 'dir') {
-      if (st?.isDirectory() === true) continue
-      if (st != null) {
-        if (options.force !== true) {
-          // a file or a symlink where the DAG has a directory: keep it, and write nothing below it
-          result.skipped.push(path)
-          blocked.push(item.path)
-          continue
-        }
-        await rm(path)
-      }
-      await mkdir(path)
-      continue
-    }
     const have = options.existing?.get(item.path)
-    if (have === item.cid.toString()) {
+    if (item.kind !== 'dir' && have === item.cid.toString()) {
+      // the common case of a repeated checkout: known right, not even lstat'ed
       result.unchanged++
       continue
     }
+    await floor.reserve(0, 1)
+    const st = await lstatOrNull(path)
+    if (item.kind === 'dir') {
+      if (await placeDir(path, st, options.force === true)) continue
+      // a file or a symlink where the DAG has a directory: kept, and nothing written below it
+      result.skipped.push(path)
+      // the destination itself: nothing of the DAG can go anywhere
+      if (item.path === '') break
+      blocked = item.path
+      continue
+    }
+    const problem = item.kind === 'symlink' ? symlinkNameProblem(basename(path)) : undefined
+    if (problem != null) throw new UnsafePathError(`${cid.toString()} holds ${problem}: refused`)
     if (st != null && options.force !== true && (have != null || st.isDirectory())) {
       result.skipped.push(path)
       continue
     }
-    await exporter.writeFile(item.cid, path, options.signal)
+    await exporter.writeFile(item.cid, path, options.signal, floor)
     result.written++
     await options.onWritten?.(item, path)
   }

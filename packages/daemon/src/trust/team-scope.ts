@@ -13,13 +13,14 @@ export const MAX_PENDING_LINKS = 1 << 20
 export const RECENT_SERVED = 1 << 16
 
 /**
- * What one stranger may ask for on one connection: a shared root, or a block
- * linked from a block already served to it on that connection. So a stranger
+ * What one stranger may ask for: a shared root, or a block linked from a
+ * block already served to it. So a stranger
  * walks down from what was shared and can never name its way into data that
  * was only added, fetched or pushed, even a block whose id it knows.
  *
- * Grants are per connection, not per stream, because the fetcher opens a
- * stream per wave of a fetch; they go when the connection does. A grant is
+ * Grants are per peer (the exchange keeps a bounded number of strangers'
+ * scopes), not per stream: the fetcher opens a stream per wave of a fetch,
+ * and a fetcher restarted mid-fetch resumes on a new connection. A grant is
  * used up when the block is served (what is held is the frontier of the
  * stranger's walk, not every id it ever got), and the last
  * {@link RECENT_SERVED} blocks served may be asked for again.
