@@ -271,6 +271,9 @@ describe('a peer\'s job is sandboxed', () => {
     const cmd = [
       `cat ${key} > stolen.txt 2>&1`,
       `echo '["12D3KooWevil"]' >> ${trustFile} 2>> stolen.txt`,
+      // a daemon running as root (CI, many lab boxes) must not hand its job the capabilities to undo the sandbox
+      `(umount -l ${gpu.home} || umount -l /tmp; cat ${key}) >> stolen.txt 2>&1`,
+      'grep CapEff /proc/self/status >> stolen.txt',
       // the job's own environment, and every environment its /proc shows
       '(env; cat /proc/[0-9]*/environ | tr "\\0" "\\n") > env.txt 2>/dev/null',
       'true'
@@ -281,6 +284,8 @@ describe('a peer\'s job is sandboxed', () => {
     const stolen = readFileSync(join(proj, 'stolen.txt'))
     expect(stolen.includes(readFileSync(key))).toBe(false)
     expect(stolen.toString()).toContain('No such file or directory')
+    // no capability left (CapEff all zero), so no unmount could reveal MLP_HOME
+    expect(stolen.toString()).toMatch(/CapEff:\s+0+\n/)
     expect(readFileSync(trustFile)).toEqual(trustBefore)
     const env = readFileSync(join(proj, 'env.txt'), 'utf8')
     expect(env).toContain(`MLP_EXECUTOR_PEER_ID=${gpu.peerId}`)

@@ -155,10 +155,10 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     late.remote = remote
     // results are believed from this machine and from peers granted --results, whoever relays them
     const runCache = new RunCache(store, { self: node.peerId.toString(), privateKey, trusted: (signer) => signer === node.peerId.toString() || trust.has(signer, 'results') })
-    const peerRunCache = new PeerRunCacheService({ node, store, runCache, exchange, providers, log })
+    const peerRunCache = new PeerRunCacheService({ node, store, runCache, exchange, providers, log, isTeammate })
     await peerRunCache.start()
     cleanups.push(async () => { await peerRunCache.stop() })
-    const execService = new ExecService({ node, store, exchange, providers, log, trust, privateKey, home: paths.home, sandbox: config.executor.sandbox, jobs, gpus, runCache, resources, jobsDir: join(paths.home, 'jobs') })
+    const execService = new ExecService({ node, store, exchange, providers, log, trust, privateKey, home: paths.home, sandbox: config.executor.sandbox, jobs, gpus, runCache, resources, jobsDir: join(paths.home, 'jobs'), isTeammate })
     await execService.start()
     cleanups.push(async () => { await execService.stop() })
 

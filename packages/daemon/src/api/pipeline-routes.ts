@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -7,6 +7,7 @@ import { BadRequestError, PipelineFileError, type MetricValue, type ValueDiff } 
 import { buildGraph, rootPath } from '../pipeline/graph.js'
 import { reproduce, type ReproComponents } from '../pipeline/reproduce.js'
 import { loadPipeline, pipelineFile } from '../pipeline/schema.js'
+import { readPipelineText } from '../pipeline/file-size.js'
 import { diffValues, gitShow, revisionValues, workspaceValues } from '../pipeline/values.js'
 import { lockPathFor, type LockFile } from '../pipeline/lock.js'
 import { findProject } from '../tracking/project.js'
@@ -61,7 +62,7 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
       for (const key of ['deps', 'outs', 'outsNoCache', 'params', 'metrics', 'metricsNoCache'] as const) stringList(body[key], key)
       optionalCount(body.gpu, 'gpu')
       const file = pipelineFile(root) ?? join(root, 'mlp.yaml')
-      const doc = existsSync(file) ? parseDocument(readFileSync(file, 'utf8')) : new Document({ stages: {} })
+      const doc = existsSync(file) ? parseDocument(readPipelineText(file, root)) : new Document({ stages: {} })
       if (doc.errors.length > 0) throw new PipelineFileError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
       if (doc.hasIn(['stages', body.name]) && body.force !== true) throw new PipelineFileError(`stage '${body.name}' already exists in ${file}: use --force to replace it`)
       const stage: Record<string, unknown> = { cmd: body.cmd }
@@ -77,7 +78,9 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
       const text = doc.toString()
       // validate the whole result before writing: a bad stage changes nothing
       const tmp = `${file}.check.yaml`
-      await writeFile(tmp, text)
+      // a committed symlink by that name is replaced, never written through ('wx' does not follow one)
+      await rm(tmp, { force: true })
+      await writeFile(tmp, text, { flag: 'wx' })
       try {
         const pipeline = loadPipeline(tmp)
         buildGraph(pipeline.stages, file)

@@ -88,7 +88,7 @@ export class RemoteExec {
     if (eligible.length === 0) {
       const asked = `gpu: ${want.gpu}${want.gpuMemoryMib != null ? `, gpu_memory_mib: ${want.gpuMemoryMib}` : ''}${want.gpuModel != null ? `, gpu_model: ${want.gpuModel}` : ''}${want.runOn != null ? `, run_on: ${want.runOn}` : ''}`
       const local = describeResources(await this.c.resources())
-      const others = offers.filter((o) => o.trusted).map((o) => `${o.peer}: ${o.r == null ? 'no answer' : describeResources(o.r)}`)
+      const others = offers.filter((o) => o.trusted).map((o) => `${o.peer}: ${o.r == null ? `no answer (peers tell their resources to teammates only: \`mlp trust add ${self} --run\` there)` : describeResources(o.r)}`)
       const untrusted = able.filter((o) => !o.trusted).map((o) => o.peer)
       const hint = untrusted.length > 0
         ? `; ${untrusted.join(', ')} could run it but ${untrusted.length > 1 ? 'are' : 'is'} not trusted with --results here: run \`mlp trust add ${untrusted[0]} --results\` to send stages there, or \`mlp repro --local\` to run it here`

@@ -12,6 +12,15 @@ export interface Launcher {
 /** Variables a peer's job inherits from the daemon's environment; everything else (tokens, keys, the canary a test sets) stays out. */
 const INHERITED = ['PATH', 'LANG', 'LANGUAGE', 'TZ', 'TERM', 'USER', 'LOGNAME']
 
+/**
+ * Namespaces and privileges of a job. Without `--unshare-user --cap-drop ALL`
+ * a job of a daemon running as root keeps every capability and can simply
+ * unmount the tmpfs that hides `MLP_HOME` (an attacker did, and read
+ * `identity.key`); `--new-session` keeps it from pushing keystrokes into the
+ * daemon's terminal (TIOCSTI).
+ */
+const ISOLATION = ['--unshare-user', '--unshare-pid', '--unshare-ipc', '--cap-drop', 'ALL', '--new-session', '--die-with-parent']
+
 /** How long the namespace probe may take: it starts and ends one `true`. */
 const PROBE_TIMEOUT_MS = 10_000
 
@@ -58,8 +67,10 @@ function gpuDevices (): string[] {
  * empty tmpfs, then the job's own directory bound back writable inside it
  * (order matters: the bind must come after the tmpfs that hides its parent);
  * a private /tmp, a minimal /dev plus the GPU nodes, a fresh /proc in a new
- * PID namespace (so the daemon's /proc/<pid>/environ is out of sight), a
- * cleared environment, killed when the daemon dies.
+ * PID namespace (so the daemon's /proc/<pid>/environ is out of sight), its
+ * own user namespace with no capabilities (so none of this can be unmounted,
+ * even when the daemon runs as root), a new session, a cleared environment,
+ * killed when the daemon dies.
  */
 export function bwrapLauncher (bwrap: string, init: { home: string, jobDir: string, cwd: string, env: Record<string, string> }): Launcher {
   const home = realpathSync(init.home)
@@ -68,7 +79,7 @@ export function bwrapLauncher (bwrap: string, init: { home: string, jobDir: stri
   const args = ['--ro-bind', '/', '/', '--dev', '/dev']
   for (const dev of gpuDevices()) args.push('--dev-bind', dev, dev)
   args.push('--proc', '/proc', '--tmpfs', '/tmp', '--tmpfs', home, '--bind', jobDir, jobDir)
-  args.push('--unshare-pid', '--unshare-ipc', '--die-with-parent', '--clearenv')
+  args.push(...ISOLATION, '--clearenv')
   for (const [k, v] of Object.entries(init.env)) args.push('--setenv', k, v)
   args.push('--chdir', cwd, '--')
   return { file: bwrap, args }
@@ -92,7 +103,7 @@ export async function sandboxFor (enabled: boolean, init: { home: string, jobDir
 /** Starts `true` in the namespaces a job gets; resolves with bwrap's complaint, or undefined when it works. */
 async function probe (bwrap: string): Promise<string | undefined> {
   return await new Promise((resolve) => {
-    const child = spawn(bwrap, ['--ro-bind', '/', '/', '--unshare-pid', '--unshare-ipc', '--die-with-parent', '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: PROBE_TIMEOUT_MS })
+    const child = spawn(bwrap, ['--ro-bind', '/', '/', ...ISOLATION, '--', 'true'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: PROBE_TIMEOUT_MS })
     let err = ''
     child.stderr.setEncoding('utf8')
     child.stderr.on('data', (d: string) => { if (err.length < 1000) err += d })

@@ -1,8 +1,8 @@
 import { lstatSync, realpathSync } from 'node:fs'
 import { mkdir, rm } from 'node:fs/promises'
-import { dirname, join, normalize, relative, sep, isAbsolute } from 'node:path'
+import { join, normalize, relative, sep, isAbsolute } from 'node:path'
 import type { Connection, Stream } from '@libp2p/interface'
-import { MAX_FRAME_BYTES, MsgType, type Resources } from '@mlp/proto'
+import { MAX_FRAME_BYTES, MsgType, UnsafePathError, type Resources } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import type { Exchange } from '../exchange/exchange.js'
 import { fetchDag } from '../exchange/fetch.js'
@@ -13,7 +13,7 @@ import { channel } from '../net/streams.js'
 import type { RunCache } from '../pipeline/runcache.js'
 import type { Store } from '../store/index.js'
 import { checkRelativePath } from '../store/path-rules.js'
-import { writeTreeNew } from '../tracking/safe-write.js'
+import { checkParents, writeTreeNew } from '../tracking/safe-write.js'
 import type { GpuAllocator, JobTable } from './jobs.js'
 import { runCommand } from './local.js'
 import { isJobId } from './job-id.js'
@@ -48,11 +48,31 @@ export interface ExecServiceComponents {
   resources: () => Promise<Resources>
   /** Where job working directories go (`MLP_HOME/jobs`). */
   jobsDir: string
+  /** Whether `peer` is a teammate (trust/team-policy.ts): only teammates learn this machine's GPUs and jobs. */
+  isTeammate: (peer: string) => boolean
 }
 
 /** A path from a job spec that must stay inside the job's directory. */
 function safeRelative (path: string): boolean {
   return path !== '' && !isAbsolute(path) && !normalize(path).split(sep).includes('..')
+}
+
+/**
+ * Makes the directories of `rel` inside `work` (and `rel` itself when
+ * `self`), one level at a time, never through a symlink or a file: a job's
+ * inputs (or an earlier command of the job) may have put `l -> /elsewhere`
+ * there. A problem for the requester, or undefined.
+ */
+async function makeDirsInside (work: string, rel: string, self: boolean, what: string): Promise<string | undefined> {
+  const path = self ? join(work, rel, '.mlp-dir') : join(work, rel)
+  if (path === work) return undefined
+  try {
+    await checkParents(work, path, true)
+    return undefined
+  } catch (err) {
+    if (err instanceof UnsafePathError) return `${what} '${rel}' goes through a symlink or a file in the job directory: refused`
+    throw err
+  }
 }
 
 /**
@@ -82,7 +102,11 @@ export class ExecService {
     await this.c.node.handle(EXEC_PROTOCOL, async (stream: Stream, connection: Connection) => {
       await this.serve(stream, connection.remotePeer.toString())
     }, { maxInboundStreams: 32 })
-    await handleRequests(this.c.node, RESOURCES_PROTOCOL, 32, async (msg) => ({ type: MsgType.Json, req: msg.req, json: JSON.stringify(await this.c.resources()) }))
+    // GPUs, memory and job counts are for teammates (any requester with --run is one); a stranger's stream is cut
+    await handleRequests(this.c.node, RESOURCES_PROTOCOL, 32, async (msg, peer) => {
+      if (!this.c.isTeammate(peer)) throw new Error('resources are told to teammates only')
+      return { type: MsgType.Json, req: msg.req, json: JSON.stringify(await this.c.resources()) }
+    })
   }
 
   async stop (): Promise<void> {
@@ -174,11 +198,24 @@ export class ExecService {
       // a peer's code: scrubbed environment, and (unless the config opts out) a sandbox without MLP_HOME
       const env = jobEnv({ jobDir: work, executor: this.c.node.peerId.toString(), stage: spec.stage, gpus })
       const cwd = join(work, spec.wdir)
-      await mkdir(cwd, { recursive: true })
+      // the inputs, and each command before the next, may leave symlinks in the job directory: never made through
+      const dirs = async (): Promise<string | undefined> => {
+        const problems = [await makeDirsInside(work, spec.wdir, true, 'wdir')]
+        for (const o of spec.outs) problems.push(await makeDirsInside(work, o.path, false, 'out'))
+        return problems.find((p) => p != null)
+      }
+      const dirProblem = await dirs()
+      if (dirProblem != null) {
+        this.c.jobs.finish(rec, 'failed', dirProblem)
+        return await send({ event: 'failed', message: `${this.c.node.peerId.toString()} refused job ${spec.id}: ${dirProblem}` })
+      }
       const launcher = await sandboxFor(this.c.sandbox, { home: this.c.home, jobDir: work, cwd, env })
       for (const cmd of spec.cmd) {
-        await mkdir(cwd, { recursive: true })
-        for (const o of spec.outs) await mkdir(dirname(join(work, o.path)), { recursive: true })
+        const problem = await dirs()
+        if (problem != null) {
+          this.c.jobs.finish(rec, 'failed', problem)
+          return await send({ event: 'failed', message: `${this.c.node.peerId.toString()} refused job ${spec.id}: ${problem}` })
+        }
         const r = await runCommand(cmd, { cwd, env, launcher, signal: abort.signal, onLine: (l) => { this.c.jobs.log(rec, l) } })
         if (r.code !== 0) {
           this.c.jobs.finish(rec, 'failed', `command exited with code ${r.code}`)

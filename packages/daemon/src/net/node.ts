@@ -4,7 +4,7 @@ import { identify, type Identify } from '@libp2p/identify'
 import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { ping, type Ping } from '@libp2p/ping'
-import { preSharedKey } from '@libp2p/pnet'
+import { privateNetwork } from './pnet.js'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import type { PrivateKey } from '@libp2p/interface'
@@ -45,7 +45,7 @@ export async function createNode (init: NodeInit): Promise<MlpNode> {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      connectionProtector: init.swarmKey != null ? preSharedKey({ psk: init.swarmKey }) : undefined,
+      connectionProtector: init.swarmKey != null ? privateNetwork(init.swarmKey) : undefined,
       connectionManager: {
         // on a LAN a handshake takes milliseconds: half-open connections (a
         // flood, a dead peer) are dropped after 3 s instead of libp2p's 10 s

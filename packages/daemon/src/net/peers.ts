@@ -5,6 +5,9 @@ import { PING_TIMEOUT_MS } from '../constants.js'
 import type { Logger } from '../logger.js'
 import type { MlpNode } from './node.js'
 
+/** Most peers seen since start that {@link PeerTable} remembers (strangers can connect under new identities at will). */
+export const MAX_SEEN_PEERS = 1000
+
 /** Components {@link PeerTable} needs. */
 export interface PeerTableComponents {
   node: MlpNode
@@ -23,10 +26,13 @@ export interface PeerTableComponents {
  * and every remembered peer.
  */
 export class PeerTable {
+  /** In order of last connection, oldest first; at most {@link MAX_SEEN_PEERS} beyond those connected now. */
   private readonly seen = new Set<string>()
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
     const id = evt.detail.toString()
+    this.seen.delete(id)
     this.seen.add(id)
+    this.bound()
     this.components.log.info('peer connected', { peer: id })
   }
 
@@ -35,6 +41,21 @@ export class PeerTable {
   }
 
   constructor (private readonly components: PeerTableComponents) {}
+
+  /** Forgets the oldest seen peers that are not connected now, down to {@link MAX_SEEN_PEERS}. */
+  private bound (): void {
+    if (this.seen.size <= MAX_SEEN_PEERS) return
+    const connected = new Set(this.components.node.getPeers().map((p) => p.toString()))
+    for (const id of this.seen) {
+      if (this.seen.size <= MAX_SEEN_PEERS) break
+      if (!connected.has(id)) this.seen.delete(id)
+    }
+  }
+
+  /** Peer ids seen since start, oldest first (for tests). */
+  seenIds (): string[] {
+    return [...this.seen]
+  }
 
   start (): void {
     this.components.node.addEventListener('peer:connect', this.onConnect)

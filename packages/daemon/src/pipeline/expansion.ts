@@ -14,6 +14,17 @@ export const MAX_STAGES = 10_000
  */
 export const MAX_EXPANDED_BYTES = 64 * 1024 * 1024
 
+/**
+ * Longest string one `${}` interpolation may make (a cmd, a path). A params
+ * value of 1 MiB repeated 300 times in one cmd is 300 MiB from a 2 KB
+ * mlp.yaml; real commands are well under a kilobyte.
+ */
+export const MAX_INTERPOLATED_BYTES = 1024 * 1024
+
+function mib (bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+}
+
 /** Stages a `foreach` over `items` makes (one per list item or mapping key); undefined if it is neither. */
 export function foreachCount (items: unknown): number | undefined {
   if (Array.isArray(items)) return items.length
@@ -38,6 +49,7 @@ export function matrixCount (matrix: Record<string, unknown>, where: string): nu
 export class ExpansionBudget {
   private stages = 0
   private bytes = 0
+  private interpolated = 0
 
   /**
    * Accounts for `count` stages of about `bodyBytes` each from the stage
@@ -55,5 +67,18 @@ export class ExpansionBudget {
     }
     this.stages += count
     this.bytes += count * bodyBytes
+  }
+
+  /**
+   * Accounts for one string (or value) of `bytes` made by interpolation in
+   * the stage named in `where`, before it is built: throws a one-line
+   * {@link PipelineError} if it is over {@link MAX_INTERPOLATED_BYTES}, or if
+   * the pipeline's interpolated values would total over
+   * {@link MAX_EXPANDED_BYTES}.
+   */
+  addInterpolated (where: string, bytes: number, what: string): void {
+    if (bytes > MAX_INTERPOLATED_BYTES) throw new PipelineError(`${where}: ${what} interpolates to ${mib(bytes)}; mlp allows at most ${mib(MAX_INTERPOLATED_BYTES)} per value`)
+    if (this.interpolated + bytes > MAX_EXPANDED_BYTES) throw new PipelineError(`${where}: ${what} takes the pipeline's interpolated values over the ${MAX_EXPANDED_BYTES / 1024 / 1024} MiB mlp expands per pipeline`)
+    this.interpolated += bytes
   }
 }

@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs'
-import { rename, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { rename, rm, writeFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import { parseDocument, stringify } from 'yaml'
 import { PipelineError } from './errors.js'
 import { readPipelineText } from './file-size.js'
@@ -38,7 +40,7 @@ export function lockPathFor (pipelineFile: string): string {
 /** Reads a lock file (absent: empty; over `MAX_PIPELINE_FILE_BYTES`: refused); paths with `..` or absolute paths are refused. */
 export function readLock (file: string): LockFile {
   if (!existsSync(file)) return { schema: '2.0', stages: {} }
-  const doc = parseDocument(readPipelineText(file), { prettyErrors: false })
+  const doc = parseDocument(readPipelineText(file, dirname(file)), { prettyErrors: false })
   if (doc.errors.length > 0) throw new PipelineError(`${file}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
   const v = doc.toJS() as LockFile | null
   if (v == null) return { schema: '2.0', stages: {} }
@@ -66,7 +68,13 @@ export async function writeLock (file: string, lock: LockFile, order: string[]):
       ...(e.ran_on != null ? { ran_on: e.ran_on } : {})
     } as LockEntry
   }
-  const tmp = `${file}.tmp`
-  await writeFile(tmp, stringify({ schema: '2.0', stages }))
-  await rename(tmp, file)
+  // a fresh name made with 'wx': a committed symlink named like the temp file is never written through
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.tmp`
+  try {
+    await writeFile(tmp, stringify({ schema: '2.0', stages }), { flag: 'wx' })
+    await rename(tmp, file)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw err
+  }
 }

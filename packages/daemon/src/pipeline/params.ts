@@ -22,7 +22,7 @@ export function stageParams (root: string, stage: Stage): Record<string, Record<
 
 function refValues (root: string, stage: Stage, ref: ParamRef): Record<string, unknown> {
   const file = join(root, stage.wdir, ref.file)
-  const values = readParamsFile(file)
+  const values = readParamsFile(file, root)
   if (ref.keys == null) return values
   const out: Record<string, unknown> = {}
   for (const key of ref.keys) {

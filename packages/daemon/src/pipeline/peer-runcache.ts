@@ -26,10 +26,12 @@ export interface PeerRunCacheComponents {
   exchange: Exchange
   providers?: Providers
   log: Logger
+  /** Whether `peer` is a teammate (trust/team-policy.ts): only teammates are told run cache entries. */
+  isTeammate: (peer: string) => boolean
 }
 
 /**
- * A shared run cache: answers peers' queries for stage keys this daemon has
+ * A shared run cache: answers teammates' queries for stage keys this daemon has
  * outputs for (only when every block of them is here), and asks connected
  * peers before a stage runs, fetching the outputs of the first that has them.
  * An answer is a signed result, passed on as its executor signed it: the
@@ -42,6 +44,8 @@ export class PeerRunCacheService {
   async start (): Promise<void> {
     await handleRequests(this.c.node, RUNCACHE_PROTOCOL, 8, async (msg, peer) => {
       if (msg.type !== MsgType.RunCache) throw new Error('expected a RUNCACHE query')
+      // an entry names outputs, sizes and who ran what when: a stranger who knows a key (from a public mlp.lock) gets a miss
+      if (!this.c.isTeammate(peer)) return { type: MsgType.Result, req: msg.req, ok: false, message: '' }
       const entry = await this.c.runCache.get(msg.key)
       // unsigned (old) entries are useless to a peer: it would not believe them
       const usable = isSignedResult(entry) && (await Promise.all(entry.outs.map(async (o) => await complete(this.c.store, o.cid)))).every(Boolean)

@@ -16,7 +16,7 @@ import { buildGraph, rootPath, selectStages } from './graph.js'
 import { lockPathFor, readLock, writeLock, type LockEntry, type LockedPath } from './lock.js'
 import { RunCache, type RunCacheEntry } from './runcache.js'
 import { loadPipeline, type Stage } from './schema.js'
-import { complete, stageState, storePath, type StageState } from './state.js'
+import { complete, projectPath, stageState, storePath, type StageState } from './state.js'
 
 /** What happened to one stage (the API's own type). */
 export type { StageOutcome }
@@ -197,8 +197,9 @@ async function executeRemote (c: ReproComponents, root: string, stage: Stage, st
   const inputs: Array<{ path: string, cid: string }> = []
   const paths = [...stage.deps.map((d) => rootPath(stage, d)), ...stage.params.map((p) => rootPath(stage, p.file))]
   for (const path of [...new Set(paths)]) {
-    if (!existsSync(join(root, path))) continue
-    inputs.push(await storePath(c.store, join(root, path), path, true, options.signal))
+    // checked again here, just before the bytes leave this machine
+    if (!existsSync(projectPath(root, path, `stage '${stage.name}': input`))) continue
+    inputs.push(await storePath(c.store, root, path, true, options.signal))
   }
   await c.store.blockstore.commit()
   const spec = {
@@ -258,9 +259,9 @@ async function executeLocal (c: ReproComponents, root: string, stage: Stage, gpu
   const outs: LockedPath[] = []
   for (const o of stage.outs) {
     const path = rootPath(stage, o.path)
-    const abs = join(root, path)
+    const abs = projectPath(root, path, `stage '${stage.name}': out`)
     if (!existsSync(abs)) return { outs: [], failed: `the command did not write its out '${path}'` }
-    outs.push(await storePath(c.store, abs, path, o.cache, options.signal))
+    outs.push(await storePath(c.store, root, path, o.cache, options.signal))
     // like DVC: git tracks the lock, not the outputs
     if (o.cache) await ignoreInGit(abs)
   }

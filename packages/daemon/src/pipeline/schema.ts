@@ -65,10 +65,10 @@ export function pipelineFile (root: string): string | undefined {
   return undefined
 }
 
-function readYaml (file: string, where = file): unknown {
+function readYaml (file: string, root: string | undefined, where = file): unknown {
   let text: string
   try {
-    text = readPipelineText(file)
+    text = readPipelineText(file, root)
   } catch (err) {
     if (err instanceof PipelineError) throw err
     throw new PipelineError(`${where}: cannot read ${file}: ${(err as Error).message}`, { cause: err })
@@ -86,10 +86,13 @@ function readYaml (file: string, where = file): unknown {
   return doc.toJS()
 }
 
-/** Values of a params or vars file (YAML or JSON); absent file: empty. */
-export function readParamsFile (file: string): Record<string, unknown> {
+/**
+ * Values of a params or vars file (YAML or JSON); absent file: empty. With
+ * `root`, a file whose real path leaves that project is refused.
+ */
+export function readParamsFile (file: string, root?: string): Record<string, unknown> {
   if (!existsSync(file)) return {}
-  const v = readYaml(file)
+  const v = readYaml(file, root)
   if (v == null) return {}
   if (typeof v !== 'object' || Array.isArray(v)) throw new PipelineError(`${file}: params must be a mapping`)
   return v as Record<string, unknown>
@@ -108,7 +111,7 @@ function loadVars (vars: unknown, dir: string, where: string): Context {
   for (const entry of vars) {
     if (typeof entry === 'string') {
       const [name, keys] = entry.split(':')
-      const values = readParamsFile(join(dir, name))
+      const values = readParamsFile(join(dir, name), dir)
       if (!existsSync(join(dir, name))) throw new PipelineError(`${where}: vars file '${name}' does not exist`)
       merge(ctx, keys == null ? values : Object.fromEntries(keys.split(',').map((k) => [k, values[k]])))
     } else if (entry != null && typeof entry === 'object' && !Array.isArray(entry)) {
@@ -130,7 +133,7 @@ function loadVars (vars: unknown, dir: string, where: string): Context {
 export function loadPipeline (file: string): Pipeline {
   const text = (() => {
     try {
-      return readPipelineText(file)
+      return readPipelineText(file, dirname(file))
     } catch (err) {
       if (err instanceof PipelineError) throw err
       throw new PipelineError(`cannot read ${file}: ${(err as Error).message}`)
@@ -146,7 +149,7 @@ export function loadPipeline (file: string): Pipeline {
   for (const key of Object.keys(top)) {
     if (!TOP_KEYS.includes(key)) throw new PipelineError(`${file}:${lineOf(doc, lines, [key])}: unknown top-level key '${key}' (known: ${TOP_KEYS.join(', ')})`)
   }
-  const global = merge(readParamsFile(join(dir, 'params.yaml')), loadVars(top.vars, dir, `${file}:${lineOf(doc, lines, ['vars'])}`))
+  const global = merge(readParamsFile(join(dir, 'params.yaml'), dir), loadVars(top.vars, dir, `${file}:${lineOf(doc, lines, ['vars'])}`))
   const stagesRaw = top.stages ?? {}
   if (typeof stagesRaw !== 'object' || Array.isArray(stagesRaw)) throw new PipelineError(`${file}:${lineOf(doc, lines, ['stages'])}: 'stages' must be a mapping of stage names to stages`)
   const stages: Stage[] = []
@@ -162,7 +165,7 @@ export function loadPipeline (file: string): Pipeline {
     }
     const ctx = merge({ ...global }, loadVars(def.vars, dir, where))
     for (const [suffix, extra, body] of expand(name, def, ctx, where, budget)) {
-      stages.push(buildStage(suffix == null ? name : `${name}@${suffix}`, body, merge({ ...ctx }, extra), line, file))
+      stages.push(buildStage(suffix == null ? name : `${name}@${suffix}`, body, merge({ ...ctx }, extra), line, file, budget))
     }
   }
   const seen = new Set<string>()
@@ -201,7 +204,7 @@ function expand (name: string, def: Record<string, unknown>, ctx: Context, where
     if (!('do' in def)) throw new PipelineError(`${where}: 'foreach' needs 'do'`)
     const extraKeys = Object.keys(def).filter((k) => k !== 'foreach' && k !== 'do' && k !== 'vars')
     if (extraKeys.length > 0) throw new PipelineError(`${where}: with 'foreach', '${extraKeys[0]}' belongs inside 'do'`)
-    const items = interpolate(def.foreach, ctx, where)
+    const items = interpolate(def.foreach, ctx, where, budget)
     const body = def.do as Record<string, unknown>
     if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new PipelineError(`${where}: 'do' must be a stage mapping`)
     const count = foreachCount(items)
@@ -217,7 +220,7 @@ function expand (name: string, def: Record<string, unknown>, ctx: Context, where
     throw new PipelineError(`${where}: 'foreach' must be a list or a mapping (or a \${} naming one)`)
   }
   if ('matrix' in def) {
-    const matrix = interpolate(def.matrix, ctx, where)
+    const matrix = interpolate(def.matrix, ctx, where, budget)
     if (matrix == null || typeof matrix !== 'object' || Array.isArray(matrix)) throw new PipelineError(`${where}: 'matrix' must map names to lists`)
     const body = Object.fromEntries(Object.entries(def).filter(([k]) => k !== 'matrix'))
     budget.add(where, matrixCount(matrix as Record<string, unknown>, where), bodyBytes(body))
@@ -229,6 +232,8 @@ function expand (name: string, def: Record<string, unknown>, ctx: Context, where
         parts: [...c.parts, v != null && typeof v === 'object' ? `${key}${i}` : toStr(v)]
       })))
     }
+    // names join the values: a long one in every combination is charged before any name is built
+    for (const c of combos) budget.addInterpolated(where, c.parts.reduce((n, p) => n + p.length + 1, name.length), 'a matrix stage name')
     return combos.map((c) => [c.parts.join('-'), { item: c.item }, body])
   }
   budget.add(where, 1, bodyBytes(def))
@@ -286,9 +291,9 @@ function paramList (value: unknown, where: string): ParamRef[] {
   return [...byFile.values()]
 }
 
-function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Context, line: number, file: string): Stage {
+function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Context, line: number, file: string, budget: ExpansionBudget): Stage {
   const where = `${file}:${line}: stage '${name}'`
-  const body = interpolate(rawBody, ctx, where) as Record<string, unknown>
+  const body = interpolate(rawBody, ctx, where, budget) as Record<string, unknown>
   const cmd = typeof body.cmd === 'string' ? [body.cmd] : Array.isArray(body.cmd) ? body.cmd.map(String) : undefined
   if (cmd == null || cmd.length === 0 || cmd.some((c) => c.trim() === '')) throw new PipelineError(`${where}: 'cmd' is required (a command or a list of commands)`)
   const wdir = typeof body.wdir === 'string' ? body.wdir : '.'
@@ -309,13 +314,17 @@ function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Contex
   for (const p of [...stringList(body.deps, 'deps', where), ...outs.map((o) => o.path)]) {
     if (p.startsWith('/') || normalize(join(wdir, p)).split('/')[0] === '..') throw new PipelineError(`${where}: path '${p}' must stay inside the project`)
   }
+  const params = paramList(body.params, where)
+  for (const p of params) {
+    if (p.file.startsWith('/') || normalize(join(wdir, p.file)).split('/')[0] === '..') throw new PipelineError(`${where}: params file '${p.file}' must stay inside the project`)
+  }
   return {
     name,
     cmd,
     wdir,
     deps: stringList(body.deps, 'deps', where),
     outs,
-    params: paramList(body.params, where),
+    params,
     frozen: body.frozen === true,
     alwaysChanged: body.always_changed === true,
     resources,

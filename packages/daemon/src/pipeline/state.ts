@@ -5,6 +5,7 @@ import type { Store } from '../store/index.js'
 import { markReachable } from '../store/gc.js'
 import { workspaceIds } from '../tracking/status.js'
 import type { LockedPath, LockEntry } from './lock.js'
+import { checkInsideProject } from './contained.js'
 import { stageParams } from './params.js'
 import { rootPath } from './graph.js'
 import { stageKey } from './runcache.js'
@@ -25,8 +26,21 @@ async function describe (store: Store, abs: string, path: string, signal?: Abort
   return { path, cid: r.link.cid.toString(), size: r.size, ...(r.kind === 'dir' ? { nfiles: r.nfiles } : {}) }
 }
 
-/** Records a workspace path in the store (outs after a run). */
-export async function storePath (store: Store, abs: string, path: string, cache: boolean, signal?: AbortSignal): Promise<LockedPath> {
+/**
+ * The absolute path of a stage's dep, out or params file (`path` relative to
+ * the project `root`), refused in one line when a symlink on the way (a
+ * committed `secrets -> ~/.ssh`) takes it outside the project: such a file
+ * would be read, hashed and maybe shipped to a peer's job. Symlinks that
+ * stay inside the project are followed as before.
+ */
+export function projectPath (root: string, path: string, label: string): string {
+  checkInsideProject(root, path, label)
+  return join(root, path)
+}
+
+/** Records a workspace path (relative to the project `root`) in the store: outs after a run, inputs of a remote job. */
+export async function storePath (store: Store, root: string, path: string, cache: boolean, signal?: AbortSignal): Promise<LockedPath> {
+  const abs = projectPath(root, path, 'path')
   const r = await store.importer.import(abs, path.split('/').pop() as string, { store: cache, signal })
   return { path, cid: r.link.cid.toString(), size: r.size, ...(r.kind === 'dir' ? { nfiles: r.nfiles } : {}) }
 }
@@ -41,13 +55,15 @@ export async function stageState (store: Store, root: string, stage: Stage, lock
   const reasons: string[] = []
   for (const d of stage.deps) {
     const path = rootPath(stage, d)
-    const abs = join(root, path)
+    const abs = projectPath(root, path, `stage '${stage.name}': dep`)
     if (!existsSync(abs)) {
       reasons.push(`dep missing: ${path}`)
       continue
     }
     deps.push(await describe(store, abs, path, signal))
   }
+  for (const p of stage.params) projectPath(root, rootPath(stage, p.file), `stage '${stage.name}': params file`)
+  for (const o of stage.outs) projectPath(root, rootPath(stage, o.path), `stage '${stage.name}': out`)
   const params = stageParams(root, stage)
   const key = stageKey(stage.cmd, deps, params, stage.outs.map((o) => rootPath(stage, o.path)))
   if (lock == null) return { deps, params, key, reasons: ['never ran', ...reasons] }

@@ -1,4 +1,5 @@
 import { PipelineError } from './errors.js'
+import { MAX_INTERPOLATED_BYTES, type ExpansionBudget } from './expansion.js'
 
 /** Values visible to `${...}`: params.yaml, vars, and `item`/`key` inside foreach and matrix. */
 export type Context = Record<string, unknown>
@@ -26,23 +27,65 @@ export function toStr (value: unknown): string {
 }
 
 /**
+ * Size of a value as interpolation charges it: string lengths, 8 per other
+ * leaf and key. The walk stops once past `limit` (a params mapping can be
+ * large; an alias-heavy one shares subtrees).
+ */
+export function valueSize (value: unknown, limit = MAX_INTERPOLATED_BYTES): number {
+  let size = 0
+  const stack: unknown[] = [value]
+  while (stack.length > 0 && size <= limit) {
+    const v = stack.pop()
+    if (typeof v === 'string') size += v.length
+    else if (v != null && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        size += Array.isArray(v) ? 1 : k.length
+        stack.push(x)
+      }
+    } else size += 8
+  }
+  return size
+}
+
+/**
  * Interpolates `${...}` in every string of `value`. A string that is exactly
  * one `${x}` takes x's value with its type (so `foreach: ${models}` gets the
  * list); inside a longer string only numbers, strings and booleans may appear.
+ * With a `budget`, each result is charged to it before it is built (its size
+ * is the sum of its pieces), so a params value repeated many times is refused
+ * in one line instead of exhausting memory.
  */
-export function interpolate (value: unknown, ctx: Context, where: string): unknown {
+export function interpolate (value: unknown, ctx: Context, where: string, budget?: ExpansionBudget): unknown {
   if (typeof value === 'string') {
     const whole = WHOLE.exec(value)
-    if (whole != null) return lookup(ctx, whole[1], where)
-    return value.replace(ANY, (_, path: string) => {
-      const v = lookup(ctx, path, where)
-      if (v != null && typeof v === 'object') throw new PipelineError(`${where}: '\${${path}}' is a ${Array.isArray(v) ? 'list' : 'mapping'} and cannot be part of a string`)
-      return toStr(v)
-    })
+    if (whole != null) {
+      const v = lookup(ctx, whole[1], where)
+      budget?.addInterpolated(where, valueSize(v), `'\${${whole[1]}}'`)
+      return v
+    }
+    const pieces: string[] = []
+    let size = 0
+    let last = 0
+    let biggest = { path: '', size: -1 }
+    for (const m of value.matchAll(ANY)) {
+      const v = lookup(ctx, m[1], where)
+      if (v != null && typeof v === 'object') throw new PipelineError(`${where}: '\${${m[1]}}' is a ${Array.isArray(v) ? 'list' : 'mapping'} and cannot be part of a string`)
+      const text = toStr(v)
+      pieces.push(value.slice(last, m.index), text)
+      size += m.index - last + text.length
+      last = m.index + m[0].length
+      if (text.length > biggest.size) biggest = { path: m[1], size: text.length }
+    }
+    if (pieces.length === 0) return value
+    pieces.push(value.slice(last))
+    size += value.length - last
+    // checked before the pieces are joined: the string is never built when too large
+    budget?.addInterpolated(where, size, `a string using '\${${biggest.path}}'`)
+    return pieces.join('')
   }
-  if (Array.isArray(value)) return value.map((v) => interpolate(v, ctx, where))
+  if (Array.isArray(value)) return value.map((v) => interpolate(v, ctx, where, budget))
   if (value != null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, interpolate(v, ctx, where)]))
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, interpolate(v, ctx, where, budget)]))
   }
   return value
 }

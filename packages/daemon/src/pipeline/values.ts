@@ -28,7 +28,7 @@ function parseValues (text: string, file: string): unknown {
 export function workspaceValues (root: string, file: string): Record<string, unknown> | undefined {
   const abs = join(root, file)
   if (!existsSync(abs)) return undefined
-  return flatten(parseValues(readPipelineText(abs), file))
+  return flatten(parseValues(readPipelineText(abs, root), file))
 }
 
 /**
