@@ -1,5 +1,8 @@
 import { defineConfig } from 'vitest/config'
 
+/** End-to-end files that load the machine on their own: 20 daemons fetching at once, kill -9 loops. */
+const HEAVY = ['test/load.test.ts', 'test/stress.test.ts']
+
 export default defineConfig({
   test: {
     globalSetup: ['./test/global-setup.ts'],
@@ -16,6 +19,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/**/*.test.ts'],
+          // the heavy ones run alone afterwards (below): beside them, every other file starves on two cores
+          exclude: HEAVY,
           setupFiles: ['./test/setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
@@ -23,6 +28,18 @@ export default defineConfig({
           maxWorkers: 2,
           // after the unit project when both run at once
           sequence: { groupOrder: 1 }
+        }
+      },
+      {
+        test: {
+          name: 'heavy',
+          include: HEAVY,
+          setupFiles: ['./test/setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // 20 daemons at once, or kill -9 loops: one file at a time, nothing beside it
+          maxWorkers: 1,
+          sequence: { groupOrder: 2 }
         }
       }
     ]

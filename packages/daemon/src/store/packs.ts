@@ -41,7 +41,8 @@ export class Packs {
   /** Write handles by pack id: the current pack, and a full one until its tail is synced. */
   private readonly writers = new Map<number, Promise<FileHandle>>()
   private readonly abandoned = new Set<number>()
-  private readonly readers = new Map<number, FileHandle>()
+  /** Open read handles by pack id; the promise is kept so that concurrent first reads open the pack once, not once each (the extra handles leaked). */
+  private readonly readers = new Map<number, Promise<FileHandle>>()
   /** Syncing and closing of packs that were filled; commits wait for it. */
   private retiring: Promise<void> = Promise.resolve()
   /** The last write failure, for the message of operations it broke. */
@@ -195,17 +196,20 @@ export class Packs {
   private async reader (id: number): Promise<FileHandle> {
     let fh = this.readers.get(id)
     if (fh == null) {
-      fh = await open(this.path(id), 'r')
+      fh = open(this.path(id), 'r')
       this.readers.set(id, fh)
+      // a failed open is not cached: the next read tries again
+      fh.catch(() => { if (this.readers.get(id) === fh) this.readers.delete(id) })
     }
-    return fh
+    return await fh
   }
 
   /** Deletes a whole pack (after gc moved its live blocks). */
   async remove (id: number): Promise<void> {
     if (id === this.current) throw new Error('cannot remove the pack being written')
-    await this.readers.get(id)?.close()
+    const fh = this.readers.get(id)
     this.readers.delete(id)
+    await (await fh?.catch(() => undefined))?.close()
     await unlink(this.path(id))
   }
 
@@ -215,7 +219,7 @@ export class Packs {
     } finally {
       for (const writer of this.writers.values()) await (await writer.catch(() => undefined))?.close().catch(() => {})
       this.writers.clear()
-      for (const fh of this.readers.values()) await fh.close().catch(() => {})
+      for (const fh of this.readers.values()) await fh.then(async (h) => { await h.close() }).catch(() => {})
       this.readers.clear()
     }
   }
