@@ -1,7 +1,8 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
+import { sleepers, startTrustedPair } from './helpers/exec.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MLP_BIN, alive, mlp, mlpJson, waitFor } from './helpers/cli.js'
 import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
@@ -16,31 +17,10 @@ const pool = new DaemonPool()
 let alice: TestDaemon
 let gpu: TestDaemon
 beforeAll(async () => {
-  alice = await pool.start()
-  gpu = await pool.start(undefined, undefined, GPU_ENV)
-  await mlpJson(alice.home, ['peers', 'add', gpu.addrs[0]])
   // both sides consent: alice may run stages on gpu, and alice believes gpu's results
-  await mlpJson(gpu.home, ['trust', 'add', alice.peerId, '--run'])
-  await mlpJson(alice.home, ['trust', 'add', gpu.peerId, '--results'])
+  ({ alice, gpu } = await startTrustedPair(pool, GPU_ENV))
 })
 afterAll(async () => { await pool.cleanup() })
-
-/**
- * Host pids of `sleep <token>` processes. A peer's job runs in a sandbox with
- * its own PID namespace and /tmp, so the test finds it from outside.
- */
-function sleepers (token: string): number[] {
-  const pids: number[] = []
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')
-      if (argv[0].endsWith('sleep') && argv[1] === token) pids.push(Number(p))
-    } catch {
-      // it ended meanwhile
-    }
-  }
-  return pids
-}
 
 /** A sleep duration no other process has: the token {@link sleepers} looks for. */
 function sleepToken (): string {

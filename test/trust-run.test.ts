@@ -6,6 +6,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_FRAME_BYTES, MsgType } from '@mlp/proto'
+import { sleepers, startTrustedPair } from './helpers/exec.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { EXEC_PROTOCOL, type ExecEvent, type JobSpec } from '../packages/daemon/src/exec/protocol.js'
@@ -31,11 +32,8 @@ const pool = new DaemonPool()
 let alice: TestDaemon
 let gpu: TestDaemon
 beforeAll(async () => {
-  alice = await pool.start()
-  gpu = await pool.start(undefined, undefined, GPU_ENV)
-  await mlpJson(alice.home, ['peers', 'add', gpu.addrs[0]])
-  await mlpJson(gpu.home, ['trust', 'add', alice.peerId, '--run'])
-  await mlpJson(alice.home, ['trust', 'add', gpu.peerId, '--results'])
+  // both sides consent: alice may run stages on gpu, and alice believes gpu's results
+  ({ alice, gpu } = await startTrustedPair(pool, GPU_ENV))
 })
 afterAll(async () => { await pool.cleanup() })
 
@@ -49,20 +47,6 @@ async function project (home: string, stages: string[], input = 'input\n'): Prom
   writeFileSync(join(proj, 'in.txt'), input)
   writeFileSync(join(proj, 'mlp.yaml'), `stages:\n${stages.join('')}`)
   return proj
-}
-
-/** Host pids of `sleep <token>` processes (inside a sandbox the job sees other pids). */
-function sleepers (token: string): number[] {
-  const pids: number[] = []
-  for (const p of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    try {
-      const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')
-      if (argv[0].endsWith('sleep') && argv[1] === token) pids.push(Number(p))
-    } catch {
-      // it ended meanwhile
-    }
-  }
-  return pids
 }
 
 /** A directory of links to every program in /usr/bin but bwrap: a PATH on which bubblewrap is missing. */
