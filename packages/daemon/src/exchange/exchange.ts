@@ -128,7 +128,13 @@ export class Exchange {
     await this.sendBlocks(ch, req, ids, ids.map((b) => CID.decode(b)), peer)
   }
 
-  /** Sends `cids` (read from the store) as BLOCK or MISSING, then MISSING for the rest of `ids`. */
+  /**
+   * Sends `cids` (read from the store) as BLOCK or MISSING, then MISSING for
+   * the rest of `ids`. Only verified bytes go out: a block that fails its
+   * check is answered MISSING, as an honest peer with a bad sector should
+   * (sending it would get us dropped as a liar); the read also quarantined
+   * it, so our next HAS says we lack it and a fetch of ours can heal it.
+   */
   private async sendBlocks (ch: Channel, req: number, ids: Uint8Array[], cids: CID[], peer: string, scope?: StrangerScope): Promise<void> {
     let i = 0
     for await (const r of this.c.store.blockstore.getMany(cids)) {
@@ -144,6 +150,11 @@ export class Exchange {
   async open (peer: string, signal?: AbortSignal): Promise<PeerSession> {
     const stream = await this.c.node.dialProtocol(peerIdFromString(peer), EXCHANGE_PROTOCOL, { signal })
     return { peer, channel: this.wrap(stream, peer) }
+  }
+
+  /** Whether `peer` has an open connection to this daemon. */
+  isConnected (peer: string): boolean {
+    return this.c.node.getPeers().some((p: PeerId) => p.toString() === peer)
   }
 
   /** Asks every connected peer (or the given ones) which of `cids` it holds; peers that fail to answer are left out. */

@@ -305,6 +305,17 @@ class FetchRun {
           await delay(STALLED_RETRY_MS, this.options.signal)
           continue
         }
+        // a peer that only timed out and is still connected is busy, not gone (one
+        // seed serving twenty fetchers; its HAS answer may time out too): give it
+        // its failures back and try again after a growing pause, a bounded number of times
+        const busy = this.providers.filter((p) => !this.bad.has(p) && (this.failures.get(p) ?? 0) >= MAX_PEER_FAILURES && this.c.exchange.isConnected(p))
+        if (more.length === 0 && busy.length > 0 && stalled < MAX_STALLED_ROUNDS) {
+          for (const p of busy) this.failures.delete(p)
+          stalled++
+          this.c.log.info('peers failed but are still connected: retrying them', { root: this.root.toString(), peers: busy, round: stalled })
+          await delay(STALLED_RETRY_MS * 2 ** Math.min(stalled, 4), this.options.signal)
+          continue
+        }
         if (more.length === 0) {
           const cid = stuck ?? work.take('', 1)[0] ?? this.root
           throw new BlockNotFoundError(`no reachable peer could give block ${cid.toString()} of ${this.root.toString()}; ${this.bad.size} peer(s) dropped for bad data, ${[...this.failures.values()].filter((n) => n >= MAX_PEER_FAILURES).length} for failing`)
