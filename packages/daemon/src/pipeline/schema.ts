@@ -4,6 +4,8 @@ import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml
 import { PipelineError } from './errors.js'
 import { ExpansionBudget, foreachCount, matrixCount } from './expansion.js'
 import { readPipelineText } from './file-size.js'
+import { readParsingConfig } from './dvc-config.js'
+import type { ParsingConfig } from './render.js'
 import { interpolate, toStr, type Context } from './template.js'
 
 /** One output of a stage. */
@@ -154,6 +156,7 @@ export function loadPipeline (file: string): Pipeline {
   if (typeof stagesRaw !== 'object' || Array.isArray(stagesRaw)) throw new PipelineError(`${file}:${lineOf(doc, lines, ['stages'])}: 'stages' must be a mapping of stage names to stages`)
   const stages: Stage[] = []
   const budget = new ExpansionBudget()
+  const parsing = readParsingConfig(dir)
   for (const [name, raw] of Object.entries(stagesRaw as Record<string, unknown>)) {
     const line = lineOf(doc, lines, ['stages', name])
     const where = `${file}:${line}: stage '${name}'`
@@ -165,7 +168,7 @@ export function loadPipeline (file: string): Pipeline {
     }
     const ctx = merge({ ...global }, loadVars(def.vars, dir, where))
     for (const [suffix, extra, body] of expand(name, def, ctx, where, budget)) {
-      stages.push(buildStage(suffix == null ? name : `${name}@${suffix}`, body, merge({ ...ctx }, extra), line, file, budget))
+      stages.push(buildStage(suffix == null ? name : `${name}@${suffix}`, body, merge({ ...ctx }, extra), line, file, budget, parsing))
     }
   }
   const seen = new Set<string>()
@@ -291,9 +294,25 @@ function paramList (value: unknown, where: string): ParamRef[] {
   return [...byFile.values()]
 }
 
-function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Context, line: number, file: string, budget: ExpansionBudget): Stage {
+/**
+ * mlp's own stage settings: `resources`/`run_on` in the stage, or under
+ * `meta: {mlp: ...}`, which DVC ignores, so a dvc.yaml that DVC also reads
+ * stays valid for it. Both at once is refused: which one wins would be a guess.
+ */
+function mlpSettings (body: Record<string, unknown>, where: string): Record<string, unknown> {
+  const meta = body.meta
+  const fromMeta = meta != null && typeof meta === 'object' && !Array.isArray(meta) ? (meta as Record<string, unknown>).mlp : undefined
+  if (fromMeta == null) return body
+  if (typeof fromMeta !== 'object' || Array.isArray(fromMeta)) throw new PipelineError(`${where}: 'meta.mlp' must be a mapping (resources, run_on)`)
+  const m = fromMeta as Record<string, unknown>
+  for (const k of Object.keys(m)) if (k !== 'resources' && k !== 'run_on') throw new PipelineError(`${where}: meta.mlp: unknown key '${k}' (known: resources, run_on)`)
+  for (const k of ['resources', 'run_on']) if (m[k] != null && body[k] != null) throw new PipelineError(`${where}: '${k}' is set both in the stage and in meta.mlp; keep one`)
+  return { ...body, ...Object.fromEntries(Object.entries(m).filter(([, v]) => v != null)) }
+}
+
+function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Context, line: number, file: string, budget: ExpansionBudget, parsing: ParsingConfig): Stage {
   const where = `${file}:${line}: stage '${name}'`
-  const body = interpolate(rawBody, ctx, where, budget) as Record<string, unknown>
+  const body = mlpSettings(interpolate(rawBody, ctx, where, budget, { parsing }) as Record<string, unknown>, where)
   const cmd = typeof body.cmd === 'string' ? [body.cmd] : Array.isArray(body.cmd) ? body.cmd.map(String) : undefined
   if (cmd == null || cmd.length === 0 || cmd.some((c) => c.trim() === '')) throw new PipelineError(`${where}: 'cmd' is required (a command or a list of commands)`)
   const wdir = typeof body.wdir === 'string' ? body.wdir : '.'

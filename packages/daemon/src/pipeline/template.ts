@@ -1,16 +1,29 @@
 import { PipelineError } from './errors.js'
 import { MAX_INTERPOLATED_BYTES, type ExpansionBudget } from './expansion.js'
+import { DEFAULT_PARSING, renderArgs, renderScalar, type ParsingConfig } from './render.js'
 
 /** Values visible to `${...}`: params.yaml, vars, and `item`/`key` inside foreach and matrix. */
 export type Context = Record<string, unknown>
 
+// `\${` is a literal `${`, as in DVC
 const WHOLE = /^\$\{\s*([^}]+?)\s*\}$/
-const ANY = /\$\{\s*([^}]+?)\s*\}/g
+const ANY = /(?<!\\)\$\{\s*([^}]+?)\s*\}/g
 
-/** Looks up a dotted path (`train.lr`, `item.0`) in the context. */
+/** Options of {@link interpolate}. */
+export interface InterpolateOptions {
+  /** How mappings in `cmd` become arguments (`.dvc/config` `[parsing]`). */
+  parsing?: ParsingConfig
+  /** The key whose value this is (`cmd` allows mappings), inherited by list items. */
+  key?: string
+}
+
+/**
+ * Looks up a dotted path (`train.lr`, `item.0`) in the context; brackets
+ * mean the same (`layers[0]`, `models[us].lr`), as in DVC.
+ */
 export function lookup (ctx: Context, path: string, where: string): unknown {
   let value: unknown = ctx
-  for (const part of path.split('.')) {
+  for (const part of path.replace(/\[/g, '.').replace(/\]/g, '').split('.')) {
     if (value != null && typeof value === 'object' && part in (value as Record<string, unknown>)) {
       value = (value as Record<string, unknown>)[part]
     } else {
@@ -20,10 +33,9 @@ export function lookup (ctx: Context, path: string, where: string): unknown {
   return value
 }
 
-/** A value's string form in an interpolated string, as DVC writes it (booleans lower case). */
+/** A value's string form in an interpolated string or a generated stage name, as DVC writes it. */
 export function toStr (value: unknown): string {
-  if (typeof value === 'boolean') return value ? 'true' : 'false'
-  return String(value)
+  return renderScalar(value)
 }
 
 /**
@@ -55,7 +67,7 @@ export function valueSize (value: unknown, limit = MAX_INTERPOLATED_BYTES): numb
  * is the sum of its pieces), so a params value repeated many times is refused
  * in one line instead of exhausting memory.
  */
-export function interpolate (value: unknown, ctx: Context, where: string, budget?: ExpansionBudget): unknown {
+export function interpolate (value: unknown, ctx: Context, where: string, budget?: ExpansionBudget, options: InterpolateOptions = {}): unknown {
   if (typeof value === 'string') {
     const whole = WHOLE.exec(value)
     if (whole != null) {
@@ -69,23 +81,50 @@ export function interpolate (value: unknown, ctx: Context, where: string, budget
     let biggest = { path: '', size: -1 }
     for (const m of value.matchAll(ANY)) {
       const v = lookup(ctx, m[1], where)
-      if (v != null && typeof v === 'object') throw new PipelineError(`${where}: '\${${m[1]}}' is a ${Array.isArray(v) ? 'list' : 'mapping'} and cannot be part of a string`)
-      const text = toStr(v)
+      let text: string
+      if (v != null && typeof v === 'object') {
+        // DVC: a mapping in a command becomes `--key value` arguments; nothing else may hold one
+        if (options.key !== 'cmd' || Array.isArray(v)) throw new PipelineError(`${where}: '\${${m[1]}}' is a ${Array.isArray(v) ? 'list' : 'mapping'} and cannot be part of a string${Array.isArray(v) ? '' : ' (only of cmd)'}`)
+        budget?.addInterpolated(where, valueSize(v) * 2, `'\${${m[1]}}'`)
+        text = renderArgs(v as Record<string, unknown>, options.parsing ?? DEFAULT_PARSING, where)
+      } else {
+        text = toStr(v)
+      }
       pieces.push(value.slice(last, m.index), text)
       size += m.index - last + text.length
       last = m.index + m[0].length
       if (text.length > biggest.size) biggest = { path: m[1], size: text.length }
     }
-    if (pieces.length === 0) return value
+    if (pieces.length === 0) return unescape(value)
     pieces.push(value.slice(last))
     size += value.length - last
     // checked before the pieces are joined: the string is never built when too large
     budget?.addInterpolated(where, size, `a string using '\${${biggest.path}}'`)
-    return pieces.join('')
+    return unescape(pieces.join(''))
   }
-  if (Array.isArray(value)) return value.map((v) => interpolate(v, ctx, where, budget))
+  if (Array.isArray(value)) return value.map((v) => interpolate(v, ctx, where, budget, options))
   if (value != null && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, interpolate(v, ctx, where, budget)]))
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      // keys too: `- ${item}/metrics.json: {cache: false}` is DVC's own documented form
+      const key = interpolateKey(k, ctx, where, budget)
+      if (Object.hasOwn(out, key)) throw new PipelineError(`${where}: '${k}' interpolates to '${key}', which is already a key here`)
+      out[key] = interpolate(v, ctx, where, budget, { ...options, key })
+    }
+    return out
   }
   return value
+}
+
+/** A mapping key after interpolation: always a string, never a list or mapping. */
+function interpolateKey (k: string, ctx: Context, where: string, budget?: ExpansionBudget): string {
+  if (!k.includes('${')) return k
+  const v = interpolate(k, ctx, where, budget)
+  if (v != null && typeof v === 'object') throw new PipelineError(`${where}: key '${k}' is a ${Array.isArray(v) ? 'list' : 'mapping'}; a key must be a string`)
+  return typeof v === 'string' ? v : toStr(v)
+}
+
+/** `\${` (DVC's escape) becomes a literal `${` once interpolation is done. */
+function unescape (s: string): string {
+  return s.includes('\\${') ? s.replaceAll('\\${', '${') : s
 }
