@@ -253,6 +253,11 @@ describe('repro options', () => {
     writeFileSync(join(proj, 'mlp.yaml'), readFileSync(join(proj, 'mlp.yaml'), 'utf8').replace('exit 1', 'echo fixed > bad.txt'))
     const down = await mlpJson<Outcome[]>(d.home, ['repro', '--downstream', 'good', '--force'], { cwd: proj })
     expect(down.map((o) => o.stage)).toEqual(['good', 'next'])
+    // -s: only the named stage, not what it depends on (without -s, good reruns too: the control)
+    const single = await mlpJson<Outcome[]>(d.home, ['repro', '-s', '-f', 'next'], { cwd: proj })
+    expect(statuses(single)).toEqual({ next: 'ran' })
+    const withUpstream = await mlpJson<Outcome[]>(d.home, ['repro', '-f', 'next'], { cwd: proj })
+    expect(statuses(withUpstream)).toEqual({ good: 'ran', next: 'ran' })
   })
 
   it('Ctrl-C stops the running stage (its whole process group) and keeps the lock consistent', async () => {

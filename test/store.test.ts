@@ -122,11 +122,15 @@ describe('add, status, checkout round trips', () => {
     writeFileSync(join(proj, 'a.txt'), 'original\n')
     await mlpJson(d.home, ['add', 'a.txt'], { cwd: proj })
     writeFileSync(join(proj, 'a.txt'), 'local edit\n')
-    const [kept] = await mlpJson(d.home, ['checkout'], { cwd: proj })
+    // the store does not know the edited content: kept, reported, non-zero exit
+    const keptRun = await mlp(d.home, ['checkout', '--json'], { cwd: proj })
+    expect(keptRun.code).not.toBe(0)
+    const [kept] = JSON.parse(keptRun.stdout).checkout
     expect(kept).toMatchObject({ written: 0, skipped: ['a.txt'] })
     expect(readFileSync(join(proj, 'a.txt'), 'utf8')).toBe('local edit\n')
     const human = await mlp(d.home, ['checkout'], { cwd: proj })
-    expect(human.stdout).toContain('skipped (differs; --force to overwrite): a.txt')
+    expect(human.stdout).toContain('kept (local edit; --force to overwrite): a.txt')
+    expect(human.stderr).toContain('--force')
     const [forced] = await mlpJson(d.home, ['checkout', '--force', 'a.txt'], { cwd: proj })
     expect(forced).toMatchObject({ written: 1, skipped: [] })
     expect(readFileSync(join(proj, 'a.txt'), 'utf8')).toBe('original\n')

@@ -1,7 +1,7 @@
 import { request, type IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import {
-  API_PREFIX, API_SOCKET, DaemonNotRunningError, ERROR_TRAILER, InternalError, errorFromJSON,
+  API_PREFIX, API_SOCKET, DaemonNotRunningError, END_TRAILER, ERROR_TRAILER, InternalError, errorFromJSON,
   type ByteRoutes, type Frame, type RouteName, type Routes
 } from '@mlp/proto'
 
@@ -64,7 +64,9 @@ export class ApiClient {
   /**
    * Calls a byte route, handing each chunk to `onData` (awaited, for
    * backpressure). An error before the first byte arrives as an error frame;
-   * one after it in the trailer: either way it is thrown as its own class.
+   * one after it in the trailer: either way it is thrown as its own class. A
+   * body that ends without the daemon's end trailer counting every byte is
+   * an error too, so a cut stream never passes for a whole one.
    */
   async bytes<R extends keyof ByteRoutes>(route: R, body: ByteRoutes[R]['request'], onData: (chunk: Buffer) => Promise<void> | void, options: { signal?: AbortSignal } = {}): Promise<number> {
     return await new Promise((resolve, reject) => {
@@ -88,7 +90,11 @@ export class ApiClient {
             }
             const trailer = res.trailers[ERROR_TRAILER]
             if (trailer != null) throw errorFromJSON(JSON.parse(trailer))
-            if (!res.complete) throw new InternalError(`the daemon closed the '${route}' stream early; see ${join(this.home, 'daemon.log')}`)
+            // a body is whole only when the daemon says so and the count matches: anything else was cut short
+            const end = res.trailers[END_TRAILER]
+            if (!res.complete || end == null || Number(end) !== total) {
+              throw new InternalError(`the daemon's '${route}' stream ended after ${total} bytes without confirming them${end == null ? '' : ` (it sent ${end})`}: the output is incomplete; see ${join(this.home, 'daemon.log')}`)
+            }
             resolve(total)
           } catch (err) {
             res.destroy()

@@ -12,6 +12,7 @@ import { acquirePidFile, releasePidFile } from './pidfile.js'
 import { createHandlers } from './api/routes.js'
 import { startApiServer } from './api/server.js'
 import { createByteHandlers, createStoreHandlers } from './api/store-routes.js'
+import { createRootsHandlers } from './api/roots-routes.js'
 import { openStore } from './store/index.js'
 import { createExchangeHandlers } from './api/exchange-routes.js'
 import { Exchange } from './exchange/exchange.js'
@@ -67,6 +68,22 @@ async function packageVersion (): Promise<string> {
 }
 
 /**
+ * Sends process warnings (a listener leak, a deprecation) to the log instead
+ * of Node's printer, which writes plain text to stderr: daemon.log in the
+ * background, whose every line must be JSON. Returns the undo.
+ */
+function logProcessWarnings (log: Logger): () => void {
+  const printers = process.listeners('warning')
+  const onWarning = (w: Error): void => { log.warn('process warning', { name: w.name, warning: w.message, stack: w.stack }) }
+  process.removeAllListeners('warning')
+  process.on('warning', onWarning)
+  return () => {
+    process.off('warning', onWarning)
+    for (const p of printers) process.on('warning', p)
+  }
+}
+
+/**
  * Starts one daemon for one `MLP_HOME`, wiring its parts in order: home and
  * pid file, config, log, identity, libp2p node, peer table, peering, local
  * API. If any step fails, what was started is stopped again.
@@ -90,6 +107,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
   }
   try {
     const log = createLogger({ file: paths.logFile, level: config.logLevel, stderr: init.logToStderr })
+    cleanups.push(logProcessWarnings(log))
     if (homeCheck.tightenedFrom != null) log.warn('MLP_HOME was open to other users; setting mode 0700', { home: paths.home, mode: homeCheck.tightenedFrom.toString(8) })
     const privateKey = await loadIdentity(paths.identity, log)
     const store = await openStore(paths.store)
@@ -182,7 +200,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       log,
       byteHandlers: createByteHandlers({ store, log }),
       handlers: {
-        ...createStoreHandlers({ store, log, afterGc: async () => { await providers.withdrawMissing() } }),
+        ...createStoreHandlers({ store, log, fetchRoot: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) } }),
+        ...createRootsHandlers({ store, log, afterGc: async () => { await providers.withdrawMissing() } }),
         ...createExchangeHandlers({ store, exchange, replication, providers, log, shares }),
         ...createTeamHandlers({ node, team, policy: teamPolicy, shares, providers, replicaQuota: config.replicaQuota }),
         ...createPipelineHandlers({

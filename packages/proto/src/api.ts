@@ -131,8 +131,10 @@ export type AddProgress = ProgressEvent<'store:add', { path: string, bytes: numb
 
 /** Workspace state of one tracked out. */
 export interface OutStatus {
-  /** Pointer file, relative to the project root. */
+  /** Pointer file (or, for a stage out, the lock file), relative to the project root. */
   pointer: string
+  /** For an out of a stage in the lock file: the stage's name. */
+  stage?: string
   /** Tracked path, relative to the project root. */
   path: string
   cid: string
@@ -159,8 +161,20 @@ export interface CheckoutOut {
   cid: string
   written: number
   unchanged: number
-  /** Workspace files that differ from the pointer and were left alone (no --force). */
+  /** Files no longer in the recorded version, removed because the store knows their content. */
+  removed: number
+  /** Local edits: workspace files whose content the store does not know, kept (no --force). */
   skipped: string[]
+}
+
+/** One git hook `mlp install` looked after. */
+export interface InstalledHook {
+  name: 'post-checkout' | 'post-merge' | 'pre-push'
+  path: string
+  /** `installed`: written now; `unchanged`: already mlp's; `replaced`: a foreign hook moved aside (`--force`). */
+  state: 'installed' | 'unchanged' | 'replaced'
+  /** Where a replaced foreign hook was moved. */
+  backup?: string
 }
 
 /** Progress of a checkout. */
@@ -174,26 +188,85 @@ export interface LsEntry {
   size: number
 }
 
-/** What `mlp gc` did. */
+/** Which roots gc reads: workspaces only, also every local branch and tag (the default), or every commit. */
+export type GcScope = 'workspace' | 'refs' | 'all-commits'
+
+/** What `mlp gc` is asked to do. */
+export interface GcRequest {
+  cwd?: string
+  /** List what would go and its bytes; change nothing. */
+  dry?: boolean
+  /** Only the workspaces' tracked outputs, no branches or tags. */
+  workspace?: boolean
+  /** Every commit reachable from any ref, not just branch and tag tips. */
+  allCommits?: boolean
+  /** Registered projects whose folder is gone, to stop keeping their data. */
+  forget?: string[]
+}
+
+/** What `mlp gc` did (or, with `dry`, would do). */
 export interface GcResult {
   roots: number
   reachableBlocks: number
   removedBlocks: number
+  /** Payload bytes of the removed blocks. */
   removedBytes: number
   compactedPacks: number
+  /** Bytes the pack files shrank by: what was actually returned to the disk. */
   reclaimedBytes: number
+  /** Pack bytes on disk before and after. */
+  packBytesBefore?: number
+  packBytesAfter?: number
+  /** Bytes of removed blocks in the pack being written (never rewritten while in use): returned by a gc after the daemon moves to a new pack (it is full, or the daemon restarted). */
+  heldInCurrentPack?: number
+  dry?: boolean
+  scope?: GcScope
+  /** Registered projects whose roots were read. */
+  projects?: number
+  /** Registered projects whose folder is missing: their last recorded roots were kept. */
+  missingProjects?: string[]
+  /** Projects dropped by `--forget`. */
+  forgotten?: string[]
+  /** With `dry`: the top-level DAGs that would go (at most 100). */
+  wouldRemove?: string[]
 }
 
-/** What `mlp verify` found. */
+/** An explicit pin (`mlp pins ls`): fetched, pushed, shared or kept for a peer. */
+export interface PinInfo {
+  cid: string
+  reason: string
+  at: string
+}
+
+/** A path `mlp remove` stopped tracking. */
+export interface RemovedOut {
+  path: string
+  pointer: string
+  cid: string
+}
+
+/** What `mlp verify` found (and, with `--repair`, mended). */
 export interface VerifyResult {
   checkedBlocks: number
   checkedBytes: number
+  /** Blocks whose stored bytes fail verification (quarantined: they count as missing until a good copy is stored). */
   corrupt: string[]
+  /** Blocks a tracked DAG needs that the store lacks. */
   missing: string[]
+  /** With `--repair`: corrupt or missing blocks fetched again from peers. */
+  repaired?: string[]
+  /** With `--repair`: blocks no peer could give, the root that needs each, and why. */
+  unrepaired?: Array<{ cid: string, root: string, reason: string }>
 }
 
-/** Progress of verify. */
-export type VerifyProgress = ProgressEvent<'store:verify', { checked: number }>
+/** What `mlp verify` is asked to do. */
+export interface VerifyRequest {
+  /** Fetch every corrupt or missing block reachable from the roots from peers. */
+  repair?: boolean
+}
+
+/** Progress of verify: blocks rehashed, then (with `--repair`) each root being fetched again. */
+export type VerifyProgress = ProgressEvent<'store:verify', { checked: number, repairing?: string }>
 
 /** One root `mlp share` published: strangers may read it and what it links to. */
 export interface SharedRoot {
@@ -278,6 +351,8 @@ export interface ReproRequest {
   dry?: boolean
   force?: boolean
   downstream?: boolean
+  /** Only the named stages, none of what they depend on (DVC's `repro -s`). */
+  singleItem?: boolean
   jobs?: number
   keepGoing?: boolean
   runCache?: boolean
@@ -332,9 +407,13 @@ export interface Routes {
   add: { request: { cwd: string, paths: string[] }, result: AddedOut[], progress: AddProgress }
   status: { request: { cwd: string, targets?: string[] }, result: StatusResult, progress: never }
   checkout: { request: { cwd: string, targets?: string[], force?: boolean }, result: CheckoutOut[], progress: CheckoutProgress }
+  install: { request: { cwd: string, force?: boolean }, result: InstalledHook[], progress: never }
   ls: { request: { cid: string }, result: LsEntry[], progress: never }
-  gc: { request: Record<string, never>, result: GcResult, progress: never }
-  verify: { request: Record<string, never>, result: VerifyResult, progress: VerifyProgress }
+  gc: { request: GcRequest, result: GcResult, progress: never }
+  'pins/ls': { request: Record<string, never>, result: PinInfo[], progress: never }
+  'pins/rm': { request: { cids: string[] }, result: PinInfo[], progress: never }
+  remove: { request: { cwd: string, targets: string[] }, result: RemovedOut[], progress: never }
+  verify: { request: VerifyRequest, result: VerifyResult, progress: VerifyProgress }
   share: { request: { cwd: string, targets: string[] }, result: SharedRoot[], progress: AddProgress }
   fetch: { request: { cwd: string, targets: string[], out?: string }, result: FetchedRoot[], progress: FetchProgressEvent }
   pull: { request: { cwd: string, targets?: string[] }, result: PullResult, progress: FetchProgressEvent | CheckoutProgress }
@@ -373,12 +452,18 @@ export const BYTE_ROUTE_NAMES: ReadonlyArray<keyof ByteRoutes> = ['cat']
 
 /** Trailer carrying an error that happened mid-stream on a byte route. */
 export const ERROR_TRAILER = 'x-mlp-error'
+/**
+ * Trailer closing a byte route that ended well: the number of bytes sent. A
+ * stream that ends without it (or with another count) is incomplete, however
+ * it ended, and the client fails instead of passing on a short body.
+ */
+export const END_TRAILER = 'x-mlp-end'
 
 /** Name of a route. */
 export type RouteName = keyof Routes
 
 /** Every route name, for the server's dispatch table and request validation. */
-export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push', 'repro', 'dag', 'stage/add', 'params/diff', 'metrics/show', 'metrics/diff', 'team/add', 'team/rm', 'team/ls', 'unshare', 'share/ls', 'trust/add', 'trust/rm', 'trust/ls', 'jobs', 'logs', 'cancel', 'resources']
+export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'install', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push', 'repro', 'dag', 'stage/add', 'params/diff', 'metrics/show', 'metrics/diff', 'team/add', 'team/rm', 'team/ls', 'unshare', 'share/ls', 'trust/add', 'trust/rm', 'trust/ls', 'jobs', 'logs', 'cancel', 'resources', 'pins/ls', 'pins/rm', 'remove']
 
 /** One NDJSON line of a response. */
 export type Frame<R extends RouteName = RouteName> =

@@ -88,6 +88,8 @@ export const InvalidCidError = define('InvalidCidError', 'Invalid content id')
 export const BlockNotFoundError = define('BlockNotFoundError', 'Block not found in the local store')
 /** A stored block whose bytes no longer hash to its id. */
 export const CorruptBlockError = define('CorruptBlockError', 'Stored block is corrupt')
+/** gc found a quarantined DAG node under a root: it cannot tell what the node links to, so it removes nothing. */
+export const QuarantinedNodeError = define('QuarantinedNodeError', 'A DAG node under a gc root is quarantined')
 /** The disk holding the store is full. */
 export const DiskFullError = define('DiskFullError', 'The disk is full')
 /** The working directory is not inside an mlp project. */
@@ -126,3 +128,17 @@ export const NotSharedError = define('NotSharedError', 'Not shared')
 export const ReplicaRefusedError = define('ReplicaRefusedError', 'The peer refused to keep a copy')
 /** A job id that no daemon here knows. */
 export const JobNotFoundError = define('JobNotFoundError', 'No such job')
+/** A job id prefix that more than one job starts with; the message lists them. */
+export const AmbiguousJobIdError = define('AmbiguousJobIdError', 'The job id prefix matches more than one job')
+/** gc could not learn every root (a branch's pointer file unreadable, more refs or commits than gc reads): nothing was removed. */
+export const GcRootsError = define('GcRootsError', 'Cannot collect the gc roots')
+/** `mlp remove` of a path no pointer file tracks, or `mlp gc --forget` of a path that is not a missing registered project. */
+export const NotTrackedError = define('NotTrackedError', 'Not tracked')
+/** `mlp pins rm` of a content id that is not pinned. */
+export const PinNotFoundError = define('PinNotFoundError', 'Not pinned')
+
+/** `mlp checkout`/`pull` kept workspace files whose content the store does not know (local edits). */
+export const LocalEditsError = define('LocalEditsError', 'Local edits were kept: `mlp checkout --force` overwrites them')
+
+/** `mlp install` found a git hook it did not write. */
+export const HookExistsError = define('HookExistsError', 'A git hook mlp did not write is in the way: `mlp install --force` moves it aside')

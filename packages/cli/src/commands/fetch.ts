@@ -5,7 +5,7 @@ import { formatBytes, formatFetch } from '../format.js'
 
 export default class Fetch extends BaseCommand<typeof Fetch> {
   static override summary = 'Get data from peers into the local store (and write it out with -o)'
-  static override description = 'Every block is verified against its id; blocks already stored are not fetched again, so an interrupted fetch resumes. Fetched roots are pinned.'
+  static override description = 'Every block is verified against its id; blocks already stored are not fetched again, so an interrupted fetch resumes. Fetched roots are pinned. With -o the data is written under a temporary name and renamed into place: if a block fails verification the command fails naming it, and nothing is left at the path.'
   static override examples = ['<%= config.bin %> fetch bafyb4i... -o data/raw', '<%= config.bin %> fetch data/raw.mlp']
   static override strict = false
   static override flags = {

@@ -3,13 +3,13 @@ import { BaseCommand } from '../base-command.js'
 
 export default class Logs extends BaseCommand<typeof Logs> {
   static override summary = "Show a job's output"
-  static override examples = ['<%= config.bin %> logs 3f2a... --follow']
+  static override examples = ['<%= config.bin %> logs 3f2a1b7c --follow']
   static override flags = {
     follow: Flags.boolean({ char: 'f', description: 'keep printing until the job ends', default: false })
   }
 
   static override args = {
-    id: Args.string({ description: 'job id (see `mlp jobs`)', required: true })
+    id: Args.string({ description: 'job id, or a unique prefix of it (see `mlp jobs`)', required: true })
   }
 
   async run (): Promise<{ id: string, state: string }> {

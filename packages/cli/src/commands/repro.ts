@@ -5,12 +5,13 @@ import { BaseCommand } from '../base-command.js'
 export default class Repro extends BaseCommand<typeof Repro> {
   static override summary = 'Run the pipeline stages whose inputs changed'
   static override description = 'A stage runs when its command, deps, params or outs differ from mlp.lock; when this daemon or a peer already ran it with exactly these inputs, its outputs are restored from the run cache instead.'
-  static override examples = ['<%= config.bin %> repro', '<%= config.bin %> repro train --dry', '<%= config.bin %> repro -j 2 --keep-going']
+  static override examples = ['<%= config.bin %> repro', '<%= config.bin %> repro train --dry', '<%= config.bin %> repro -s -f evaluate', '<%= config.bin %> repro -j 2 --keep-going']
   static override strict = false
   static override flags = {
     dry: Flags.boolean({ description: 'only say what would run', default: false }),
     force: Flags.boolean({ char: 'f', description: 'run even stages that are up to date', default: false }),
     downstream: Flags.boolean({ description: 'the named stages and everything after them', default: false }),
+    'single-item': Flags.boolean({ char: 's', description: 'only the named stages, not what they depend on', default: false, exclusive: ['downstream'] }),
     jobs: Flags.integer({ char: 'j', description: 'independent stages to run at once', default: 1, min: 1 }),
     'keep-going': Flags.boolean({ description: 'after a failure, go on with stages that do not depend on it', default: false }),
     'run-cache': Flags.boolean({ description: 'restore outputs of runs with the same inputs', allowNo: true, default: true }),
@@ -40,6 +41,7 @@ export default class Repro extends BaseCommand<typeof Repro> {
       dry: this.flags.dry,
       force: this.flags.force,
       downstream: this.flags.downstream,
+      singleItem: this.flags['single-item'],
       jobs: this.flags.jobs,
       keepGoing: this.flags['keep-going'],
       runCache: this.flags['run-cache'],

@@ -10,17 +10,16 @@ import type { Logger } from '../logger.js'
 import type { ShareList } from '../trust/team-shares.js'
 import { markReachable } from '../store/gc.js'
 import type { Store } from '../store/index.js'
+import { protectRoot } from '../store/in-flight.js'
 import { addPaths, pointerDir } from '../tracking/add.js'
-import { checkoutOut, checkoutPointers } from '../tracking/checkout.js'
+import { checkoutOutputs } from '../tracking/checkout.js'
 import { pin } from '../tracking/pins.js'
 import { readPointer } from '../tracking/pointers.js'
 import { writeTreeNew } from '../tracking/safe-write.js'
-import { rootPath } from '../pipeline/graph.js'
-import { lockPathFor, readLock } from '../pipeline/lock.js'
-import { loadPipeline, pipelineFile } from '../pipeline/schema.js'
+import { stageOutputs } from '../pipeline/lock-outs.js'
 import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
-import { resolvePointers } from '../tracking/targets.js'
+import { resolveOutputs } from '../tracking/targets.js'
 import type { Handlers } from './server.js'
 import { cwdOf, optionalString, stringList } from './validate.js'
 
@@ -51,22 +50,6 @@ async function pointerRoots (pointers: string[]): Promise<Array<{ path: string, 
   const out: Array<{ path: string, cid: CID }> = []
   for (const p of pointers) {
     for (const o of (await readPointer(p)).outs) out.push({ path: join(pointerDir(p), o.path), cid: CID.parse(o.cid) })
-  }
-  return out
-}
-
-/** Cached outs of every stage in the project's lock file. */
-function lockOuts (root: string): Array<{ path: string, cid: string, size: number }> {
-  const file = pipelineFile(root)
-  if (file == null) return []
-  const pipeline = loadPipeline(file)
-  const lock = readLock(lockPathFor(file))
-  const out: Array<{ path: string, cid: string, size: number }> = []
-  for (const stage of pipeline.stages) {
-    for (const o of lock.stages[stage.name]?.outs ?? []) {
-      const declared = stage.outs.find((d) => rootPath(stage, d.path) === o.path)
-      if (declared?.cache === true) out.push(o)
-    }
   }
   return out
 }
@@ -119,10 +102,17 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
       if (outPath != null && roots.length !== 1) throw new PathError('-o needs exactly one content id')
       const results: FetchedRoot[] = []
       for (const root of roots) {
-        const r: FetchedRoot = await fetchDag(c, root, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } })
-        // a DAG with a name mlp would never write (`..`, `.git`, duplicates) fails here, before it is pinned or announced
-        await store.lock.read(async () => { await store.exporter.checkTree(root, signal) })
-        await pin(store, root, 'fetched')
+        // protected until pinned: fetchDag's own protection ends before the pin is written
+        const release = protectRoot(store.blockstore, root)
+        let r: FetchedRoot
+        try {
+          r = await fetchDag(c, root, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } })
+          // a DAG with a name mlp would never write (`..`, `.git`, duplicates) fails here, before it is pinned or announced
+          await store.lock.read(async () => { await store.exporter.checkTree(root, signal) })
+          await pin(store, root, 'fetched')
+        } finally {
+          release()
+        }
         c.providers.announce(root)
         if (outPath != null) {
           r.out = resolve(cwd, outPath)
@@ -136,28 +126,22 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
       const cwd = cwdOf(body)
       const root = findProject(cwd)
       await registerProject(store, root)
-      const targets = stringList(body.targets, 'targets')
-      const pointers = await resolvePointers(root, cwd, targets, signal)
+      // pointer outs and stage outs of mlp.lock alike, so a teammate's `mlp repro` has nothing to redo
+      const outs = await resolveOutputs(root, cwd, stringList(body.targets, 'targets'), stageOutputs(root), signal)
       const fetched: FetchedRoot[] = []
-      for (const r of await pointerRoots(pointers)) {
-        fetched.push(await fetchDag(c, r.cid, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } }))
+      for (const o of outs) {
+        fetched.push(await fetchDag(c, o.cid, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } }))
       }
-      const checkout = await checkoutPointers(store, root, pointers, { signal, onProgress: progress })
-      // stage outputs recorded in mlp.lock come too, so a teammate's `mlp repro` has nothing to redo
-      if (targets == null || targets.length === 0) {
-        for (const o of lockOuts(root)) {
-          fetched.push(await fetchDag(c, CID.parse(o.cid), { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } }))
-          // readLock checked o.path; the safe writer refuses symlinks between the root and it
-          checkout.push(await checkoutOut(store, root, join(root, o.path), CID.parse(o.cid), { signal, onProgress: progress }))
-        }
-      }
+      // the same rules as `mlp checkout`: versions the store knows are replaced, local edits kept and reported
+      const checkout = await checkoutOutputs(store, root, outs, { signal, onProgress: progress })
       return { fetched, checkout }
     },
     push: async (body, { signal }) => {
       const cwd = cwdOf(body)
       const root = findProject(cwd)
       const to = optionalString(body.to, 'to')
-      const roots = (await pointerRoots(await resolvePointers(root, cwd, stringList(body.targets, 'targets'), signal))).map((r) => r.cid)
+      const outs = await resolveOutputs(root, cwd, stringList(body.targets, 'targets'), stageOutputs(root), signal)
+      const roots = [...new Map(outs.map((o) => [o.cid.toString(), o.cid])).values()]
       const missing: CID[] = []
       await markReachable(store.blockstore, roots, missing, true)
       if (missing.length > 0) throw new BlockNotFoundError(`cannot push: ${missing.length} block(s) are not in the local store, e.g. ${missing[0].toString()}; run \`mlp pull\` first`)

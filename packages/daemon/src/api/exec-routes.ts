@@ -1,4 +1,4 @@
-import { BadRequestError, JobNotFoundError, TRUST_ROLES, type TrustRole } from '@mlp/proto'
+import { BadRequestError, TRUST_ROLES, type TrustRole } from '@mlp/proto'
 import { isJobIdText } from '../exec/job-id.js'
 import type { JobTable } from '../exec/jobs.js'
 import type { RemoteExec } from '../exec/remote.js'
@@ -29,12 +29,12 @@ export type ExecRoute = 'trust/add' | 'trust/rm' | 'trust/ls' | 'jobs' | 'logs' 
 
 /** Handlers of trust, jobs, logs, cancel and resources. */
 export function createExecHandlers (c: ExecRoutesComponents): Pick<Handlers, ExecRoute> {
-  const job = (id: string): NonNullable<ReturnType<JobTable['get']>> => {
+  const job = (text: string): NonNullable<ReturnType<JobTable['get']>> => {
+    const id = text.toLowerCase()
     // ids name directories on executors: nothing outside 0-9 a-f - goes any further
-    if (!isJobIdText(id)) throw new BadRequestError(`'${id.slice(0, 64)}' is not a job id: see \`mlp jobs\``)
-    const j = c.jobs.get(id)
-    if (j == null) throw new JobNotFoundError(`no job ${id} on this machine: see \`mlp jobs\``)
-    return j
+    if (!isJobIdText(id)) throw new BadRequestError(`'${text.slice(0, 64)}' is not a job id: see \`mlp jobs\``)
+    // a whole id or a unique prefix of one, as git takes commit ids
+    return c.jobs.resolve(id)
   }
   return {
     'trust/add': async (body) => await c.trust.add(requiredString(body.peerId, 'peerId'), rolesOf(body.roles, true) as TrustRole[]),

@@ -3,12 +3,13 @@ import { rm, writeFile } from 'node:fs/promises'
 import { join, relative } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { Document, parse, parseDocument } from 'yaml'
-import { BadRequestError, PipelineFileError, type MetricValue, type ValueDiff } from '@mlp/proto'
-import { buildGraph, rootPath } from '../pipeline/graph.js'
+import { BadRequestError, PipelineFileError, type ValueDiff } from '@mlp/proto'
+import { buildGraph } from '../pipeline/graph.js'
 import { reproduce, type ReproComponents } from '../pipeline/reproduce.js'
 import { loadPipeline, pipelineFile } from '../pipeline/schema.js'
 import { readPipelineText } from '../pipeline/file-size.js'
 import { diffValues, gitShow, revisionValues, workspaceValues } from '../pipeline/values.js'
+import { metricFiles, readDag, readMetrics, readParamsDiff, requirePipeline } from '../pipeline/read-only.js'
 import { lockPathFor, type LockFile } from '../pipeline/lock.js'
 import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
@@ -21,12 +22,6 @@ export type PipelineRoutesComponents = ReproComponents
 /** Routes about pipelines. */
 export type PipelineRoute = 'repro' | 'dag' | 'stage/add' | 'params/diff' | 'metrics/show' | 'metrics/diff'
 
-function requirePipeline (root: string): string {
-  const file = pipelineFile(root)
-  if (file == null) throw new PipelineFileError(`no mlp.yaml or dvc.yaml in ${root}: add a stage with \`mlp stage add\``)
-  return file
-}
-
 /** Handlers of the pipeline routes. */
 export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handlers, PipelineRoute> {
   return {
@@ -38,6 +33,7 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
         dry: optionalBoolean(body.dry, 'dry'),
         force: optionalBoolean(body.force, 'force'),
         downstream: optionalBoolean(body.downstream, 'downstream'),
+        singleItem: optionalBoolean(body.singleItem, 'singleItem'),
         jobs: optionalCount(body.jobs, 'jobs'),
         keepGoing: optionalBoolean(body.keepGoing, 'keepGoing'),
         runCache: optionalBoolean(body.runCache, 'runCache'),
@@ -45,16 +41,7 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
       }
       return await reproduce(c, root, requirePipeline(root), { ...options, signal, onEvent: progress })
     },
-    dag: async (body) => {
-      const root = findProject(cwdOf(body))
-      const file = requirePipeline(root)
-      const pipeline = loadPipeline(file)
-      const graph = buildGraph(pipeline.stages, file)
-      return {
-        stages: pipeline.stages.map((s) => ({ name: s.name, cmd: s.cmd.join(' && '), deps: s.deps.map((d) => rootPath(s, d)), outs: s.outs.map((o) => rootPath(s, o.path)) })),
-        edges: graph.edges
-      }
-    },
+    dag: async (body) => readDag(cwdOf(body)),
     'stage/add': async (body) => {
       const root = findProject(cwdOf(body))
       if (typeof body.name !== 'string' || !/^[A-Za-z0-9_.-]+$/.test(body.name)) throw new BadRequestError('the stage name may use letters, digits, _ . and -')
@@ -90,23 +77,8 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
       await writeFile(file, text)
       return { file, stage: body.name }
     },
-    'params/diff': async (body) => {
-      const root = findProject(cwdOf(body))
-      const file = pipelineFile(root)
-      const files = new Set(['params.yaml'])
-      if (file != null) for (const s of loadPipeline(file).stages) for (const p of s.params) files.add(join(s.wdir, p.file))
-      const out: ValueDiff[] = []
-      for (const f of [...files].sort()) out.push(...diffValues(f, await revisionValues(root, f, optionalString(body.rev, 'rev') ?? 'HEAD'), workspaceValues(root, f)))
-      return out
-    },
-    'metrics/show': async (body) => {
-      const root = findProject(cwdOf(body))
-      const out: MetricValue[] = []
-      for (const f of metricFiles(root)) {
-        for (const [key, value] of Object.entries(workspaceValues(root, f) ?? {})) out.push({ file: f, key, value })
-      }
-      return out
-    },
+    'params/diff': async (body) => await readParamsDiff(cwdOf(body), optionalString(body.rev, 'rev') ?? 'HEAD'),
+    'metrics/show': async (body) => readMetrics(cwdOf(body)),
     'metrics/diff': async (body) => {
       const root = findProject(cwdOf(body))
       const rev = optionalString(body.rev, 'rev') ?? 'HEAD'
@@ -129,9 +101,4 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
       return out
     }
   }
-}
-
-function metricFiles (root: string): string[] {
-  const file = requirePipeline(root)
-  return loadPipeline(file).stages.flatMap((s) => s.outs.filter((o) => o.kind === 'metric').map((o) => rootPath(s, o.path)))
 }

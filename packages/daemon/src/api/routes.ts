@@ -47,8 +47,13 @@ export function createHandlers (c: RoutesComponents): Pick<Handlers, NodeRoute> 
       progress({ name: 'net:dial', detail: { addr: addr.toString() } })
       let remote: string
       try {
-        const conn = await c.node.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
+        // libp2p hands back an open connection to the same peer without dialing
+        // the new address: force a dial, or a wrong port would be 'connected'
+        // and remembered in place of the working one (then close the extra connection)
+        const connected = target != null && c.node.getConnections().some((x) => x.status === 'open' && x.remotePeer.toString() === target)
+        const conn = await c.node.dial(addr, { force: connected, signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
         remote = conn.remotePeer.toString()
+        if (connected) await conn.close().catch(() => {})
       } catch (err) {
         const reason = (err as Error).name === 'TimeoutError' || (err as Error).name === 'AbortError' ? `no answer within ${DIAL_TIMEOUT_MS / 1000} s` : (err as Error).message
         throw new DialError(`could not connect to ${addr.toString()}: ${reason}; check the address, that the peer's daemon runs, and that both use the same swarm key (or none)`, { cause: err })

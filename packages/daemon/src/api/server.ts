@@ -1,7 +1,7 @@
 import { chmod, unlink } from 'node:fs/promises'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import {
-  API_PREFIX, BYTE_ROUTE_NAMES, BadRequestError, ERROR_TRAILER, ROUTE_NAMES, UnknownRouteError, errorToJSON,
+  API_PREFIX, BYTE_ROUTE_NAMES, BadRequestError, END_TRAILER, ERROR_TRAILER, ROUTE_NAMES, UnknownRouteError, errorToJSON,
   type ByteRoutes, type Frame, type RouteName, type Routes
 } from '@mlp/proto'
 import { MAX_API_BODY_BYTES } from '../constants.js'
@@ -107,17 +107,49 @@ async function handle (init: ApiServerInit, req: IncomingMessage, res: ServerRes
 /**
  * Streams bytes with backpressure. The first chunk is produced before the
  * headers go out, so an unknown id or a corrupt first block still comes back
- * as an ordinary error frame.
+ * as an ordinary error frame; a later error goes in the {@link ERROR_TRAILER}
+ * trailer, and a stream that ended well says so in {@link END_TRAILER}.
  */
 async function sendBytes (source: AsyncIterable<Uint8Array>, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const it = source[Symbol.asyncIterator]()
-  let next = await it.next()
-  res.writeHead(200, { 'content-type': 'application/octet-stream', trailer: ERROR_TRAILER })
-  while (next.done !== true) {
-    signal.throwIfAborted()
-    if (!res.write(next.value)) await new Promise((resolve) => { res.once('drain', resolve); res.once('close', resolve) })
-    next = await it.next()
+  try {
+    let next = await it.next()
+    // set, not passed to writeHead: only then does the error path's getHeader see a byte
+    // stream (it did not, and an error frame went out inside the bytes; `mlp cat` printed it, exit 0)
+    res.setHeader('content-type', 'application/octet-stream')
+    res.setHeader('trailer', `${ERROR_TRAILER}, ${END_TRAILER}`)
+    res.writeHead(200)
+    let sent = 0
+    while (next.done !== true) {
+      signal.throwIfAborted()
+      sent += next.value.length
+      if (!res.write(next.value)) await drained(res)
+      next = await it.next()
+    }
+    // a whole body says so: the client fails any stream that ends without this count
+    res.addTrailers({ [END_TRAILER]: String(sent) })
+  } finally {
+    // a client that went away leaves the source suspended: close it (its reads, its files)
+    await it.return?.().catch(() => {})
   }
+}
+
+/**
+ * Waits for the response to drain or close, whichever comes first, and
+ * removes both listeners: leaving the other one behind added a `close`
+ * listener per full buffer, and a long `cat` passed Node's limit of 10 (a
+ * MaxListenersExceededWarning in daemon.log, and a leak for the response's life).
+ */
+async function drained (res: ServerResponse): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
 }
 
 function parseRoute (req: IncomingMessage): RouteName | keyof ByteRoutes {

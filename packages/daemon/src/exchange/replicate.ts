@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js'
 import type { MlpNode } from '../net/node.js'
 import { channel } from '../net/streams.js'
 import type { Store } from '../store/index.js'
+import { protectRoot } from '../store/in-flight.js'
 import { pin } from '../tracking/pins.js'
 import type { PushGrants } from '../trust/team-grants.js'
 import { diskSpace, freeFloor, type ReplicaLedger } from '../trust/team-quota.js'
@@ -110,14 +111,20 @@ export class Replication {
       }
       if (allowed <= 0) throw new ReplicaRefusedError(`refused: ${peer} already has ${gib(this.c.ledger.used(peer))} of copies here, its whole quota (config key replicaQuota)`)
       let r
+      // protected until pinned: fetchDag's own protection ends before the pin is written
+      const release = protectRoot(this.c.store.blockstore, cid)
       try {
-        r = await fetchDag(this.c, cid, { signal: stop.signal, onProgress })
-      } catch (err) {
-        throw stop.signal.aborted ? refusal(stop.signal) : err
+        try {
+          r = await fetchDag(this.c, cid, { signal: stop.signal, onProgress })
+        } catch (err) {
+          throw stop.signal.aborted ? refusal(stop.signal) : err
+        }
+        // the last progress (at the end) may find it over: nothing is pinned then
+        if (stop.signal.aborted) throw refusal(stop.signal)
+        await pin(this.c.store, cid, `replica for ${peer}`)
+      } finally {
+        release()
       }
-      // the last progress (at the end) may find it over: nothing is pinned then
-      if (stop.signal.aborted) throw refusal(stop.signal)
-      await pin(this.c.store, cid, `replica for ${peer}`)
       await this.c.ledger.record(peer, root, Math.max(last?.totalBytes ?? 0, (last?.presentBytes ?? 0) + r.bytes))
       message += `${root}: ${r.blocks} blocks fetched\n`
     }

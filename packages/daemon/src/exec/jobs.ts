@@ -1,4 +1,5 @@
 import type { JobInfo } from '@mlp/proto'
+import { resolveJobId } from './job-prefix.js'
 import type { LogLine } from './local.js'
 
 /** Most log lines kept in memory per job (the rest are still streamed live). */
@@ -25,6 +26,11 @@ export class JobTable {
 
   get (id: string): JobRecord | undefined {
     return this.jobs.get(id)
+  }
+
+  /** The job a whole id or a unique prefix names; throws as {@link resolveJobId} does. */
+  resolve (prefix: string): JobRecord {
+    return this.jobs.get(resolveJobId(prefix, this.jobs.keys())) as JobRecord
   }
 
   list (): JobInfo[] {

@@ -147,8 +147,12 @@ function topoOrder (stages: Stage[], upstream: Map<string, string[]>, file: stri
   return order
 }
 
-/** The named stages and everything upstream of them (or downstream, with `downstream`). */
-export function selectStages (graph: StageGraph, targets: string[], downstream: boolean): Set<string> {
+/**
+ * The named stages and everything upstream of them (or downstream, with
+ * `downstream`); with `single`, only the named stages (a `foreach` group
+ * name still means all its items).
+ */
+export function selectStages (graph: StageGraph, targets: string[], downstream: boolean, single = false): Set<string> {
   const names = new Set<string>()
   const byGroup = (t: string): string[] => graph.stages.filter((s) => s.name === t || s.name.startsWith(`${t}@`)).map((s) => s.name)
   const down = new Map<string, string[]>()
@@ -170,7 +174,7 @@ export function selectStages (graph: StageGraph, targets: string[], downstream: 
     const n = stack.pop() as string
     if (names.has(n)) continue
     names.add(n)
-    stack.push(...next(n))
+    if (!single) stack.push(...next(n))
   }
   return names
 }

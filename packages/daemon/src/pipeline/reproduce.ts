@@ -8,6 +8,7 @@ import type { RemoteExec } from '../exec/remote.js'
 import { runCommand } from '../exec/local.js'
 import type { Logger } from '../logger.js'
 import type { Store } from '../store/index.js'
+import { protectRoots } from '../store/in-flight.js'
 import { checkoutOut } from '../tracking/checkout.js'
 import { ignoreInGit } from '../tracking/gitignore.js'
 import { checkRelativePath } from '../store/path-rules.js'
@@ -60,7 +61,7 @@ export interface ReproComponents {
 export async function reproduce (c: ReproComponents, root: string, file: string, options: ReproOptions = {}): Promise<StageOutcome[]> {
   const pipeline = loadPipeline(file)
   const graph = buildGraph(pipeline.stages, file, root)
-  const selected = options.targets != null && options.targets.length > 0 ? selectStages(graph, options.targets, options.downstream === true) : new Set(graph.order)
+  const selected = options.targets != null && options.targets.length > 0 ? selectStages(graph, options.targets, options.downstream === true, options.singleItem === true) : new Set(graph.order)
   const lockFile = lockPathFor(file)
   const lock = readLock(lockFile)
   const byName = new Map(pipeline.stages.map((s) => [s.name, s]))
@@ -70,6 +71,9 @@ export async function reproduce (c: ReproComponents, root: string, file: string,
     lockWrites = lockWrites.then(async () => { await writeLock(lockFile, lock, graph.order) })
     await lockWrites
   }
+  // what this run stores or fetches stays protected from gc until the lock naming it is written (released at the end)
+  const held: Array<() => void> = []
+  const protect: Protect = (cids) => { held.push(protectRoots(c.store.blockstore, cids.map((x) => CID.parse(x)))) }
   const emit = (o: StageOutcome): void => {
     outcomes.set(o.stage, o)
     options.onEvent?.({ name: 'pipeline:stage', detail: { stage: o.stage, status: o.status, reasons: o.reasons, from: o.from } })
@@ -86,7 +90,7 @@ export async function reproduce (c: ReproComponents, root: string, file: string,
     const reasons = options.force === true && state.reasons.length === 0 ? ['forced'] : state.reasons
     if (options.dry === true) return emit({ stage: stage.name, status: 'would-run', reasons })
     if (options.force !== true && options.runCache !== false && !stage.alwaysChanged) {
-      const restored = await restore(c, root, stage, state, options.signal)
+      const restored = await restore(c, root, stage, state, protect, options.signal)
       if (restored != null) {
         lock.stages[stage.name] = entry(stage, state, restored.entry.outs, restored.entry.ranOn)
         await saveLock()
@@ -94,7 +98,7 @@ export async function reproduce (c: ReproComponents, root: string, file: string,
       }
     }
     options.onEvent?.({ name: 'pipeline:stage', detail: { stage: stage.name, status: 'running', reasons } })
-    const result = await execute(c, root, stage, state, options)
+    const result = await execute(c, root, stage, state, options, protect)
     if (result.failed != null) return emit({ stage: stage.name, status: 'failed', reasons: [result.failed], stderrTail: result.stderrTail })
     lock.stages[stage.name] = entry(stage, state, result.outs, result.ranOn ?? c.peerId)
     await saveLock()
@@ -110,20 +114,26 @@ export async function reproduce (c: ReproComponents, root: string, file: string,
   const running = new Map<string, Promise<void>>()
   const pending = [...order]
   let stop = false
-  while ((pending.length > 0 || running.size > 0)) {
-    options.signal?.throwIfAborted()
-    const ready = stop ? [] : pending.filter((n) => (graph.upstream.get(n) ?? []).every((u) => !selected.has(u) || outcomes.has(u)))
-    for (const name of ready) {
-      if (running.size >= jobs) break
-      pending.splice(pending.indexOf(name), 1)
-      running.set(name, runOne(byName.get(name) as Stage).finally(() => { running.delete(name) }))
+  try {
+    while ((pending.length > 0 || running.size > 0)) {
+      options.signal?.throwIfAborted()
+      const ready = stop ? [] : pending.filter((n) => (graph.upstream.get(n) ?? []).every((u) => !selected.has(u) || outcomes.has(u)))
+      for (const name of ready) {
+        if (running.size >= jobs) break
+        pending.splice(pending.indexOf(name), 1)
+        running.set(name, runOne(byName.get(name) as Stage).finally(() => { running.delete(name) }))
+      }
+      if (running.size === 0) break
+      await Promise.race(running.values())
+      if (options.keepGoing !== true && [...outcomes.values()].some((o) => o.status === 'failed')) stop = true
     }
-    if (running.size === 0) break
-    await Promise.race(running.values())
-    if (options.keepGoing !== true && [...outcomes.values()].some((o) => o.status === 'failed')) stop = true
+    for (const name of pending) if (!outcomes.has(name)) emit({ stage: name, status: 'blocked', reasons: ['not started: an earlier stage failed'] })
+    await lockWrites
+  } finally {
+    // the lock written (or the run abandoned): what it names is a root now
+    await lockWrites.catch(() => {})
+    for (const release of held) release()
   }
-  for (const name of pending) if (!outcomes.has(name)) emit({ stage: name, status: 'blocked', reasons: ['not started: an earlier stage failed'] })
-  await lockWrites
   const failed = [...outcomes.values()].find((o) => o.status === 'failed')
   const list = order.map((n) => outcomes.get(n) as StageOutcome)
   if (failed != null) {
@@ -133,14 +143,28 @@ export async function reproduce (c: ReproComponents, root: string, file: string,
   return list
 }
 
+/** Protects content ids from gc for the rest of a `reproduce` call. */
+type Protect = (cids: string[]) => void
+
+/** Stores a workspace path under the store lock, protected before the lock is let go. */
+async function storeProtected (store: Store, root: string, path: string, cache: boolean, protect: Protect, signal?: AbortSignal): Promise<LockedPath> {
+  return await store.lock.read(async () => {
+    const o = await storePath(store, root, path, cache, signal)
+    protect([o.cid])
+    return o
+  })
+}
+
 function entry (stage: Stage, state: StageState, outs: LockedPath[], ranOn: string): LockEntry {
   return { cmd: stage.cmd.length === 1 ? stage.cmd[0] : stage.cmd, deps: state.deps, params: state.params, outs, ran_on: ranOn }
 }
 
-async function restore (c: ReproComponents, root: string, stage: Stage, state: StageState, signal?: AbortSignal): Promise<{ entry: RunCacheEntry, from: string } | undefined> {
+async function restore (c: ReproComponents, root: string, stage: Stage, state: StageState, protect: Protect, signal?: AbortSignal): Promise<{ entry: RunCacheEntry, from: string } | undefined> {
   let found: { entry: RunCacheEntry, from: string } | undefined
   // believed only while signed by this machine or a peer still trusted with --results
   const local = await c.runCache.believed(state.key)
+  // protected before checking: a gc between the check and the lock write must not take them
+  if (local != null) protect(local.outs.map((o) => o.cid))
   if (local != null && (await Promise.all(local.outs.map(async (o) => await complete(c.store, o.cid)))).every(Boolean)) found = { entry: local, from: 'local run cache' }
   if (found == null && c.peers != null) {
     const remote = await c.peers(state.key, signal).catch((err: Error) => {
@@ -150,6 +174,7 @@ async function restore (c: ReproComponents, root: string, stage: Stage, state: S
     if (remote != null) found = { entry: remote.entry, from: remote.peer }
   }
   if (found == null) return undefined
+  protect(found.entry.outs.map((o) => o.cid))
   // every declared cached out must be in the entry, or it is not a match
   const cached = stage.outs.filter((o) => o.cache).map((o) => rootPath(stage, o.path))
   if (!cached.every((p) => found?.entry.outs.some((o) => o.path === p))) return undefined
@@ -176,22 +201,22 @@ async function checkoutOuts (store: Store, root: string, outs: LockedPath[], sig
   }
 }
 
-async function execute (c: ReproComponents, root: string, stage: Stage, state: StageState, options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
+async function execute (c: ReproComponents, root: string, stage: Stage, state: StageState, options: ReproOptions, protect: Protect): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
   const want = stage.resources ?? (stage.runOn != null ? { gpu: 0 } : undefined)
   if (want != null && options.local !== true && c.remote != null) {
     const placement = await c.remote.place({ ...want, runOn: stage.runOn }, options.signal)
-    if (placement !== 'local') return await executeRemote(c, root, stage, state, placement, options)
+    if (placement !== 'local') return await executeRemote(c, root, stage, state, placement, options, protect)
   }
   const gpus = await c.gpus?.acquire(Math.min(stage.resources?.gpu ?? 0, c.gpus.total), options.signal) ?? []
   try {
-    return await executeLocal(c, root, stage, gpus, options)
+    return await executeLocal(c, root, stage, gpus, options, protect)
   } finally {
     c.gpus?.release(gpus)
   }
 }
 
 /** Sends a stage to the first of `peers` that accepts it, relays its log, and brings its outs back. */
-async function executeRemote (c: ReproComponents, root: string, stage: Stage, state: StageState, peers: string[], options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
+async function executeRemote (c: ReproComponents, root: string, stage: Stage, state: StageState, peers: string[], options: ReproOptions, protect: Protect): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
   const remote = c.remote as RemoteExec
   // inputs travel as content ids: deps and params files go into the store first
   const inputs: Array<{ path: string, cid: string }> = []
@@ -199,7 +224,7 @@ async function executeRemote (c: ReproComponents, root: string, stage: Stage, st
   for (const path of [...new Set(paths)]) {
     // checked again here, just before the bytes leave this machine
     if (!existsSync(projectPath(root, path, `stage '${stage.name}': input`))) continue
-    inputs.push(await storePath(c.store, root, path, true, options.signal))
+    inputs.push(await storeProtected(c.store, root, path, true, protect, options.signal))
   }
   await c.store.blockstore.commit()
   const spec = {
@@ -231,6 +256,7 @@ async function executeRemote (c: ReproComponents, root: string, stage: Stage, st
     // RemoteExec.run has checked the result: exactly the declared outs, signed by a --results peer
     if (!result.ok) return { outs: [], failed: result.message, stderrTail: result.stderrTail }
     const outs = result.result.outs
+    protect(outs.map((o) => o.cid))
     for (const o of outs) await c.fetch?.(CID.parse(o.cid), options.signal)
     const cached = outs.filter((o) => stage.outs.find((x) => rootPath(stage, x.path) === o.path)?.cache !== false)
     await checkoutOuts(c.store, root, cached, options.signal)
@@ -240,7 +266,7 @@ async function executeRemote (c: ReproComponents, root: string, stage: Stage, st
   throw new NotTrustedError(refusals.join('; '))
 }
 
-async function executeLocal (c: ReproComponents, root: string, stage: Stage, gpus: number[], options: ReproOptions): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
+async function executeLocal (c: ReproComponents, root: string, stage: Stage, gpus: number[], options: ReproOptions, protect: Protect): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
   for (const o of stage.outs) {
     // like DVC: outs are removed before the run unless `persist: true`
     if (!o.persist) await rm(join(root, rootPath(stage, o.path)), { recursive: true, force: true })
@@ -261,7 +287,7 @@ async function executeLocal (c: ReproComponents, root: string, stage: Stage, gpu
     const path = rootPath(stage, o.path)
     const abs = projectPath(root, path, `stage '${stage.name}': out`)
     if (!existsSync(abs)) return { outs: [], failed: `the command did not write its out '${path}'` }
-    outs.push(await storePath(c.store, root, path, o.cache, options.signal))
+    outs.push(await storeProtected(c.store, root, path, o.cache, protect, options.signal))
     // like DVC: git tracks the lock, not the outputs
     if (o.cache) await ignoreInGit(abs)
   }

@@ -23,7 +23,8 @@ interface Pending {
  * remembers the locations; {@link Blockstore.commit} fsyncs the pack, then
  * writes every pending location in one synced batch. A block is acknowledged
  * only after that, so a crash leaves either a durable block or no trace in
- * the index. Every read is verified against the id before it is returned.
+ * the index. Every read is verified against the id before it is returned;
+ * a block that fails is quarantined (its index entry is set aside, so it counts as missing until a good copy is stored again).
  */
 export class Blockstore {
   private readonly pending = new Map<string, Pending>()
@@ -173,9 +174,8 @@ export class Blockstore {
       for (let i = span.first; i <= span.last; i++) {
         const loc = locs[i] as BlockLocation
         const bytes = buf.subarray(loc.offset - first.offset, loc.offset - first.offset + loc.length)
-        out.push(bytes.length === loc.length && matchesCid(cids[i], bytes)
-          ? { cid: cids[i], bytes }
-          : { cid: cids[i], error: new CorruptBlockError(`block ${cids[i].toString()} is corrupt: its bytes no longer match its id; run \`mlp verify\``) })
+        if (bytes.length === loc.length && matchesCid(cids[i], bytes)) out.push({ cid: cids[i], bytes })
+        else out.push({ cid: cids[i], error: await this.corrupt(cids[i], loc, bytes.length === loc.length ? 'its bytes no longer match its id' : `truncated (${bytes.length} of ${loc.length} bytes)`) })
       }
       return out
     }
@@ -201,15 +201,43 @@ export class Blockstore {
   }
 
   private async readVerified (cid: CID, loc: BlockLocation | undefined): Promise<Buffer> {
-    if (loc == null) throw new BlockNotFoundError(`${cid.toString()} is not in the local store`)
+    if (loc == null) {
+      const q = await this.index.getQuarantined(cid)
+      if (q != null) throw new CorruptBlockError(`block ${cid.toString()} is corrupt (${q.reason}; quarantined ${q.at}): run \`mlp verify --repair\` to fetch a good copy from peers`)
+      throw new BlockNotFoundError(`${cid.toString()} is not in the local store`)
+    }
     let bytes: Buffer
     try {
       bytes = await this.packs.read(loc)
     } catch (err) {
-      throw new CorruptBlockError(`block ${cid.toString()} is missing from pack ${loc.pack}: ${(err as Error).message}`, { cause: err })
+      // a pack file that is gone holds nothing more; any other failure (EMFILE, EIO) may pass and proves nothing about the bytes
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw await this.corrupt(cid, loc, `pack ${loc.pack} is missing`)
+      throw new CorruptBlockError(`block ${cid.toString()} could not be read from pack ${loc.pack}: ${(err as Error).message}`, { cause: err })
     }
-    if (bytes.length !== loc.length) throw new CorruptBlockError(`block ${cid.toString()} is truncated in pack ${loc.pack} (${bytes.length} of ${loc.length} bytes)`)
-    if (!matchesCid(cid, bytes)) throw new CorruptBlockError(`block ${cid.toString()} is corrupt: its bytes no longer match its id; run \`mlp verify\``)
+    if (bytes.length !== loc.length) throw await this.corrupt(cid, loc, `truncated in pack ${loc.pack} (${bytes.length} of ${loc.length} bytes)`)
+    if (!matchesCid(cid, bytes)) throw await this.corrupt(cid, loc, 'its bytes no longer match its id')
     return bytes
+  }
+
+  /**
+   * A block whose stored bytes failed verification is quarantined: its index
+   * entry goes (kept aside with the reason), so it counts as missing for
+   * `has`, fetch, pull and the exchange, and a good copy from a peer can be
+   * stored in its place. Returns the error for the caller to report. Run in
+   * the commit chain, so a commit storing a good copy cannot interleave.
+   */
+  private async corrupt (cid: CID, loc: BlockLocation, reason: string): Promise<Error> {
+    const pending = this.pending.get(cid.toString())
+    const error = new CorruptBlockError(`block ${cid.toString()} is corrupt (${reason}): it was quarantined; run \`mlp verify --repair\` to fetch a good copy from peers`)
+    // a block appended by this daemon and not yet committed is not in the index to drop
+    if (pending?.loc === loc) return error
+    const run = this.committing.then(async () => await this.index.quarantineBlock(cid, loc, reason))
+    this.committing = run.then(() => {}, () => {})
+    try {
+      await run
+    } catch (err) {
+      return new CorruptBlockError(`block ${cid.toString()} is corrupt (${reason}), and quarantining it failed: ${(err as Error).message}`, { cause: err })
+    }
+    return error
   }
 }

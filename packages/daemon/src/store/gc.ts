@@ -1,5 +1,5 @@
 import { CID } from 'multiformats/cid'
-import type { GcResult } from '@mlp/proto'
+import { QuarantinedNodeError, type GcResult } from '@mlp/proto'
 import type { Blockstore } from './blockstore.js'
 import { DAG_PB_CODEC } from './constants.js'
 import * as dagPb from '@ipld/dag-pb'
@@ -45,25 +45,54 @@ export async function markReachable (blockstore: Blockstore, roots: CID[], missi
   return seen
 }
 
+/** Most top-level DAGs a dry run lists. */
+const MAX_LISTED = 100
+
+/** Options of {@link collectGarbage}. */
+export interface GcOptions {
+  /** Count and list what would go; change nothing. */
+  dry?: boolean
+}
+
 /**
  * Mark and sweep: removes index entries of unreachable blocks, then rewrites
  * every pack that holds dead bytes (unreachable blocks, or the torn tail of
  * a crash) by copying its live blocks to the current pack, committing their
  * new locations, and only then deleting the old pack. A crash at any point
- * leaves every live block reachable through the index. Roots of fetches in
- * progress ({@link protectedRoots}) count as roots.
+ * leaves every live block reachable through the index.
+ *
+ * Roots of operations in progress ({@link protectedRoots}) count as roots.
+ * They are read before `roots` when that is a function: an operation
+ * releases its protection only after recording its root (pointer, lock,
+ * pin), so one of the two reads sees it. The pack being written is never
+ * rewritten (appends go on in it): dead bytes there are reported as
+ * `heldInCurrentPack`, and `reclaimedBytes` is what the pack files actually
+ * shrank by.
  */
-export async function collectGarbage (blockstore: Blockstore, roots: CID[], signal?: AbortSignal): Promise<GcResult> {
-  const reachable = await markReachable(blockstore, roots, [], false, signal)
-  // what fetches in progress already stored is kept: they hold the store lock
-  // only while writing. Tolerantly: a malformed node a peer sent must not stop gc.
+export async function collectGarbage (blockstore: Blockstore, roots: CID[] | (() => Promise<CID[]>), signal?: AbortSignal, options: GcOptions = {}): Promise<GcResult> {
+  // what fetches, adds and repros in progress stored is kept: they hold the
+  // store lock only while writing. Tolerantly: a malformed node a peer sent must not stop gc.
   const inFlight = protectedRoots(blockstore)
+  const rootList = typeof roots === 'function' ? await roots() : roots
+  const missing: CID[] = []
+  const reachable = await markReachable(blockstore, rootList, missing, false, signal)
+  // a quarantined (corrupt) node hides what it links to: sweeping now would
+  // delete the children of a directory or file whose one bad block could
+  // still be fetched again, turning one bad sector into lost data
+  for (const cid of missing) {
+    if (cid.code !== DAG_PB_CODEC) continue
+    const q = await blockstore.index.getQuarantined(cid)
+    if (q != null) throw new QuarantinedNodeError(`gc stopped: node ${cid.toString()} is quarantined (${q.reason}), so gc cannot tell what it links to; run \`mlp verify --repair\` first (nothing was removed)`)
+  }
   if (inFlight.length > 0) for (const key of await markReachable(blockstore, inFlight, [], true, signal)) reachable.add(key)
   const { index, packs } = blockstore
+  const current = packs.currentPack()
   let removedBlocks = 0
   let removedBytes = 0
+  let heldInCurrentPack = 0
   const live = new Map<number, Array<{ cid: CID, loc: BlockLocation }>>()
   const dead: Uint8Array[] = []
+  const deadCids: CID[] = []
   for await (const [key, value] of index.blocks.iterator()) {
     signal?.throwIfAborted()
     const cid = CID.decode(key)
@@ -74,17 +103,31 @@ export async function collectGarbage (blockstore: Blockstore, roots: CID[], sign
       live.set(loc.pack, list)
     } else {
       dead.push(key)
+      if (options.dry === true) deadCids.push(cid)
       removedBlocks++
       removedBytes += loc.length
+      if (loc.pack === current) heldInCurrentPack += loc.length + 6 + cid.bytes.length
     }
+  }
+  const packIds = await packs.list()
+  const packBytesBefore = await packBytes(blockstore, packIds)
+  const base = { roots: rootList.length, reachableBlocks: reachable.size, removedBlocks, removedBytes, packBytesBefore, heldInCurrentPack }
+  if (options.dry === true) {
+    let wouldReturn = 0
+    for (const id of packIds) {
+      if (id === current) continue
+      const fileSize = await packs.fileSize(id)
+      const liveBytes = (live.get(id) ?? []).reduce((n, b) => n + b.loc.length + 6 + b.cid.bytes.length, 0)
+      if (liveBytes < fileSize) wouldReturn += fileSize - liveBytes
+    }
+    return { ...base, compactedPacks: 0, reclaimedBytes: wouldReturn, packBytesAfter: packBytesBefore - wouldReturn, dry: true, wouldRemove: await topLevel(blockstore, deadCids, signal) }
   }
   if (dead.length > 0) await index.db.batch(dead.map((key) => ({ type: 'del' as const, sublevel: index.blocks, key })), { sync: true })
 
   let compactedPacks = 0
-  let reclaimedBytes = 0
-  for (const id of await packs.list()) {
+  for (const id of packIds) {
     signal?.throwIfAborted()
-    if (id === packs.currentPack()) continue
+    if (id === current) continue
     const blocks = live.get(id) ?? []
     const fileSize = await packs.fileSize(id)
     const liveBytes = blocks.reduce((n, b) => n + b.loc.length + 6 + b.cid.bytes.length, 0)
@@ -98,7 +141,32 @@ export async function collectGarbage (blockstore: Blockstore, roots: CID[], sign
     await blockstore.commit(generation)
     await packs.remove(id)
     compactedPacks++
-    reclaimedBytes += fileSize - liveBytes
   }
-  return { roots: roots.length, reachableBlocks: reachable.size, removedBlocks, removedBytes, compactedPacks, reclaimedBytes }
+  const packBytesAfter = await packBytes(blockstore, await packs.list())
+  return { ...base, compactedPacks, reclaimedBytes: Math.max(0, packBytesBefore - packBytesAfter), packBytesAfter }
+}
+
+/** Bytes of the pack files on disk (a pack removed meanwhile counts nothing). */
+async function packBytes (blockstore: Blockstore, ids: number[]): Promise<number> {
+  let n = 0
+  for (const id of ids) n += await blockstore.packs.fileSize(id).catch(() => 0)
+  return n
+}
+
+/**
+ * The dead blocks no other dead block links to: the DAGs a user would
+ * recognise (a file's or a directory's root), at most {@link MAX_LISTED}.
+ */
+async function topLevel (blockstore: Blockstore, dead: CID[], signal?: AbortSignal): Promise<string[]> {
+  const linked = new Set<string>()
+  for (const cid of dead) {
+    signal?.throwIfAborted()
+    if (cid.code !== DAG_PB_CODEC) continue
+    try {
+      for (const link of dagPb.decode(await blockstore.get(cid)).Links) linked.add(link.Hash.toString())
+    } catch {
+      // an unreadable dead node links to nothing we can name: it is listed itself
+    }
+  }
+  return dead.map(String).filter((c) => !linked.has(c)).slice(0, MAX_LISTED)
 }

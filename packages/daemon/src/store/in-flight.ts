@@ -25,7 +25,21 @@ export function protectRoot (store: object, root: CID): () => void {
   }
 }
 
-/** Roots protected with {@link protectRoot} right now. */
+/**
+ * {@link protectRoot} for several roots at once (the outs of one add or one
+ * stage); the returned function releases them all.
+ */
+export function protectRoots (store: object, roots: CID[]): () => void {
+  const releases = roots.map((r) => protectRoot(store, r))
+  return () => { for (const release of releases) release() }
+}
+
+/**
+ * Roots protected with {@link protectRoot} right now. gc reads them before
+ * it reads pointer, lock and pin roots: an operation releases its protection
+ * only after recording its root, so whichever read comes first, the other
+ * one sees the root.
+ */
 export function protectedRoots (store: object): CID[] {
   return [...(inFlight.get(store)?.values() ?? [])].map((e) => e.cid)
 }

@@ -37,6 +37,13 @@ export interface PinEntry {
   at: string
 }
 
+/** Why a block's index entry was dropped: its bytes at `location` failed verification. */
+export interface QuarantineEntry {
+  location: BlockLocation
+  reason: string
+  at: string
+}
+
 /** Encodes a location as 16 bytes: pack u32, offset u64 (two u32), length u32. */
 export function encodeLocation (loc: BlockLocation): Uint8Array {
   const out = new Uint8Array(16)
@@ -56,8 +63,9 @@ export function decodeLocation (bytes: Uint8Array): BlockLocation {
 
 /**
  * The LevelDB index: block locations (cid bytes → location), the stat cache
- * (absolute path → {@link StatEntry}), registered projects and pins. Block
- * bytes never go in here: 1 MiB LevelDB values were measured at 181 MB/s.
+ * (absolute path → {@link StatEntry}), registered projects, pins, and
+ * quarantined blocks (cid bytes → {@link QuarantineEntry}). Block bytes never
+ * go in here: 1 MiB LevelDB values were measured at 181 MB/s.
  */
 export class IndexDb {
   readonly db: ClassicLevel<string, string>
@@ -65,6 +73,9 @@ export class IndexDb {
   readonly stats
   readonly projects
   readonly pins
+  readonly quarantine
+  /** Whether the quarantine may hold entries: only then does a commit clear the entries of blocks it stores again. */
+  private quarantineInUse = false
 
   constructor (location: string) {
     this.db = new ClassicLevel<string, string>(location)
@@ -72,10 +83,12 @@ export class IndexDb {
     this.stats = this.db.sublevel<string, StatEntry>('s', { keyEncoding: 'utf8', valueEncoding: 'json' })
     this.projects = this.db.sublevel<string, ProjectEntry>('p', { keyEncoding: 'utf8', valueEncoding: 'json' })
     this.pins = this.db.sublevel<string, PinEntry>('n', { keyEncoding: 'utf8', valueEncoding: 'json' })
+    this.quarantine = this.db.sublevel<Uint8Array, QuarantineEntry>('q', { keyEncoding: 'view', valueEncoding: 'json' })
   }
 
   async open (): Promise<void> {
     await this.db.open()
+    for await (const key of this.quarantine.keys({ limit: 1 })) this.quarantineInUse = key != null
   }
 
   async close (): Promise<void> {
@@ -96,7 +109,34 @@ export class IndexDb {
   async putLocations (entries: Array<[CID, BlockLocation]>): Promise<void> {
     if (entries.length === 0) return
     // written through the root db: only its batch takes LevelDB's `sync` option
-    await this.db.batch(entries.map(([cid, loc]) => ({ type: 'put' as const, sublevel: this.blocks, key: cid.bytes, value: encodeLocation(loc) })), { sync: true })
+    const puts = entries.map(([cid, loc]) => ({ type: 'put' as const, sublevel: this.blocks, key: cid.bytes, value: encodeLocation(loc) }))
+    // a good copy stored again (a fetch, a repair, a re-add) ends its quarantine
+    const dels = this.quarantineInUse ? entries.map(([cid]) => ({ type: 'del' as const, sublevel: this.quarantine, key: cid.bytes })) : []
+    await this.db.batch([...puts, ...dels], { sync: true })
+  }
+
+  /**
+   * Drops the index entry of a block whose bytes at `loc` failed
+   * verification, so that every reader (fetch, `has`, the exchange) counts it
+   * as missing and a good copy can be stored again. Only if the index still
+   * points at `loc`: a newer copy stored meanwhile is kept. True when dropped.
+   * Callers serialize it with commits (see Blockstore).
+   */
+  async quarantineBlock (cid: CID, loc: BlockLocation, reason: string): Promise<boolean> {
+    const now = await this.getLocation(cid)
+    if (now == null || now.pack !== loc.pack || now.offset !== loc.offset || now.length !== loc.length) return false
+    this.quarantineInUse = true
+    await this.db.batch([
+      { type: 'put', sublevel: this.quarantine, key: cid.bytes, value: { location: loc, reason, at: new Date().toISOString() } },
+      { type: 'del', sublevel: this.blocks, key: cid.bytes }
+    ], { sync: true })
+    return true
+  }
+
+  /** Why `cid` was quarantined, if it was and has not been stored again since. */
+  async getQuarantined (cid: CID): Promise<QuarantineEntry | undefined> {
+    if (!this.quarantineInUse) return undefined
+    return await this.quarantine.get(cid.bytes) ?? undefined
   }
 
   async getStats (paths: string[]): Promise<Array<StatEntry | undefined>> {

@@ -1,18 +1,17 @@
 import { lstatSync, type BigIntStats } from 'node:fs'
-import { join, relative } from 'node:path'
+import { relative } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { BlockNotFoundError, type CheckoutOut, type CheckoutProgress } from '@mlp/proto'
 import type { Store } from '../store/index.js'
 import { statEntry } from '../store/importer.js'
 import type { StatEntry } from '../store/index-db.js'
-import { pointerDir } from './add.js'
-import { readPointer } from './pointers.js'
 import { checkParents, writeTreeInPlace } from './safe-write.js'
 import { workspaceIds } from './status.js'
+import type { TrackedOut } from './targets.js'
 
-/** Options of {@link checkoutPointers}. */
+/** Options of {@link checkoutOutputs}. */
 export interface CheckoutOptions {
-  /** Overwrite workspace files that differ from the pointer. */
+  /** Overwrite (and remove) local edits too: workspace files whose content the store does not know. */
   force?: boolean
   signal?: AbortSignal
   onProgress?: (event: CheckoutProgress) => void
@@ -27,22 +26,20 @@ function lstatOrNull (path: string): BigIntStats | null {
 }
 
 /**
- * `mlp checkout`: makes the workspace match the pointer files. Files already
- * right are left alone (known from the stat cache, not rehashed); files that
- * differ are skipped and reported unless `force`; each file is written to a
- * temporary name and renamed into place, never through a symlink
- * (tracking/safe-write.ts). Files present in a tracked directory
- * but not in its pointer are left alone (`mlp status` lists them as added).
+ * `mlp checkout` and the checkout half of `mlp pull`: makes the workspace
+ * match the tracked outputs (pointer files' and the lock file's alike).
+ * Files already right are left alone (known from the stat cache, not
+ * rehashed). A file that differs is replaced when the store holds its
+ * content (a version mlp wrote or stored earlier: nothing is lost), and
+ * files a directory's recorded version no longer lists are removed on the
+ * same condition. A file whose content the store does not know is a local
+ * edit: kept and reported in `skipped` unless `force`. Each file is written
+ * to a temporary name and renamed into place, never through a symlink
+ * (tracking/safe-write.ts).
  */
-export async function checkoutPointers (store: Store, root: string, pointers: string[], options: CheckoutOptions = {}): Promise<CheckoutOut[]> {
+export async function checkoutOutputs (store: Store, root: string, outs: TrackedOut[], options: CheckoutOptions = {}): Promise<CheckoutOut[]> {
   const results: CheckoutOut[] = []
-  for (const pointer of pointers) {
-    const p = await readPointer(pointer)
-    for (const o of p.outs) {
-      const abs = join(pointerDir(pointer), o.path)
-      results.push(await checkoutOut(store, root, abs, CID.parse(o.cid), options))
-    }
-  }
+  for (const o of outs) results.push(await checkoutOut(store, root, o.abs, o.cid, options))
   return results
 }
 
@@ -60,7 +57,7 @@ export async function checkoutOut (store: Store, root: string, abs: string, cid:
  * which refuses a symlinked directory anywhere between `root` and the files.
  */
 async function checkoutOne (store: Store, root: string, abs: string, cid: CID, options: CheckoutOptions): Promise<CheckoutOut> {
-  const result: CheckoutOut = { path: relative(root, abs), cid: cid.toString(), written: 0, unchanged: 0, skipped: [] }
+  const result: CheckoutOut = { path: relative(root, abs), cid: cid.toString(), written: 0, unchanged: 0, removed: 0, skipped: [] }
   // parents first: hashing what is there must not follow a symlink out of the project either
   const existing = (await checkParents(root, abs, true)) && lstatOrNull(abs) != null
   const now = existing ? (await workspaceIds(store, abs, options.signal)).files : new Map<string, string>()
@@ -69,6 +66,8 @@ async function checkoutOne (store: Store, root: string, abs: string, cid: CID, o
     force: options.force,
     signal: options.signal,
     existing: now,
+    known: knownIn(store),
+    prune: true,
     onWritten: async (item, dest) => {
       result.written++
       options.onProgress?.({ name: 'store:checkout', detail: { path: result.path, files: result.written } })
@@ -79,7 +78,26 @@ async function checkoutOne (store: Store, root: string, abs: string, cid: CID, o
     }
   })
   result.unchanged = r.unchanged
+  result.removed = r.removed ?? 0
   result.skipped = r.skipped.map((p) => relative(root, p))
   await store.index.putStats(stats)
   return result
+}
+
+/**
+ * Whether the store holds a workspace file's content, by the id the importer
+ * gives it (what `workspaceIds` computed): then that version can be got back
+ * from the store, so replacing or removing it loses nothing. Memoised, as a
+ * directory may hold the same content many times.
+ */
+function knownIn (store: Store): (cid: string) => Promise<boolean> {
+  const seen = new Map<string, boolean>()
+  return async (id) => {
+    let has = seen.get(id)
+    if (has == null) {
+      has = await store.blockstore.has(CID.parse(id))
+      seen.set(id, has)
+    }
+    return has
+  }
 }

@@ -1,8 +1,9 @@
-import type { Stats } from 'node:fs'
-import { lstat, mkdir, mkdtemp, rename, rm } from 'node:fs/promises'
+import { constants, type Stats } from 'node:fs'
+import { lstat, mkdir, mkdtemp, open, rename, rm, rmdir } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path'
 import { PathError, UnsafePathError } from '@mlp/proto'
 import type { CID } from 'multiformats/cid'
+import { EXECUTABLE_MODE } from '../store/dag.js'
 import type { Exporter, TreeItem } from '../store/exporter.js'
 import { symlinkNameProblem } from '../store/path-rules.js'
 import { mapDiskError } from '../store/disk-errors.js'
@@ -27,6 +28,8 @@ export interface TreeWriteResult {
   written: number
   unchanged: number
   skipped: string[]
+  /** Files removed because the DAG no longer lists them (only with `prune`). */
+  removed?: number
 }
 
 /** Options of {@link writeTreeInPlace}. */
@@ -36,6 +39,14 @@ export interface TreeWriteOptions {
   force?: boolean
   /** Ids of the files already at the destination by relative path ('' for a single file): equal ones are left alone. */
   existing?: ReadonlyMap<string, string>
+  /**
+   * Whether the store holds content of this id: an `existing` file whose id
+   * it knows is a version mlp wrote or stored, replaced (or pruned) without
+   * `force`; one it does not know is a local edit, kept. Absent: none known.
+   */
+  known?: (cid: string) => Promise<boolean>
+  /** Also remove `existing` files the DAG no longer lists (known ones, or all with `force`), and directories that leaves empty. */
+  prune?: boolean
   /** Called after each file or symlink is written (checkout feeds its stat cache). */
   onWritten?: (item: TreeItem, dest: string) => Promise<void> | void
   /** Keeps free disk space and inodes while writing; one is made for `dest` when absent. */
@@ -111,6 +122,10 @@ async function placeDir (path: string, st: Stats | null, force: boolean): Promis
  */
 export async function writeTreeInPlace (exporter: Exporter, cid: CID, root: string, dest: string, options: TreeWriteOptions = {}): Promise<TreeWriteResult> {
   const result: TreeWriteResult = { written: 0, unchanged: 0, skipped: [] }
+  const force = options.force === true
+  const replaceable = async (id: string | undefined): Promise<boolean> => force || (id != null && options.known != null && await options.known(id))
+  // every path the DAG lists, for prune: a directory node is one string per entry, as `existing` is
+  const listed = options.prune === true ? new Map<string, TreeItem['kind']>() : undefined
   await checkParents(root, dest, true)
   // a directory DAG of a few blocks can name millions of entries (the same subtree under many names)
   const floor = options.floor ?? new DiskFloor(dirname(dest), relative(root, dest) === '' ? dest : relative(root, dest), 'writing')
@@ -120,6 +135,7 @@ export async function writeTreeInPlace (exporter: Exporter, cid: CID, root: stri
     options.signal?.throwIfAborted()
     if (blocked != null && item.path.startsWith(`${blocked}/`)) continue
     blocked = undefined
+    listed?.set(item.path, item.kind)
     const path = item.path === '' ? dest : join(dest, item.path)
     const have = options.existing?.get(item.path)
     if (item.kind !== 'dir' && have === item.cid.toString()) {
@@ -130,7 +146,7 @@ export async function writeTreeInPlace (exporter: Exporter, cid: CID, root: stri
     await floor.reserve(0, 1)
     const st = await lstatOrNull(path)
     if (item.kind === 'dir') {
-      if (await placeDir(path, st, options.force === true)) continue
+      if (await placeDir(path, st, st != null && !st.isDirectory() && await replaceable(have))) continue
       // a file or a symlink where the DAG has a directory: kept, and nothing written below it
       result.skipped.push(path)
       // the destination itself: nothing of the DAG can go anywhere
@@ -140,15 +156,105 @@ export async function writeTreeInPlace (exporter: Exporter, cid: CID, root: stri
     }
     const problem = item.kind === 'symlink' ? symlinkNameProblem(basename(path)) : undefined
     if (problem != null) throw new UnsafePathError(`${cid.toString()} holds ${problem}: refused`)
-    if (st != null && options.force !== true && (have != null || st.isDirectory())) {
+    if (st != null && !force && (st.isDirectory() ? !(await knownBelow(item.path, options.existing, replaceable)) : have != null && !(await replaceable(have)))) {
+      // a DAG laid out as mlp's importer would not (another tool's, a hand-made one) rehashes to another id: same bytes are no edit
+      if (options.known != null && item.kind === 'file' && st.isFile() && await sameBytes(exporter, item.cid, path, st, options.signal)) {
+        result.unchanged++
+        continue
+      }
       result.skipped.push(path)
       continue
     }
+    // a directory of known files where the DAG now has a file: its files are versions the store holds
+    if (st?.isDirectory() === true) await removeInside(root, path)
     await exporter.writeFile(item.cid, path, options.signal, floor)
     result.written++
     await options.onWritten?.(item, path)
   }
+  if (listed != null) result.removed = await prune(root, dest, listed, result, options.existing, replaceable)
   return result
+}
+
+/**
+ * True when the regular file at `path` holds exactly the bytes (and the
+ * executable bit) of the file DAG `cid`; read side by side, after a size
+ * check that settles most real edits at once.
+ */
+async function sameBytes (exporter: Exporter, cid: CID, path: string, st: Stats, signal?: AbortSignal): Promise<boolean> {
+  const want = await exporter.describe(cid)
+  if (want.kind !== 'file' || want.size !== st.size || ((st.mode & 0o111) !== 0) !== (want.mode === EXECUTABLE_MODE)) return false
+  // O_NOFOLLOW, O_NONBLOCK: a symlink or FIFO swapped in since the lstat is neither followed nor waited on
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK)
+  try {
+    if (!(await fh.stat()).isFile()) return false
+    let pos = 0
+    for await (const chunk of exporter.file(cid, signal)) {
+      const buf = Buffer.alloc(chunk.length)
+      const { bytesRead } = await fh.read(buf, 0, chunk.length, pos)
+      if (bytesRead !== chunk.length || !buf.equals(chunk)) return false
+      pos += chunk.length
+    }
+    return pos === st.size
+  } finally {
+    await fh.close()
+  }
+}
+
+/** True when the DAG has a file or symlink at one of `path`'s ancestors: the directory that held it was replaced whole. */
+function underFile (path: string, listed: ReadonlyMap<string, TreeItem['kind']>): boolean {
+  // the destination itself ('') is every path's ancestor
+  const top = listed.get('')
+  if (path !== '' && top != null && top !== 'dir') return true
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) {
+    const kind = listed.get(path.slice(0, i))
+    if (kind != null && kind !== 'dir') return true
+  }
+  return false
+}
+
+/** True when every file `existing` lists below directory `rel` may be replaced (an empty one too). */
+async function knownBelow (rel: string, existing: ReadonlyMap<string, string> | undefined, replaceable: (id: string) => Promise<boolean>): Promise<boolean> {
+  if (existing == null) return false
+  const prefix = rel === '' ? '' : `${rel}/`
+  for (const [path, id] of existing) {
+    if (path.startsWith(prefix) && !(await replaceable(id))) return false
+  }
+  return true
+}
+
+/**
+ * Removes the `existing` files the DAG does not list when `replaceable` (the
+ * rest are local edits: added to `skipped`), then the directories that
+ * leaves empty and the DAG does not list. Nothing below a path already kept
+ * is touched. Returns how many files went.
+ */
+async function prune (root: string, dest: string, listed: ReadonlyMap<string, TreeItem['kind']>, result: TreeWriteResult, existing: ReadonlyMap<string, string> | undefined, replaceable: (id: string) => Promise<boolean>): Promise<number> {
+  const kept = result.skipped.map((p) => `${relative(dest, p)}/`)
+  const dirs = new Set<string>()
+  let removed = 0
+  for (const [path, id] of existing ?? []) {
+    if (listed.has(path) || kept.some((k) => k === '/' || path.startsWith(k)) || underFile(path, listed)) continue
+    const abs = join(dest, path)
+    if (!(await replaceable(id))) {
+      result.skipped.push(abs)
+      continue
+    }
+    await removeInside(root, abs)
+    removed++
+    for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) dirs.add(path.slice(0, i))
+  }
+  // deepest first, so a parent is tried once its children are gone
+  for (const dir of [...dirs].filter((d) => !listed.has(d) && !underFile(d, listed)).sort((a, b) => b.length - a.length)) {
+    const abs = join(dest, dir)
+    if (!(await checkParents(root, abs, false))) continue
+    try {
+      await rmdir(abs)
+    } catch (err) {
+      // still holds something (a kept edit, a file mlp never saw): it stays
+      if (!['ENOTEMPTY', 'EEXIST', 'ENOENT', 'ENOTDIR'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err
+    }
+  }
+  return removed
 }
 
 /** Options of {@link writeTreeNew}. */

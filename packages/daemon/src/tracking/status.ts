@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs'
-import { basename, join, relative } from 'node:path'
-import { CID } from 'multiformats/cid'
+import { basename, relative } from 'node:path'
+import type { CID } from 'multiformats/cid'
 import type { OutStatus } from '@mlp/proto'
 import type { Store } from '../store/index.js'
-import { pointerDir } from './add.js'
-import { readPointer } from './pointers.js'
+import { checkParents } from './safe-write.js'
+import type { TrackedOut } from './targets.js'
 
 /** The id a workspace path has now, and the ids of each file below it (relative paths). */
 export async function workspaceIds (store: Store, abs: string, signal?: AbortSignal): Promise<{ cid: string, files: Map<string, string>, hashedFiles: number }> {
@@ -24,30 +24,30 @@ export async function recordedIds (store: Store, cid: CID): Promise<Map<string, 
   return files
 }
 
-/** Workspace state of every out of the given pointer files; unchanged files are not read (stat cache). */
-export async function statusOf (store: Store, root: string, pointers: string[], signal?: AbortSignal): Promise<{ outs: OutStatus[], hashedFiles: number }> {
+/**
+ * Workspace state of tracked outputs (pointer files' and stage outs alike);
+ * unchanged files are not read (stat cache).
+ */
+export async function statusOf (store: Store, root: string, outs: TrackedOut[], signal?: AbortSignal): Promise<{ outs: OutStatus[], hashedFiles: number }> {
   const out: OutStatus[] = []
   let hashedFiles = 0
-  for (const pointer of pointers) {
-    const p = await readPointer(pointer)
-    for (const o of p.outs) {
-      const abs = join(pointerDir(pointer), o.path)
-      const cid = CID.parse(o.cid)
-      const inStore = await store.blockstore.has(cid)
-      const base = { pointer: relative(root, pointer), path: relative(root, abs), cid: o.cid, inStore }
-      if (!existsSync(abs)) {
-        out.push({ ...base, state: 'missing' })
-        continue
-      }
-      const now = await workspaceIds(store, abs, signal)
-      hashedFiles += now.hashedFiles
-      if (now.cid === o.cid) {
-        out.push({ ...base, state: 'unchanged' })
-        continue
-      }
-      const changes = inStore && cid.code !== 0x55 ? await diffDirectory(store, cid, now.files) : undefined
-      out.push({ ...base, state: 'modified', changes })
+  for (const o of outs) {
+    const { abs, cid } = o
+    const inStore = await store.blockstore.has(cid)
+    const base = { pointer: relative(root, o.source), ...(o.stage != null ? { stage: o.stage } : {}), path: relative(root, abs), cid: cid.toString(), inStore }
+    // a path from a committed file may lead through a symlink out of the project: nothing there is read
+    if (!(await checkParents(root, abs, false)) || !existsSync(abs)) {
+      out.push({ ...base, state: 'missing' })
+      continue
     }
+    const now = await workspaceIds(store, abs, signal)
+    hashedFiles += now.hashedFiles
+    if (now.cid === base.cid) {
+      out.push({ ...base, state: 'unchanged' })
+      continue
+    }
+    const changes = inStore && cid.code !== 0x55 ? await diffDirectory(store, cid, now.files) : undefined
+    out.push({ ...base, state: 'modified', changes })
   }
   return { outs: out, hashedFiles }
 }
