@@ -58,9 +58,11 @@ describe('load', () => {
     for (const f of fetchers) {
       await waitFor('a fetcher to connect to the seed', async () => (await mlp(f.home, ['peers', 'add', seed.addrs[0]])).code === 0, 30_000)
     }
-    const results = await Promise.all(fetchers.map(async (f) => await mlp(f.home, ['fetch', shared.cid, '--json'], { timeoutMs: 500_000 })))
+    // generous bounds: this checks correctness under load, not speed (npm run bench measures that);
+    // 2 shared cores run 21 daemons here, and CI's machine is slower than this one
+    const results = await Promise.all(fetchers.map(async (f) => await mlp(f.home, ['fetch', shared.cid, '--json'], { timeoutMs: 1_200_000 })))
     for (const [i, r] of results.entries()) expect(r.code, `fetcher ${i}: ${r.stderr}`).toBe(0)
     // the bytes each daemon now serves, hashed independently of the store's own BLAKE3 checks
     for (const [i, f] of fetchers.entries()) expect(await catSha256(f.home, shared.cid), `copy ${i}`).toBe(sum)
-  }, 600_000)
+  }, 1_500_000)
 })
