@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config'
 
 /** End-to-end files that load the machine on their own: 20 daemons fetching at once, kill -9 loops. */
-const HEAVY = ['test/load.test.ts', 'test/stress.test.ts']
+const HEAVY = ['test/load.test.ts', 'test/stress.test.ts', 'test/gc-crash.test.ts']
 
 export default defineConfig({
   test: {

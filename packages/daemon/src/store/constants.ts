@@ -8,8 +8,18 @@ export const BLAKE3_CODE = 0x1e
 /** Most links in one UnixFS file node; deeper files get intermediate nodes (a balanced tree). */
 export const FILE_FANOUT = 1024
 
-/** A pack file is closed and a new one started past this size. */
-export const PACK_TARGET_BYTES = 1024 * 1024 * 1024
+/**
+ * A pack file is closed and a new one started past this size (1 GiB).
+ * `MLP_PACK_TARGET_BYTES` overrides it, read once at load: for tests, which
+ * need many small packs (gc compaction) from a few MB of data.
+ */
+export const PACK_TARGET_BYTES = packTargetBytes(process.env.MLP_PACK_TARGET_BYTES)
+
+function packTargetBytes (override: string | undefined): number {
+  const n = Number(override)
+  // anything but a positive whole number (unset, empty, junk) keeps the default
+  return override != null && Number.isSafeInteger(n) && n > 0 ? n : 1024 * 1024 * 1024
+}
 /** Appends are coalesced into writes of about this size. */
 export const PACK_WRITE_BUFFER_BYTES = 8 * 1024 * 1024
 /** Bytes read from a file per read call while importing. */
