@@ -4,14 +4,12 @@ import { statfs } from 'node:fs/promises'
 import { connect } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { DaemonNotRunningError } from '@mlp/proto'
-import { findProject, homePaths, loadConfig, loadSwarmKey, parseGpus } from '@mlp/daemon/pure'
+import { findProject, GPU_QUERY, homePaths, loadConfig, loadSwarmKey, parseGpus } from '@mlp/daemon/pure'
 import type { ApiClient } from '../client.js'
 import type { DaemonFacts, DoctorFacts } from './checks.js'
 
 /** How long one listen port may take to accept a connection. */
 const CONNECT_TIMEOUT_MS = 2_000
-/** The fields the daemon asks of nvidia-smi (exec/resources.ts): asked the same way, it answers the same. */
-const GPU_QUERY = 'index,uuid,name,memory.total,memory.used,memory.free,utilization.gpu,driver_version,pci.bus_id,compute_cap'
 
 interface Run { code: number | string | null, stdout: string, stderr: string }
 

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process'
 import { cpus, freemem, totalmem } from 'node:os'
 import type { GpuInfo, Resources } from '@mlp/proto'
 
-/** The fields asked of nvidia-smi, in order. */
-const QUERY = 'index,uuid,name,memory.total,memory.used,memory.free,utilization.gpu,driver_version,pci.bus_id,compute_cap'
+/** The `nvidia-smi --query-gpu` fields `parseGpus` reads, in its order (mlp doctor runs the same query). */
+export const QUERY = 'index,uuid,name,memory.total,memory.used,memory.free,utilization.gpu,driver_version,pci.bus_id,compute_cap'
 
 /** Parses `nvidia-smi --query-gpu=<QUERY> --format=csv,noheader,nounits` output: one GPU per line, fields split by ", ". */
 export function parseGpus (text: string): GpuInfo[] {
