@@ -6,22 +6,12 @@ import { DAG_PB_CODEC, FILE_FANOUT, PROGRESS_INTERVAL_MS } from '../store/consta
 import { matchesCid } from '../store/hash.js'
 import { DiskFloor } from '../store/disk-floor.js'
 import { protectRoot } from '../store/in-flight.js'
+import { uniqueCids as unique } from '../store/unique.js'
 import type { Store } from '../store/index.js'
 import { AVERAGE_CHUNK_BYTES, FETCH_COMMIT_BYTES, MAX_PEER_FAILURES, MAX_STALLED_ROUNDS, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, STALLED_RETRY_MS, WANT_BATCH, WANTS_IN_FLIGHT, WAVE_BLOCKS } from './constants.js'
 import type { Exchange, PeerSession } from './exchange.js'
 import type { Providers } from './providers.js'
 import { WorkQueue } from './work-queue.js'
-
-/** `cids` without repeats (a DAG may hold the same block twice), in order. */
-function unique (cids: CID[]): CID[] {
-  const seen = new Set<string>()
-  return cids.filter((cid) => {
-    const key = cid.toString()
-    if (seen.has(key)) return false
-    seen.add(key)
-    return true
-  })
-}
 
 async function delay (ms: number, signal?: AbortSignal): Promise<void> {
   signal?.throwIfAborted()

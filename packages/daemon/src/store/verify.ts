@@ -3,6 +3,7 @@ import type { VerifyResult } from '@mlp/proto'
 import type { Blockstore } from './blockstore.js'
 import { markReachable } from './gc.js'
 import type { RwLock } from './lock.js'
+import { uniqueCids } from './unique.js'
 
 /** Options of {@link verifyStore}. */
 export interface VerifyOptions {
@@ -78,7 +79,7 @@ export async function repairStore (blockstore: Blockstore, lock: RwLock, roots: 
   // each block needed and lacking, with the first root found to need it
   const wanted = new Map<string, string>()
   const damaged: CID[] = []
-  for (const root of uniqueRoots(roots)) {
+  for (const root of uniqueCids(roots)) {
     options.signal?.throwIfAborted()
     const before = await lacking(root)
     if (before.length === 0) continue
@@ -110,14 +111,4 @@ export async function repairStore (blockstore: Blockstore, lock: RwLock, roots: 
     reason: reasons.get(root) ?? 'the fetch ended without it'
   }))
   return { repaired, unrepaired }
-}
-
-function uniqueRoots (roots: CID[]): CID[] {
-  const seen = new Set<string>()
-  return roots.filter((r) => {
-    const key = r.toString()
-    if (seen.has(key)) return false
-    seen.add(key)
-    return true
-  })
 }
