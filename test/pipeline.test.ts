@@ -213,8 +213,8 @@ stages:
     const dag = await mlpJson(d.home, ['dag'], { cwd: proj })
     expect(dag).toEqual({
       stages: [
-        { name: 'prepare', cmd: 'python prepare.py', deps: ['data/raw', 'prepare.py'], outs: ['data/clean'] },
-        { name: 'train', cmd: 'python train.py', deps: ['data/clean'], outs: ['model.pt', 'metrics.json'] }
+        { name: 'prepare', cmd: 'python prepare.py', deps: ['data/raw', 'prepare.py'], outs: ['data/clean'], params: [] },
+        { name: 'train', cmd: 'python train.py', deps: ['data/clean'], outs: ['model.pt', 'metrics.json'], params: [{ file: 'params.yaml', keys: ['train.lr'] }] }
       ],
       edges: [['prepare', 'train']]
     })

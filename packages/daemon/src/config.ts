@@ -19,22 +19,30 @@ export interface DaemonConfig {
   /** Swarm key file for a private team network (default `MLP_HOME/swarm.key` if it exists). */
   swarmKey?: string
   /** How this machine runs peers' jobs: `sandbox: false` runs them without bubblewrap (default true: sandboxed, and a job fails if bwrap cannot run). */
-  executor: { sandbox: boolean }
+  executor: { sandbox: boolean, simulatedGpus?: number }
   /** Bytes of copies (`push --to`) one teammate may have kept here (default 50 GiB). */
   replicaQuota: number
   /** Free space a copy for a teammate must leave on the store's disk (default 1 GiB; 5% of the disk at least). */
   replicaMinFree: number
+  /** Days a run-cache entry stored here keeps its outs from gc, whatever the lock files say (default 7; 0: none). */
+  gcKeepRunCacheDays: number
 }
 
 /** Values given on the command line; each one present overrides config.yaml. */
 export type ConfigOverrides = Partial<DaemonConfig>
 
+/** Most stand-in GPUs `executor.simulatedGpus` may declare. */
+const MAX_SIMULATED_GPUS = 16
+
 /** Keys accepted in config.yaml, for the "unknown key" message. */
-export const CONFIG_KEYS: ReadonlyArray<keyof DaemonConfig> = ['listen', 'bootstrap', 'mdns', 'logLevel', 'swarmKey', 'executor', 'replicaQuota', 'replicaMinFree']
+export const CONFIG_KEYS: ReadonlyArray<keyof DaemonConfig> = ['listen', 'bootstrap', 'mdns', 'logLevel', 'swarmKey', 'executor', 'replicaQuota', 'replicaMinFree', 'gcKeepRunCacheDays']
+
+/** Days a run-cache entry keeps its outs from gc unless config.yaml says otherwise. */
+export const DEFAULT_GC_KEEP_RUN_CACHE_DAYS = 7
 
 /** Defaults used for every key config.yaml leaves out. */
 export function defaultConfig (): DaemonConfig {
-  return { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: true, logLevel: 'info', executor: { sandbox: true }, replicaQuota: DEFAULT_REPLICA_QUOTA, replicaMinFree: DEFAULT_REPLICA_MIN_FREE }
+  return { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: true, logLevel: 'info', executor: { sandbox: true }, replicaQuota: DEFAULT_REPLICA_QUOTA, replicaMinFree: DEFAULT_REPLICA_MIN_FREE, gcKeepRunCacheDays: DEFAULT_GC_KEEP_RUN_CACHE_DAYS }
 }
 
 /**
@@ -100,12 +108,17 @@ export function parseConfig (text: string, file = 'config.yaml'): Partial<Daemon
         break
       case 'executor': {
         if (!isMap(value)) throw new ConfigError(`${at}: 'executor' must be a mapping such as {sandbox: true}`)
-        const executor = { sandbox: true }
+        const executor: DaemonConfig['executor'] = { sandbox: true }
         for (const item of value.items) {
           const sub = item.key as Node
           const name = isScalar(sub) ? String(sub.value) : String(sub)
           const v = item.value as Node | null
-          if (name !== 'sandbox') throw new ConfigError(`${where(sub)}: unknown key 'executor.${name}' (known keys: sandbox)`)
+          // stand-in GPUs for tutorials and CI: marked simulated everywhere, never placed on without opt-in
+          if (name === 'simulatedGpus') {
+            executor.simulatedGpus = simulatedGpus(v, where(sub))
+            continue
+          }
+          if (name !== 'sandbox') throw new ConfigError(`${where(sub)}: unknown key 'executor.${name}' (known keys: sandbox, simulatedGpus)`)
           if (!isScalar(v) || typeof v.value !== 'boolean') throw new ConfigError(`${where(sub)}: 'executor.sandbox' must be true or false`)
           executor.sandbox = v.value
         }
@@ -119,11 +132,21 @@ export function parseConfig (text: string, file = 'config.yaml'): Partial<Daemon
         out[key] = bytes
         break
       }
+      case 'gcKeepRunCacheDays':
+        if (!isScalar(value) || typeof value.value !== 'number' || !Number.isFinite(value.value) || value.value < 0) throw new ConfigError(`${at}: 'gcKeepRunCacheDays' must be a number of days, 0 or more`)
+        out.gcKeepRunCacheDays = value.value
+        break
       default:
         throw new ConfigError(`${at}: unknown key '${key}' (known keys: ${CONFIG_KEYS.join(', ')})`)
     }
   }
   return out
+}
+
+/** The value of `executor.simulatedGpus`: a whole number up to {@link MAX_SIMULATED_GPUS}. */
+function simulatedGpus (v: Node | null, at: string): number {
+  if (!isScalar(v) || !Number.isInteger(v.value) || (v.value as number) < 0 || (v.value as number) > MAX_SIMULATED_GPUS) throw new ConfigError(`${at}: 'executor.simulatedGpus' must be a whole number from 0 to ${MAX_SIMULATED_GPUS}`)
+  return v.value as number
 }
 
 /** Reads config.yaml (a missing file means all defaults) and applies the overrides. */

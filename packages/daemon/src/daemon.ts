@@ -24,6 +24,7 @@ import { PeerRunCacheService } from './pipeline/peer-runcache.js'
 import { RunCache } from './pipeline/runcache.js'
 import type { Resources } from '@mlp/proto'
 import { createExecHandlers } from './api/exec-routes.js'
+import { createMigrateHandlers } from './api/migrate-routes.js'
 import { fetchDag } from './exchange/fetch.js'
 import { GpuAllocator, JobTable } from './exec/jobs.js'
 import { RemoteExec } from './exec/remote.js'
@@ -163,7 +164,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     let cachedResources: { at: number, value: Resources } | undefined
     // nvidia-smi is slow-ish: refreshed at most every few seconds
     const resources = async (): Promise<Resources> => {
-      if (cachedResources == null || Date.now() - cachedResources.at > RESOURCES_TTL_MS) cachedResources = { at: Date.now(), value: await detectResources(jobs.counts()) }
+      if (cachedResources == null || Date.now() - cachedResources.at > RESOURCES_TTL_MS) cachedResources = { at: Date.now(), value: await detectResources(jobs.counts(), config.executor.simulatedGpus ?? 0) }
       return { ...cachedResources.value, runningJobs: jobs.counts().running, queuedJobs: jobs.counts().queued }
     }
     const detected = await resources()
@@ -201,7 +202,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       byteHandlers: createByteHandlers({ store, log }),
       handlers: {
         ...createStoreHandlers({ store, log, fetchRoot: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) } }),
-        ...createRootsHandlers({ store, log, afterGc: async () => { await providers.withdrawMissing() } }),
+        ...createRootsHandlers({ store, log, runCacheKeepMs: config.gcKeepRunCacheDays * 24 * 3600 * 1000, afterGc: async () => { await providers.withdrawMissing() } }),
         ...createExchangeHandlers({ store, exchange, replication, providers, log, shares }),
         ...createTeamHandlers({ node, team, policy: teamPolicy, shares, providers, replicaQuota: config.replicaQuota }),
         ...createPipelineHandlers({
@@ -215,6 +216,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
           fetch: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) }
         }),
         ...createExecHandlers({ trust, jobs, remote, resources }),
+        ...createMigrateHandlers({ store }),
         ...createHandlers({
           node,
           peers,

@@ -49,6 +49,8 @@ export interface GpuInfo {
   utilizationPct: number
   driverVersion: string
   computeCap: string
+  /** A stand-in from the daemon's `executor.simulatedGpus` setting (tutorials, CI): no real device; placement skips it unless the requester opts in. */
+  simulated?: boolean
 }
 
 /** What a daemon can offer for running stages. */
@@ -219,6 +221,12 @@ export interface GcResult {
   packBytesAfter?: number
   /** Bytes of removed blocks in the pack being written (never rewritten while in use): returned by a gc after the daemon moves to a new pack (it is full, or the daemon restarted). */
   heldInCurrentPack?: number
+  /** Packs holding dead bytes that were left as they are: their live share is at or above `compactBelow` (rewriting them would copy more than it returns). */
+  uncompactedPacks?: number
+  /** Dead bytes in those packs: still on disk, returned once enough of their pack dies. */
+  uncompactedDeadBytes?: number
+  /** Live share below which gc rewrites a pack. */
+  compactBelow?: number
   dry?: boolean
   scope?: GcScope
   /** Registered projects whose roots were read. */
@@ -343,6 +351,8 @@ export interface StageOutcome {
 export type ReproProgress =
   | ProgressEvent<'pipeline:stage', { stage: string, status: StageOutcome['status'] | 'running', reasons: string[], from?: string }>
   | ProgressEvent<'exec:log', { stage: string, stream: 'stdout' | 'stderr', line: string }>
+  /** A stage was sent to `peer` as job `job`; its outcome (a later `pipeline:stage` event) ends it. */
+  | ProgressEvent<'exec:job', { stage: string, peer: string, job: string }>
 
 /** Options of `mlp repro`. */
 export interface ReproRequest {
@@ -358,11 +368,14 @@ export interface ReproRequest {
   runCache?: boolean
   /** Run every stage on this machine, whatever its resources. */
   local?: boolean
+  /** Let placement choose simulated GPUs (`executor.simulatedGpus`); without it they never count. */
+  simulatedGpus?: boolean
 }
 
 /** `mlp dag --json`: expanded stages and edges. */
 export interface DagResult {
-  stages: Array<{ name: string, cmd: string, deps: string[], outs: string[] }>
+  /** Paths relative to the project root; `params` per file, `keys` null for a whole file. */
+  stages: Array<{ name: string, cmd: string, deps: string[], outs: string[], params: Array<{ file: string, keys: string[] | null }> }>
   edges: Array<[string, string]>
 }
 
@@ -396,6 +409,42 @@ export interface MetricValue {
   value: unknown
 }
 
+/** One path `mlp migrate` brought over from DVC. */
+export interface MigratedOut {
+  /** Relative to the project root. */
+  path: string
+  /** The `.dvc` file, or `dvc.lock:<stage>`, that recorded it. */
+  source: string
+  /** Where the data was read: the workspace, or DVC's local cache (then written to the workspace too). */
+  from: 'workspace' | 'cache'
+  cid: string
+  /** `unchanged`: an earlier migration already recorded it as is. */
+  state: 'imported' | 'unchanged'
+}
+
+/** A `dvc.lock` stage `mlp migrate` recorded in mlp.lock. */
+export interface MigratedStage {
+  stage: string
+  state: 'written' | 'unchanged'
+}
+
+/** Something `mlp migrate` did not import, and why. */
+export interface MigrateProblem {
+  path: string
+  source: string
+  reason: string
+}
+
+/** What `mlp migrate` did. */
+export interface MigrateResult {
+  root: string
+  outs: MigratedOut[]
+  stages: MigratedStage[]
+  problems: MigrateProblem[]
+  /** False when the run wrote nothing: the project was already migrated. */
+  changed: boolean
+}
+
 /** Every route: request body, result and progress event types. */
 export interface Routes {
   id: { request: Record<string, never>, result: IdResult, progress: never }
@@ -413,6 +462,7 @@ export interface Routes {
   'pins/ls': { request: Record<string, never>, result: PinInfo[], progress: never }
   'pins/rm': { request: { cids: string[] }, result: PinInfo[], progress: never }
   remove: { request: { cwd: string, targets: string[] }, result: RemovedOut[], progress: never }
+  migrate: { request: { cwd: string }, result: MigrateResult, progress: never }
   verify: { request: VerifyRequest, result: VerifyResult, progress: VerifyProgress }
   share: { request: { cwd: string, targets: string[] }, result: SharedRoot[], progress: AddProgress }
   fetch: { request: { cwd: string, targets: string[], out?: string }, result: FetchedRoot[], progress: FetchProgressEvent }
@@ -463,7 +513,7 @@ export const END_TRAILER = 'x-mlp-end'
 export type RouteName = keyof Routes
 
 /** Every route name, for the server's dispatch table and request validation. */
-export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'install', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push', 'repro', 'dag', 'stage/add', 'params/diff', 'metrics/show', 'metrics/diff', 'team/add', 'team/rm', 'team/ls', 'unshare', 'share/ls', 'trust/add', 'trust/rm', 'trust/ls', 'jobs', 'logs', 'cancel', 'resources', 'pins/ls', 'pins/rm', 'remove']
+export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'install', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push', 'repro', 'dag', 'stage/add', 'params/diff', 'metrics/show', 'metrics/diff', 'team/add', 'team/rm', 'team/ls', 'unshare', 'share/ls', 'trust/add', 'trust/rm', 'trust/ls', 'jobs', 'logs', 'cancel', 'resources', 'pins/ls', 'pins/rm', 'remove', 'migrate']
 
 /** One NDJSON line of a response. */
 export type Frame<R extends RouteName = RouteName> =

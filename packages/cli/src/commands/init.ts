@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { BaseCommand } from '../base-command.js'
 
 export default class Init extends BaseCommand<typeof Init> {
@@ -8,7 +10,9 @@ export default class Init extends BaseCommand<typeof Init> {
   async run (): Promise<{ root: string }> {
     const r = await this.call('init', { cwd: process.cwd() })
     this.log(`initialised mlp project in ${r.root}`)
-    this.log('next: `mlp add <data>`, then commit the .mlp pointer files and .gitignore')
+    // a DVC repository: its data and lock come over in one command, not path by path
+    if (existsSync(join(r.root, '.dvc'))) this.log('this is a DVC repository: `mlp migrate` brings its .dvc files, dvc.lock and DVC cache over')
+    else this.log('next: `mlp add <data>`, then commit the .mlp pointer files and .gitignore')
     return r
   }
 }

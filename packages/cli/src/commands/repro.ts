@@ -1,5 +1,5 @@
 import { Args, Flags } from '@oclif/core'
-import type { ReproProgress, StageOutcome } from '@mlp/proto'
+import { AbortError, type ReproProgress, type StageOutcome } from '@mlp/proto'
 import { BaseCommand } from '../base-command.js'
 
 export default class Repro extends BaseCommand<typeof Repro> {
@@ -15,7 +15,8 @@ export default class Repro extends BaseCommand<typeof Repro> {
     jobs: Flags.integer({ char: 'j', description: 'independent stages to run at once', default: 1, min: 1 }),
     'keep-going': Flags.boolean({ description: 'after a failure, go on with stages that do not depend on it', default: false }),
     'run-cache': Flags.boolean({ description: 'restore outputs of runs with the same inputs', allowNo: true, default: true }),
-    local: Flags.boolean({ description: 'run every stage on this machine', default: false })
+    local: Flags.boolean({ description: 'run every stage on this machine', default: false }),
+    'simulated-gpus': Flags.boolean({ description: 'let GPU stages go to simulated GPUs (a daemon\'s executor.simulatedGpus: no real device; for tutorials and CI)', default: false })
   }
 
   static override args = {
@@ -24,7 +25,14 @@ export default class Repro extends BaseCommand<typeof Repro> {
 
   async run (): Promise<StageOutcome[]> {
     const targets = this.argv.filter((a, i, all) => !a.startsWith('-') && !['-j', '--jobs'].includes(all[i - 1]))
+    // stages running on peers now: on Ctrl-C they go on there, and the user is told how to stop them
+    const remote = new Map<string, { peer: string, job: string }>()
     const show = (e: ReproProgress): string => {
+      if (e.name === 'exec:job') {
+        remote.set(e.detail.stage, { peer: e.detail.peer, job: e.detail.job })
+        return ''
+      }
+      if (e.name === 'pipeline:stage' && e.detail.status !== 'running') remote.delete(e.detail.stage)
       if (this.jsonEnabled()) return ''
       if (e.name === 'exec:log') {
         const line = `[${e.detail.stage}] ${e.detail.line}\n`
@@ -35,6 +43,16 @@ export default class Repro extends BaseCommand<typeof Repro> {
       }
       return ''
     }
+    try {
+      return await this.repro(targets, show)
+    } catch (err) {
+      if ((err as Error).name !== 'AbortError' || remote.size === 0) throw err
+      const jobs = [...remote].map(([stage, r]) => `job ${r.job} (stage '${stage}') continues on ${r.peer}; stop it with: mlp cancel ${r.job}`)
+      throw new AbortError(`interrupted: ${jobs.join('; ')}`)
+    }
+  }
+
+  private async repro (targets: string[], show: (e: ReproProgress) => string): Promise<StageOutcome[]> {
     return await this.call('repro', {
       cwd: process.cwd(),
       targets,
@@ -45,7 +63,8 @@ export default class Repro extends BaseCommand<typeof Repro> {
       jobs: this.flags.jobs,
       keepGoing: this.flags['keep-going'],
       runCache: this.flags['run-cache'],
-      local: this.flags.local
+      local: this.flags.local,
+      simulatedGpus: this.flags['simulated-gpus']
     }, undefined, show)
   }
 }

@@ -37,7 +37,8 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
         jobs: optionalCount(body.jobs, 'jobs'),
         keepGoing: optionalBoolean(body.keepGoing, 'keepGoing'),
         runCache: optionalBoolean(body.runCache, 'runCache'),
-        local: optionalBoolean(body.local, 'local')
+        local: optionalBoolean(body.local, 'local'),
+        simulatedGpus: optionalBoolean(body.simulatedGpus, 'simulatedGpus')
       }
       return await reproduce(c, root, requirePipeline(root), { ...options, signal, onEvent: progress })
     },
@@ -86,11 +87,18 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
       const lock = lockText == null ? undefined : parse(lockText) as LockFile
       // a cached metrics file is not in git: read the version that revision's lock names from the store
       const fromLock = (f: string) => async (): Promise<string | undefined> => {
-        const out = Object.values(lock?.stages ?? {}).flatMap((e) => e.outs ?? []).find((o) => o.path === f)
+        // the file itself, or (a top-level metrics file, as in DVC's examples) a file inside a directory out
+        const out = Object.values(lock?.stages ?? {}).flatMap((e) => e.outs ?? []).find((o) => o.path === f || f.startsWith(`${o.path}/`))
         if (out == null) return undefined
         try {
+          let cid = CID.parse(out.cid)
+          for (const name of f.slice(out.path.length + 1).split('/').filter((n) => n !== '')) {
+            const child = (await c.store.exporter.list(cid)).find((e) => e.name === name)
+            if (child == null) return undefined
+            cid = CID.parse(child.cid)
+          }
           const parts: Uint8Array[] = []
-          for await (const chunk of c.store.exporter.file(CID.parse(out.cid))) parts.push(chunk)
+          for await (const chunk of c.store.exporter.file(cid)) parts.push(chunk)
           return Buffer.concat(parts).toString('utf8')
         } catch {
           return undefined

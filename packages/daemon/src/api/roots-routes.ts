@@ -15,6 +15,8 @@ import { cwdOf, optionalBoolean, stringList } from './validate.js'
 export interface RootsRoutesComponents {
   store: Store
   log: Logger
+  /** Outs of run-cache entries stored less than this long ago are gc roots (default none). */
+  runCacheKeepMs?: number
   /** Runs after a gc that removed something, e.g. to withdraw provider records of removed roots. */
   afterGc?: () => Promise<void>
 }
@@ -39,7 +41,7 @@ async function forgetSet (store: Store, cwd: string | undefined, paths: string[]
 }
 
 /** Handlers of gc, pins and remove. */
-export function createRootsHandlers ({ store, log, afterGc }: RootsRoutesComponents): Pick<Handlers, RootsRoute> {
+export function createRootsHandlers ({ store, log, runCacheKeepMs, afterGc }: RootsRoutesComponents): Pick<Handlers, RootsRoute> {
   return {
     gc: async (body, { signal }) => {
       const dry = optionalBoolean(body.dry, 'dry') === true
@@ -52,9 +54,9 @@ export function createRootsHandlers ({ store, log, afterGc }: RootsRoutesCompone
         const forget = await forgetSet(store, cwd, stringList(body.forget, 'forget') ?? [])
         let found: Awaited<ReturnType<typeof collectProjectRoots>> | undefined
         const result = await collectGarbage(store.blockstore, async () => {
-          found = await collectProjectRoots(store, log, { scope, forget, record: !dry, signal })
+          found = await collectProjectRoots(store, log, { scope, forget, record: !dry, runCacheKeepMs, signal })
           return found.roots
-        }, signal, { dry })
+        }, signal, { dry, log })
         if (!dry) for (const root of forget) await forgetProject(store, root)
         const full: GcResult = { ...result, scope, projects: found?.projects ?? 0, missingProjects: found?.missing ?? [], forgotten: [...forget] }
         log.info(dry ? 'gc dry run' : 'gc done', { ...full, wouldRemove: full.wouldRemove?.length })

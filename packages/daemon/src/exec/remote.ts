@@ -31,6 +31,8 @@ export interface Want {
   gpuMemoryMib?: number
   gpuModel?: string
   runOn?: string
+  /** Simulated GPUs (`executor.simulatedGpus`) count only with this (`mlp repro --simulated-gpus`). */
+  allowSimulated?: boolean
 }
 
 /** The outcome of a remote job. */
@@ -79,11 +81,11 @@ export class RemoteExec {
   async place (want: Want, signal?: AbortSignal): Promise<'local' | string[]> {
     const self = this.c.node.peerId.toString()
     if (want.runOn == null || want.runOn === self) {
-      if (want.runOn === self || satisfies(await this.c.resources(), want).ok) return 'local'
+      if (want.runOn === self || satisfies(await this.c.resources(), want, want.allowSimulated).ok) return 'local'
     }
     const peers = want.runOn != null ? [want.runOn] : this.c.node.getPeers().map((p) => p.toString())
     const offers = await Promise.all(peers.map(async (p) => ({ peer: p, trusted: this.c.trust.has(p, 'results'), r: await this.peerResources(p, signal) })))
-    const able = offers.filter((o) => o.r != null && satisfies(o.r, want).ok) as Array<{ peer: string, trusted: boolean, r: Resources }>
+    const able = offers.filter((o) => o.r != null && satisfies(o.r, want, want.allowSimulated).ok) as Array<{ peer: string, trusted: boolean, r: Resources }>
     const eligible = able.filter((o) => o.trusted)
     if (eligible.length === 0) {
       const asked = `gpu: ${want.gpu}${want.gpuMemoryMib != null ? `, gpu_memory_mib: ${want.gpuMemoryMib}` : ''}${want.gpuModel != null ? `, gpu_model: ${want.gpuModel}` : ''}${want.runOn != null ? `, run_on: ${want.runOn}` : ''}`
@@ -93,7 +95,10 @@ export class RemoteExec {
       const hint = untrusted.length > 0
         ? `; ${untrusted.join(', ')} could run it but ${untrusted.length > 1 ? 'are' : 'is'} not trusted with --results here: run \`mlp trust add ${untrusted[0]} --results\` to send stages there, or \`mlp repro --local\` to run it here`
         : '; to send stages to a peer run `mlp trust add <peerId> --results` here (and `mlp trust add <this peer id> --run` there), or `mlp repro --local` to run it here'
-      throw new NoEligiblePeerError(`no machine can run a stage asking for ${asked}; this machine: ${local}${others.length > 0 ? `; trusted peers: ${others.join('; ')}` : '; no peer trusted with --results connected'}${hint}`)
+      // simulated GPUs would fit but the requester did not opt in: say how, so a tutorial user is not stuck
+      const simulated = want.allowSimulated !== true && offers.some((o) => o.trusted && o.r != null && satisfies(o.r, want, true).ok)
+      const simHint = simulated ? '; trusted peers have only simulated GPUs for it: `mlp repro --simulated-gpus` runs it there (no real GPU)' : ''
+      throw new NoEligiblePeerError(`no machine can run a stage asking for ${asked}; this machine: ${local}${others.length > 0 ? `; trusted peers: ${others.join('; ')}` : '; no peer trusted with --results connected'}${simHint}${hint}`)
     }
     const freeMem = (r: Resources): number => Math.max(...r.gpus.map((g) => g.memoryFreeMib))
     return eligible.sort((a, b) => freeMem(b.r) - freeMem(a.r) || (a.r.runningJobs + a.r.queuedJobs) - (b.r.runningJobs + b.r.queuedJobs)).map((o) => o.peer)
@@ -104,7 +109,13 @@ export class RemoteExec {
     return randomUUID()
   }
 
-  /** Runs `spec` on `peer`, relaying its log lines; resolves with its outs or why it failed. */
+  /**
+   * Runs `spec` on `peer`, relaying its log lines; resolves with its outs or
+   * why it failed. When `signal` aborts (the user's Ctrl-C) the job goes on
+   * on the executor, so this daemon stays on its stream, detached from the
+   * caller, and the job table follows the executor to its final state
+   * (`mlp cancel` still reaches it); only the caller stops waiting.
+   */
   async run (peer: string, spec: JobSpec, onLine: (l: LogLine) => void, signal?: AbortSignal): Promise<RemoteResult> {
     const rec = this.c.jobs.add({ id: spec.id, stage: spec.stage, role: 'requester', peer, state: 'queued', gpus: [], startedAt: new Date().toISOString() })
     let stream
@@ -115,54 +126,72 @@ export class RemoteExec {
       throw new DialError(`cannot reach ${peer} to run stage '${spec.stage}': ${(err as Error).message}`, { cause: err })
     }
     const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
-    // Ctrl-C here leaves the remote job running: its result lands in that peer's run cache (`mlp cancel` kills it)
-    const onAbort = (): void => { ch.abort(new Error('requester stopped')) }
-    signal?.addEventListener('abort', onAbort)
     const end = (err: Error): void => { ch.abort(err) }
     const ends = this.live.get(peer) ?? new Set()
     this.live.set(peer, ends.add(end))
-    try {
-      await ch.send({ type: MsgType.Json, req: 0, json: JSON.stringify({ op: 'run', spec } satisfies ExecRequest) })
-      for await (const msg of ch.messages()) {
-        if (msg.type !== MsgType.Json) continue
-        const e = JSON.parse(msg.json) as ExecEvent
-        if (e.event === 'refused') {
-          this.c.jobs.finish(rec, 'failed', e.message)
-          throw new NotTrustedError(e.message)
-        }
-        if (e.event === 'started') {
-          rec.info.state = 'running'
-          rec.info.gpus = e.gpus
-        } else if (e.event === 'log') {
-          this.c.jobs.log(rec, { stream: e.stream, line: e.line })
-          onLine({ stream: e.stream, line: e.line })
-        } else if (e.event === 'done') {
-          let result: SignedResult
-          try {
-            result = await checkResult(spec, peer, { outs: e.outs, ranOn: e.ranOn, at: e.at, sig: e.sig }, (p) => this.c.trust.has(p, 'results'))
-          } catch (err) {
-            this.c.jobs.finish(rec, 'failed', (err as Error).message)
-            return { ok: false, message: (err as Error).message }
+    let detached = false
+    const follow = (async (): Promise<RemoteResult> => {
+      try {
+        await ch.send({ type: MsgType.Json, req: 0, json: JSON.stringify({ op: 'run', spec } satisfies ExecRequest) })
+        for await (const msg of ch.messages()) {
+          if (msg.type !== MsgType.Json) continue
+          const e = JSON.parse(msg.json) as ExecEvent
+          if (e.event === 'refused') {
+            this.c.jobs.finish(rec, 'failed', e.message)
+            throw new NotTrustedError(e.message)
           }
-          this.c.jobs.finish(rec, 'done')
-          return { ok: true, result, peer }
-        } else if (e.event === 'failed' || e.event === 'cancelled') {
-          const message = e.event === 'failed' ? e.message : `job ${spec.id} was cancelled on ${peer}`
-          this.c.jobs.finish(rec, e.event === 'failed' ? 'failed' : 'cancelled', message)
-          return { ok: false, message, stderrTail: e.event === 'failed' ? e.stderrTail : undefined }
+          if (e.event === 'started') {
+            rec.info.state = 'running'
+            rec.info.gpus = e.gpus
+          } else if (e.event === 'log') {
+            this.c.jobs.log(rec, { stream: e.stream, line: e.line })
+            if (!detached) onLine({ stream: e.stream, line: e.line })
+          } else if (e.event === 'done') {
+            let result: SignedResult
+            try {
+              result = await checkResult(spec, peer, { outs: e.outs, ranOn: e.ranOn, at: e.at, sig: e.sig }, (p) => this.c.trust.has(p, 'results'))
+            } catch (err) {
+              this.c.jobs.finish(rec, 'failed', (err as Error).message)
+              return { ok: false, message: (err as Error).message }
+            }
+            // detached: the executor's run cache has the result; the next `mlp repro` restores it from there
+            this.c.jobs.finish(rec, 'done', detached ? `finished on ${peer} after the requester stopped waiting; \`mlp repro\` restores its outputs from there` : undefined)
+            return { ok: true, result, peer }
+          } else if (e.event === 'failed' || e.event === 'cancelled') {
+            const message = e.event === 'failed' ? e.message : `job ${spec.id} was cancelled on ${peer}`
+            this.c.jobs.finish(rec, e.event === 'failed' ? 'failed' : 'cancelled', message)
+            return { ok: false, message, stderrTail: e.event === 'failed' ? e.stderrTail : undefined }
+          }
         }
+        throw new Error('the stream closed before the job finished')
+      } catch (err) {
+        if (err instanceof NotTrustedError) throw err
+        const message = `executor ${peer} went away during job ${spec.id} (stage '${spec.stage}'): ${(err as Error).message}`
+        this.c.jobs.finish(rec, 'failed', message)
+        return { ok: false, message }
+      } finally {
+        ends.delete(end)
+        if (ends.size === 0) this.live.delete(peer)
       }
-      throw new Error('the stream closed before the job finished')
+    })()
+    if (signal == null) return await follow
+    let onAbort = (): void => {}
+    const aborted = new Promise<never>((resolve, reject) => {
+      onAbort = () => { reject(signal.reason) }
+      if (signal.aborted) onAbort()
+      else signal.addEventListener('abort', onAbort, { once: true })
+    })
+    try {
+      return await Promise.race([follow, aborted])
     } catch (err) {
-      if (err instanceof NotTrustedError) throw err
-      signal?.throwIfAborted()
-      const message = `executor ${peer} went away during job ${spec.id} (stage '${spec.stage}'): ${(err as Error).message}`
-      this.c.jobs.finish(rec, 'failed', message)
-      return { ok: false, message }
+      if (!signal.aborted) throw err
+      detached = true
+      this.c.log.info('requester stopped waiting; following the job on its executor', { job: spec.id, stage: spec.stage, peer })
+      // the detached follow settles on its own; nobody awaits it any more
+      follow.catch(() => {})
+      throw err
     } finally {
-      signal?.removeEventListener('abort', onAbort)
-      ends.delete(end)
-      if (ends.size === 0) this.live.delete(peer)
+      signal.removeEventListener('abort', onAbort)
     }
   }
 

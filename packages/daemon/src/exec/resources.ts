@@ -43,7 +43,7 @@ async function run (args: string[]): Promise<string | undefined> {
  * What this machine offers. No nvidia-smi (ENOENT) or a failing one means no
  * GPU, not an error: most teammates' laptops have none.
  */
-export async function detectResources (jobs: { running: number, queued: number }): Promise<Resources> {
+export async function detectResources (jobs: { running: number, queued: number }, simulatedGpus = 0): Promise<Resources> {
   const query = await run([`--query-gpu=${QUERY}`, '--format=csv,noheader,nounits'])
   let gpus: GpuInfo[] = []
   try {
@@ -52,20 +52,49 @@ export async function detectResources (jobs: { running: number, queued: number }
     gpus = []
   }
   const cudaVersion = gpus.length > 0 ? parseCudaVersion((await run([])) ?? '') : undefined
+  gpus.push(...simulatedGpuInfos(simulatedGpus, gpus.length))
   return { gpus, cudaVersion, cpus: cpus().length, memoryBytes: totalmem(), freeMemoryBytes: freemem(), runningJobs: jobs.running, queuedJobs: jobs.queued }
 }
 
-/** Whether `r` satisfies a stage's resource request; the reason when not. */
-export function satisfies (r: Resources, want: { gpu: number, gpuMemoryMib?: number, gpuModel?: string }): { ok: boolean, why?: string } {
+/** Memory a simulated GPU claims: enough for any `gpu_memory_mib` a tutorial asks. */
+const SIMULATED_MEMORY_MIB = 16_384
+
+/**
+ * `n` stand-in GPUs (config `executor.simulatedGpus`), numbered after the
+ * `firstIndex` real ones. Each is marked `simulated` and named so, so that no
+ * listing or placement can take it for a real device.
+ */
+export function simulatedGpuInfos (n: number, firstIndex = 0): GpuInfo[] {
+  return Array.from({ length: n }, (_, i) => ({
+    index: firstIndex + i,
+    uuid: `simulated-${firstIndex + i}`,
+    name: 'simulated GPU',
+    memoryTotalMib: SIMULATED_MEMORY_MIB,
+    memoryUsedMib: 0,
+    memoryFreeMib: SIMULATED_MEMORY_MIB,
+    utilizationPct: 0,
+    driverVersion: 'none',
+    computeCap: 'none',
+    simulated: true
+  }))
+}
+
+/**
+ * Whether `r` satisfies a stage's resource request; the reason when not.
+ * Simulated GPUs count only with `allowSimulated` (`mlp repro --simulated-gpus`).
+ */
+export function satisfies (r: Resources, want: { gpu: number, gpuMemoryMib?: number, gpuModel?: string }, allowSimulated = false): { ok: boolean, why?: string } {
   if (want.gpu === 0) return { ok: true }
-  const fit = r.gpus.filter((g) => (want.gpuMemoryMib == null || g.memoryTotalMib >= want.gpuMemoryMib) && (want.gpuModel == null || g.name.toLowerCase().includes(want.gpuModel.toLowerCase())))
+  const usable = r.gpus.filter((g) => allowSimulated || g.simulated !== true)
+  const fit = usable.filter((g) => (want.gpuMemoryMib == null || g.memoryTotalMib >= want.gpuMemoryMib) && (want.gpuModel == null || g.name.toLowerCase().includes(want.gpuModel.toLowerCase())))
   if (fit.length >= want.gpu) return { ok: true }
-  if (r.gpus.length === 0) return { ok: false, why: 'no GPU' }
-  return { ok: false, why: `${r.gpus.length} GPU(s): ${r.gpus.map((g) => `${g.name} ${g.memoryTotalMib} MiB`).join(', ')}` }
+  const simulated = r.gpus.length - usable.length
+  if (usable.length === 0) return { ok: false, why: simulated > 0 ? 'only simulated GPUs (`mlp repro --simulated-gpus` to use them)' : 'no GPU' }
+  return { ok: false, why: `${usable.length} GPU(s): ${usable.map((g) => `${g.name} ${g.memoryTotalMib} MiB`).join(', ')}` }
 }
 
 /** One line describing what a machine offers, for errors and `mlp peers`. */
 export function describeResources (r: Resources): string {
-  const gpus = r.gpus.length === 0 ? 'no GPU' : r.gpus.map((g) => `${g.name} (${g.memoryFreeMib}/${g.memoryTotalMib} MiB free)`).join(', ')
+  const gpus = r.gpus.length === 0 ? 'no GPU' : r.gpus.map((g) => `${g.name}${g.simulated === true ? ' [simulated]' : ''} (${g.memoryFreeMib}/${g.memoryTotalMib} MiB free)`).join(', ')
   return `${gpus}; ${r.cpus} CPUs; ${Math.round(r.memoryBytes / 2 ** 30)} GiB RAM; ${r.runningJobs} running, ${r.queuedJobs} queued`
 }

@@ -12,6 +12,8 @@ export interface StageGraph {
   order: string[]
   /** Direct upstream stages of each stage. */
   upstream: Map<string, string[]>
+  /** With `collectMissing`: each stage's deps that do not exist and that no stage writes. */
+  missing: Map<string, string[]>
 }
 
 /** A path relative to the project root, normalised. */
@@ -76,9 +78,10 @@ class OutIndex {
  * Builds and checks the graph: two stages writing the same out, an out
  * inside another stage's out, a dep that is nobody's out and does not exist
  * (when `root` is given), and cycles (named in full) are errors. Near linear
- * in the number of stages.
+ * in the number of stages. With `collectMissing` (`repro --dry`) a missing
+ * dep is recorded in `missing` instead, so every stage can still be listed.
  */
-export function buildGraph (stages: Stage[], file: string, root?: string): StageGraph {
+export function buildGraph (stages: Stage[], file: string, root?: string, collectMissing = false): StageGraph {
   const outs = new OutIndex()
   let index = 0
   for (const s of stages) {
@@ -93,11 +96,16 @@ export function buildGraph (stages: Stage[], file: string, root?: string): Stage
   const edges: Array<[string, string]> = []
   const edgeSet = new Set<string>()
   const upstream = new Map<string, string[]>(stages.map((s) => [s.name, []]))
+  const missing = new Map<string, string[]>()
   for (const s of stages) {
     for (const d of s.deps) {
       const path = rootPath(s, d)
       const producers = outs.producers(path)
       if (producers.length === 0 && root != null && !existsSync(join(root, path))) {
+        if (collectMissing) {
+          missing.set(s.name, [...(missing.get(s.name) ?? []), path])
+          continue
+        }
         throw new PipelineError(`${file}:${s.line}: stage '${s.name}': dep '${path}' does not exist and no stage writes it`)
       }
       for (const p of producers) {
@@ -111,7 +119,7 @@ export function buildGraph (stages: Stage[], file: string, root?: string): Stage
       }
     }
   }
-  return { stages, edges, order: topoOrder(stages, upstream, file), upstream }
+  return { stages, edges, order: topoOrder(stages, upstream, file), upstream, missing }
 }
 
 /** Depth first, without recursion (a chain of 10,000 stages would overflow the stack). */

@@ -1,4 +1,5 @@
-import { join } from 'node:path'
+import { lstatSync, readdirSync } from 'node:fs'
+import { dirname, join, normalize, relative } from 'node:path'
 import { PipelineFileError, type DagResult, type MetricValue, type ValueDiff } from '@mlp/proto'
 import { findProject } from '../tracking/project.js'
 import { buildGraph, rootPath } from './graph.js'
@@ -23,7 +24,7 @@ export function readDag (cwd: string): DagResult {
   const pipeline = loadPipeline(file)
   const graph = buildGraph(pipeline.stages, file)
   return {
-    stages: pipeline.stages.map((s) => ({ name: s.name, cmd: s.cmd.join(' && '), deps: s.deps.map((d) => rootPath(s, d)), outs: s.outs.map((o) => rootPath(s, o.path)) })),
+    stages: pipeline.stages.map((s) => ({ name: s.name, cmd: s.cmd.join(' && '), deps: s.deps.map((d) => rootPath(s, d)), outs: s.outs.map((o) => rootPath(s, o.path)), params: s.params.map((p) => ({ file: rootPath(s, p.file), keys: p.keys })) })),
     edges: graph.edges
   }
 }
@@ -33,16 +34,57 @@ export async function readParamsDiff (cwd: string, rev = 'HEAD'): Promise<ValueD
   const root = findProject(cwd)
   const file = pipelineFile(root)
   const files = new Set(['params.yaml'])
-  if (file != null) for (const s of loadPipeline(file).stages) for (const p of s.params) files.add(join(s.wdir, p.file))
+  if (file != null) {
+    const pipeline = loadPipeline(file)
+    for (const s of pipeline.stages) for (const p of s.params) files.add(join(s.wdir, p.file))
+    // top-level `params:` files count even when no stage reads them, as in DVC
+    for (const p of pipeline.params) files.add(fromPipelineDir(root, file, p))
+  }
   const out: ValueDiff[] = []
   for (const f of [...files].sort()) out.push(...diffValues(f, await revisionValues(root, f, rev), workspaceValues(root, f)))
   return out
 }
 
-/** The metrics files the stages declare, relative to the project root. */
+/** A path the pipeline file names at its top level (relative to its folder), relative to the project root. */
+function fromPipelineDir (root: string, file: string, path: string): string {
+  return normalize(join(relative(root, dirname(file)), path)).replace(/\/$/, '')
+}
+
+/**
+ * The metrics files the stages declare and those of the top-level
+ * `metrics:` list (DVC's example projects declare theirs only there),
+ * relative to the project root, each once, in declaration order.
+ */
 export function metricFiles (root: string): string[] {
   const file = requirePipeline(root)
-  return loadPipeline(file).stages.flatMap((s) => s.outs.filter((o) => o.kind === 'metric').map((o) => rootPath(s, o.path)))
+  const pipeline = loadPipeline(file)
+  const files = pipeline.stages.flatMap((s) => s.outs.filter((o) => o.kind === 'metric').map((o) => rootPath(s, o.path)))
+  files.push(...pipeline.metrics.map((m) => fromPipelineDir(root, file, m)))
+  return [...new Set(files.flatMap((f) => filesInside(root, f)))]
+}
+
+/** Metrics files a folder holds at most: a larger folder is refused, not half read. */
+const MAX_METRICS_IN_FOLDER = 1000
+
+/**
+ * A metrics path as files: itself, or (DVC allows a folder of metrics) the
+ * JSON and YAML files below it, sorted; symlinks are not followed.
+ */
+function filesInside (root: string, path: string): string[] {
+  const isDir = (p: string): boolean => { try { return lstatSync(join(root, p)).isDirectory() } catch { return false } }
+  if (!isDir(path)) return [path]
+  const found: string[] = []
+  const stack = [path]
+  while (stack.length > 0) {
+    const dir = stack.pop() as string
+    for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const p = `${dir}/${e.name}`
+      if (e.isDirectory()) stack.push(p)
+      else if (e.isFile() && /\.(json|ya?ml)$/.test(e.name)) found.push(p)
+      if (found.length > MAX_METRICS_IN_FOLDER) throw new PipelineFileError(`metrics folder '${path}' holds over ${MAX_METRICS_IN_FOLDER} metrics files: name the files instead`)
+    }
+  }
+  return found.sort()
 }
 
 /** `mlp metrics show`: every metric's value in the workspace. */

@@ -13,9 +13,10 @@ import { checkoutOut } from '../tracking/checkout.js'
 import { ignoreInGit } from '../tracking/gitignore.js'
 import { checkRelativePath } from '../store/path-rules.js'
 import { removeInside } from '../tracking/safe-write.js'
-import { buildGraph, rootPath, selectStages } from './graph.js'
+import { buildGraph, rootPath, selectStages, type StageGraph } from './graph.js'
 import { lockPathFor, readLock, writeLock, type LockEntry, type LockedPath } from './lock.js'
 import { RunCache, type RunCacheEntry } from './runcache.js'
+import { dryPlacement } from './dry-placement.js'
 import { loadPipeline, type Stage } from './schema.js'
 import { complete, projectPath, stageState, storePath, type StageState } from './state.js'
 
@@ -60,7 +61,8 @@ export interface ReproComponents {
  */
 export async function reproduce (c: ReproComponents, root: string, file: string, options: ReproOptions = {}): Promise<StageOutcome[]> {
   const pipeline = loadPipeline(file)
-  const graph = buildGraph(pipeline.stages, file, root)
+  // a dry run lists every stage, marking deps nobody can provide, instead of stopping at the first
+  const graph = buildGraph(pipeline.stages, file, root, options.dry === true)
   const selected = options.targets != null && options.targets.length > 0 ? selectStages(graph, options.targets, options.downstream === true, options.singleItem === true) : new Set(graph.order)
   const lockFile = lockPathFor(file)
   const lock = readLock(lockFile)
@@ -84,11 +86,11 @@ export async function reproduce (c: ReproComponents, root: string, file: string,
     if (failedUp.length > 0) return emit({ stage: stage.name, status: 'blocked', reasons: [`upstream failed: ${failedUp.join(', ')}`] })
     if (stage.frozen) return emit({ stage: stage.name, status: 'frozen', reasons: [] })
     const state = await stageState(c.store, root, stage, lock.stages[stage.name], options.signal)
+    if (options.dry === true) return emit(await dryPlacement(c.remote, stage, dryOutcome(stage, state, graph, outcomes, options.force === true), options))
     const missingDep = state.reasons.find((r) => r.startsWith('dep missing'))
-    if (missingDep != null && !options.dry) return emit({ stage: stage.name, status: 'failed', reasons: [missingDep] })
+    if (missingDep != null) return emit({ stage: stage.name, status: 'failed', reasons: [missingDep] })
     if (state.reasons.length === 0 && options.force !== true) return emit({ stage: stage.name, status: 'skipped', reasons: [] })
     const reasons = options.force === true && state.reasons.length === 0 ? ['forced'] : state.reasons
-    if (options.dry === true) return emit({ stage: stage.name, status: 'would-run', reasons })
     if (options.force !== true && options.runCache !== false && !stage.alwaysChanged) {
       const restored = await restore(c, root, stage, state, protect, options.signal)
       if (restored != null) {
@@ -141,6 +143,21 @@ export async function reproduce (c: ReproComponents, root: string, file: string,
     throw Object.assign(new StageFailedError(`stage '${failed.stage}' failed: ${failed.reasons.join(', ')}${tail}`), { outcomes: list })
   }
   return list
+}
+
+/**
+ * What `repro --dry` says of a stage: it would run when its own inputs
+ * changed, when forced, or when a stage upstream would run (its deps would
+ * change then); a dep that is missing and that no stage writes is marked, as
+ * the real run would stop there.
+ */
+function dryOutcome (stage: Stage, state: StageState, graph: StageGraph, outcomes: Map<string, StageOutcome>, force: boolean): StageOutcome {
+  const unprovided = new Set(graph.missing.get(stage.name) ?? [])
+  const reasons = state.reasons.map((r) => r.startsWith('dep missing: ') && unprovided.has(r.slice('dep missing: '.length)) ? `dep missing and no stage writes it: ${r.slice('dep missing: '.length)}` : r)
+  const ups = (graph.upstream.get(stage.name) ?? []).filter((u) => outcomes.get(u)?.status === 'would-run')
+  if (ups.length > 0) reasons.push(`upstream would run: ${ups.join(', ')}`)
+  if (reasons.length === 0 && force) reasons.push('forced')
+  return { stage: stage.name, status: reasons.length > 0 ? 'would-run' : 'skipped', reasons }
 }
 
 /** Protects content ids from gc for the rest of a `reproduce` call. */
@@ -204,7 +221,7 @@ async function checkoutOuts (store: Store, root: string, outs: LockedPath[], sig
 async function execute (c: ReproComponents, root: string, stage: Stage, state: StageState, options: ReproOptions, protect: Protect): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
   const want = stage.resources ?? (stage.runOn != null ? { gpu: 0 } : undefined)
   if (want != null && options.local !== true && c.remote != null) {
-    const placement = await c.remote.place({ ...want, runOn: stage.runOn }, options.signal)
+    const placement = await c.remote.place({ ...want, runOn: stage.runOn, allowSimulated: options.simulatedGpus === true }, options.signal)
     if (placement !== 'local') return await executeRemote(c, root, stage, state, placement, options, protect)
   }
   const gpus = await c.gpus?.acquire(Math.min(stage.resources?.gpu ?? 0, c.gpus.total), options.signal) ?? []
@@ -247,6 +264,8 @@ async function executeRemote (c: ReproComponents, root: string, stage: Stage, st
     let result
     try {
       options.onEvent?.({ name: 'exec:log', detail: { stage: stage.name, stream: 'stderr', line: `running on ${peer} as job ${spec.id}` } })
+      // the CLI names the job and its peer if the user stops waiting (Ctrl-C): the job goes on there
+      options.onEvent?.({ name: 'exec:job', detail: { stage: stage.name, peer, job: spec.id } })
       result = await remote.run(peer, spec, (l) => { options.onEvent?.({ name: 'exec:log', detail: { stage: stage.name, ...l } }) }, options.signal)
     } catch (err) {
       if ((err as Error).name !== 'NotTrustedError') throw err

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
+import { CID } from 'multiformats/cid'
 import type { LockedPath } from './lock.js'
 import type { Store } from '../store/index.js'
-import { believable, signResult, type SignedResult } from '../trust/results.js'
+import { believable, isSignedResult, signResult, type SignedResult } from '../trust/results.js'
 
 /** What the run cache remembers for a stage key: outs signed by the machine that ran the stage. */
 export type RunCacheEntry = SignedResult
@@ -31,6 +32,46 @@ export function stageKey (cmd: string[], deps: LockedPath[], params: Record<stri
   return createHash('sha256').update(canonical).digest('hex')
 }
 
+/** Run-cache entries, by stage key. */
+function entriesDb (store: Store) {
+  return store.index.db.sublevel<string, unknown>('r', { keyEncoding: 'utf8', valueEncoding: 'json' })
+}
+
+/**
+ * When each entry was stored here, by stage key (ms since the epoch). Not the
+ * signed `at`: a peer chooses that, and one dated in the future would stay
+ * "recent", and its blocks kept from gc, for ever.
+ */
+function storedAtDb (store: Store) {
+  return store.index.db.sublevel<string, number>('rt', { keyEncoding: 'utf8', valueEncoding: 'json' })
+}
+
+/**
+ * The out cids of run-cache entries stored here less than `maxAgeMs` ago:
+ * gc roots, so a result a stage just produced (or a peer just sent) can be
+ * reused by a repro in any project for a while even when no lock file names
+ * it any more. Entries stored before their time was recorded are not recent.
+ */
+export async function recentRunCacheRoots (store: Store, maxAgeMs: number, now = Date.now(), signal?: AbortSignal): Promise<CID[]> {
+  if (!(maxAgeMs > 0)) return []
+  const entries = entriesDb(store)
+  const out: CID[] = []
+  for await (const [key, at] of storedAtDb(store).iterator()) {
+    signal?.throwIfAborted()
+    if (typeof at !== 'number' || now - at >= maxAgeMs) continue
+    const entry = await entries.get(key)
+    if (!isSignedResult(entry)) continue
+    for (const o of entry.outs) {
+      try {
+        out.push(CID.parse(o.cid))
+      } catch {
+        // an entry naming no valid cid keeps nothing
+      }
+    }
+  }
+  return out
+}
+
 /**
  * The local run cache, in the store's LevelDB. Every entry is a signed result:
  * of a stage run here (signed with this daemon's key) or of one a peer ran.
@@ -40,9 +81,19 @@ export function stageKey (cmd: string[], deps: LockedPath[], params: Record<stri
  */
 export class RunCache {
   private readonly db
+  private readonly storedAt
 
-  constructor (store: Store, private readonly init: RunCacheInit) {
-    this.db = store.index.db.sublevel<string, unknown>('r', { keyEncoding: 'utf8', valueEncoding: 'json' })
+  constructor (private readonly store: Store, private readonly init: RunCacheInit) {
+    this.db = entriesDb(store)
+    this.storedAt = storedAtDb(store)
+  }
+
+  /** Writes an entry and when it was stored here, in one batch. */
+  private async write (key: string, entry: RunCacheEntry): Promise<void> {
+    await this.store.index.db.batch()
+      .put<string, unknown>(key, entry, { sublevel: this.db })
+      .put<string, number>(key, Date.now(), { sublevel: this.storedAt })
+      .write()
   }
 
   /** The entry as stored, believed or not: what peers are served (they judge it by their own trust). */
@@ -64,14 +115,14 @@ export class RunCache {
   /** Records the outs of a stage that ran here, signed by this daemon. */
   async putOwn (key: string, outs: LockedPath[]): Promise<RunCacheEntry> {
     const entry = await signResult(key, this.init.privateKey, this.init.self, outs)
-    await this.db.put(key, entry)
+    await this.write(key, entry)
     return entry
   }
 
   /** Records a signed result another machine produced, as signed; one not believed here is not kept. */
   async put (key: string, entry: RunCacheEntry): Promise<boolean> {
     if (!await this.believes(key, entry)) return false
-    await this.db.put(key, entry)
+    await this.write(key, entry)
     return true
   }
 }

@@ -55,6 +55,12 @@ export interface Stage {
 export interface Pipeline {
   file: string
   stages: Stage[]
+  /** Top-level `metrics:`: metrics files relative to the file's folder, whichever stage (if any) writes them. */
+  metrics: string[]
+  /** Top-level `params:`: params files relative to the file's folder, diffed even when no stage names them. */
+  params: string[]
+  /** Top-level `plots:`: each a file path or a plot id (a mapping's key). */
+  plots: string[]
 }
 
 const STAGE_KEYS = ['cmd', 'wdir', 'deps', 'outs', 'params', 'metrics', 'plots', 'frozen', 'always_changed', 'meta', 'desc', 'vars', 'resources', 'run_on', 'foreach', 'do', 'matrix']
@@ -146,7 +152,7 @@ export function loadPipeline (file: string): Pipeline {
   if (doc.errors.length > 0) throw new PipelineError(`${file}:${doc.errors[0].linePos?.[0].line ?? 1}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
   const dir = dirname(file)
   const top = doc.toJS() as Record<string, unknown> | null
-  if (top == null) return { file, stages: [] }
+  if (top == null) return { file, stages: [], metrics: [], params: [], plots: [] }
   if (typeof top !== 'object' || Array.isArray(top)) throw new PipelineError(`${file}:1: expected a mapping with 'stages'`)
   for (const key of Object.keys(top)) {
     if (!TOP_KEYS.includes(key)) throw new PipelineError(`${file}:${lineOf(doc, lines, [key])}: unknown top-level key '${key}' (known: ${TOP_KEYS.join(', ')})`)
@@ -176,7 +182,31 @@ export function loadPipeline (file: string): Pipeline {
     if (seen.has(s.name)) throw new PipelineError(`${file}:${s.line}: stage '${s.name}' is defined twice`)
     seen.add(s.name)
   }
-  return { file, stages }
+  return { file, stages, ...topLists(top, global, file, budget, (key) => lineOf(doc, lines, [key])) }
+}
+
+/**
+ * The top-level `metrics`, `params` and `plots` lists, interpolated with the
+ * global context as DVC does; each entry a path (or, for plots, a mapping
+ * whose one key is a path or plot id). Paths must stay inside the project.
+ */
+function topLists (top: Record<string, unknown>, ctx: Context, file: string, budget: ExpansionBudget, lineOfKey: (key: string) => number): Pick<Pipeline, 'metrics' | 'params' | 'plots'> {
+  const out: Pick<Pipeline, 'metrics' | 'params' | 'plots'> = { metrics: [], params: [], plots: [] }
+  for (const key of ['metrics', 'params', 'plots'] as const) {
+    if (top[key] == null) continue
+    const where = `${file}:${lineOfKey(key)}: top-level '${key}'`
+    const list = interpolate(top[key], ctx, where, budget)
+    if (!Array.isArray(list)) throw new PipelineError(`${where}: must be a list`)
+    for (const entry of list) {
+      const isMapping = entry != null && typeof entry === 'object' && !Array.isArray(entry)
+      // a plot may carry its options (`- path: {x: ..}`); metrics and params files are plain paths
+      const path = typeof entry === 'string' ? entry : key === 'plots' && isMapping && Object.keys(entry).length === 1 ? Object.keys(entry)[0] : undefined
+      if (path == null || path === '') throw new PipelineError(`${where}: each entry must be a path${key === 'plots' ? ' or a mapping of one path to its options' : ''}`)
+      if (path.startsWith('/') || normalize(path).split('/')[0] === '..') throw new PipelineError(`${where}: path '${path}' must stay inside the project`)
+      out[key].push(path)
+    }
+  }
+  return out
 }
 
 function lineOf (doc: Document, lines: LineCounter, path: string[]): number {

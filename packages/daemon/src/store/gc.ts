@@ -5,6 +5,7 @@ import { DAG_PB_CODEC } from './constants.js'
 import * as dagPb from '@ipld/dag-pb'
 import { protectedRoots } from './in-flight.js'
 import { decodeLocation, type BlockLocation } from './index-db.js'
+import type { Logger } from '../logger.js'
 
 /** Blocks between two checks of the abort signal while marking. */
 const MARK_CHECK_EVERY = 1024
@@ -48,17 +49,49 @@ export async function markReachable (blockstore: Blockstore, roots: CID[], missi
 /** Most top-level DAGs a dry run lists. */
 const MAX_LISTED = 100
 
+/**
+ * A pack is rewritten only when less than this share of its bytes is live.
+ * Rewriting copies every live byte: compacting a 1 GiB pack for one dead
+ * block would write 1 GiB to return a few KB. Below one half, each byte
+ * copied returns at least one byte to the disk.
+ */
+export const DEFAULT_COMPACT_BELOW = 0.5
+
+/**
+ * Whether gc rewrites a pack of `fileSize` bytes holding `liveBytes` live
+ * (records of reachable blocks). A pack with nothing live is just deleted;
+ * one with no dead bytes is left alone; otherwise its live share must be
+ * below `compactBelow` (0 never rewrites a pack holding anything live,
+ * 1 rewrites every pack holding any dead byte).
+ */
+export function shouldCompact (fileSize: number, liveBytes: number, compactBelow = DEFAULT_COMPACT_BELOW): boolean {
+  if (liveBytes === 0) return true
+  if (liveBytes >= fileSize) return false
+  return liveBytes / fileSize < compactBelow
+}
+
 /** Options of {@link collectGarbage}. */
 export interface GcOptions {
   /** Count and list what would go; change nothing. */
   dry?: boolean
+  /** Live share below which a pack is rewritten (default {@link DEFAULT_COMPACT_BELOW}); see {@link shouldCompact}. */
+  compactBelow?: number
+  /** Where gc says when it starts sweeping and each pack it starts rewriting (crash tests time their kills by it). */
+  log?: Logger
+}
+
+/** Bytes a block takes in a pack: its record header, cid and payload. */
+function recordBytes (b: { cid: CID, loc: BlockLocation }): number {
+  return b.loc.length + 6 + b.cid.bytes.length
 }
 
 /**
  * Mark and sweep: removes index entries of unreachable blocks, then rewrites
- * every pack that holds dead bytes (unreachable blocks, or the torn tail of
- * a crash) by copying its live blocks to the current pack, committing their
- * new locations, and only then deleting the old pack. A crash at any point
+ * each pack whose live share is below `compactBelow` (dead bytes are
+ * unreachable blocks, or the torn tail of a crash) by copying its live
+ * blocks to the current pack, committing their new locations, and only then
+ * deleting the old pack. Packs with dead bytes left as they are count in
+ * `uncompactedPacks` and `uncompactedDeadBytes`. A crash at any point
  * leaves every live block reachable through the index.
  *
  * Roots of operations in progress ({@link protectedRoots}) count as roots.
@@ -106,32 +139,41 @@ export async function collectGarbage (blockstore: Blockstore, roots: CID[] | (()
       if (options.dry === true) deadCids.push(cid)
       removedBlocks++
       removedBytes += loc.length
-      if (loc.pack === current) heldInCurrentPack += loc.length + 6 + cid.bytes.length
+      if (loc.pack === current) heldInCurrentPack += recordBytes({ cid, loc })
     }
   }
   const packIds = await packs.list()
   const packBytesBefore = await packBytes(blockstore, packIds)
-  const base = { roots: rootList.length, reachableBlocks: reachable.size, removedBlocks, removedBytes, packBytesBefore, heldInCurrentPack }
-  if (options.dry === true) {
-    let wouldReturn = 0
-    for (const id of packIds) {
-      if (id === current) continue
-      const fileSize = await packs.fileSize(id)
-      const liveBytes = (live.get(id) ?? []).reduce((n, b) => n + b.loc.length + 6 + b.cid.bytes.length, 0)
-      if (liveBytes < fileSize) wouldReturn += fileSize - liveBytes
+  // which packs to rewrite is decided once, from the same listing a dry run reports
+  const compactBelow = options.compactBelow ?? DEFAULT_COMPACT_BELOW
+  const toCompact: number[] = []
+  let wouldReturn = 0
+  let uncompactedPacks = 0
+  let uncompactedDeadBytes = 0
+  for (const id of packIds) {
+    if (id === current) continue
+    const fileSize = await packs.fileSize(id)
+    const liveBytes = (live.get(id) ?? []).reduce((n, b) => n + recordBytes(b), 0)
+    if (shouldCompact(fileSize, liveBytes, compactBelow)) {
+      toCompact.push(id)
+      wouldReturn += Math.max(0, fileSize - liveBytes)
+    } else if (liveBytes < fileSize) {
+      uncompactedPacks++
+      uncompactedDeadBytes += fileSize - liveBytes
     }
+  }
+  const base = { roots: rootList.length, reachableBlocks: reachable.size, removedBlocks, removedBytes, packBytesBefore, heldInCurrentPack, uncompactedPacks, uncompactedDeadBytes, compactBelow }
+  if (options.dry === true) {
     return { ...base, compactedPacks: 0, reclaimedBytes: wouldReturn, packBytesAfter: packBytesBefore - wouldReturn, dry: true, wouldRemove: await topLevel(blockstore, deadCids, signal) }
   }
+  options.log?.info('gc sweeping', { removedBlocks, removedBytes, packsToCompact: toCompact.length })
   if (dead.length > 0) await index.db.batch(dead.map((key) => ({ type: 'del' as const, sublevel: index.blocks, key })), { sync: true })
 
   let compactedPacks = 0
-  for (const id of packIds) {
+  for (const id of toCompact) {
     signal?.throwIfAborted()
-    if (id === current) continue
     const blocks = live.get(id) ?? []
-    const fileSize = await packs.fileSize(id)
-    const liveBytes = blocks.reduce((n, b) => n + b.loc.length + 6 + b.cid.bytes.length, 0)
-    if (liveBytes >= fileSize && fileSize > 0) continue
+    options.log?.info('gc compacting pack', { pack: id, liveBlocks: blocks.length })
     const generation = blockstore.generation()
     for (const b of blocks) {
       const bytes = await blockstore.get(b.cid)

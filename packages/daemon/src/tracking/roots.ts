@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { GcRootsError, type GcScope } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import type { Logger } from '../logger.js'
+import { recentRunCacheRoots } from '../pipeline/runcache.js'
 import type { Store } from '../store/index.js'
 import { findPointers } from './discover.js'
 import { LOCK_FILE, MAX_GIT_LOCK_BYTES, gitRoots, lockCids } from './git-roots.js'
@@ -39,6 +40,8 @@ export interface RootsOptions {
   forget?: Set<string>
   /** Remember each present project's roots, for when its folder goes missing (gc does; dry runs and verify do not). */
   record?: boolean
+  /** Outs of run-cache entries stored less than this long ago are roots too (default 0: none). */
+  runCacheKeepMs?: number
   signal?: AbortSignal
 }
 
@@ -83,9 +86,11 @@ async function workspaceRoots (root: string, signal?: AbortSignal): Promise<{ po
  * file that cannot be read stops gc rather than letting it free what that
  * file may reference.
  *
- * Run-cache entries need no roots of their own: an entry records the outs a
- * stage wrote, which its lock entry records too, and a local entry is used
- * only after checking that every block of its outs is still in the store.
+ * Run-cache entries stored less than `runCacheKeepMs` ago are roots too
+ * (as lock outs: one with `cache: false` has no blocks), so a result just
+ * produced or received can be reused for a while after every lock moved on.
+ * Older ones need no roots: a local entry is used only after checking that
+ * every block of its outs is still in the store.
  */
 export async function collectProjectRoots (store: Store, log: Logger, options: RootsOptions = {}): Promise<CollectedRoots> {
   const scope = options.scope ?? 'refs'
@@ -124,6 +129,7 @@ export async function collectProjectRoots (store: Store, log: Logger, options: R
     }
   }
   for await (const pin of store.index.pins.values()) add([CID.parse(pin.cid)])
+  add(await recentRunCacheRoots(store, options.runCacheKeepMs ?? 0, Date.now(), options.signal), true)
   for (const key of fromPointersOrPins) lockOnly.delete(key)
   return { roots: [...keys.values()], lockOnly, projects, missing }
 }

@@ -4,7 +4,8 @@ import { formatBytes, table } from '../../format.js'
 import type { Resources } from '@mlp/proto'
 
 function resources (r: Resources): string {
-  const gpus = r.gpus.length === 0 ? 'no GPU' : r.gpus.map((g) => `${g.name} ${g.memoryFreeMib}/${g.memoryTotalMib} MiB free`).join(', ')
+  // a simulated GPU (executor.simulatedGpus) is said so first, so it is never read as a real device
+  const gpus = r.gpus.length === 0 ? 'no GPU' : r.gpus.map((g) => g.simulated === true ? 'SIMULATED GPU (no device; `mlp repro --simulated-gpus` to use)' : `${g.name} ${g.memoryFreeMib}/${g.memoryTotalMib} MiB free`).join(', ')
   return `${gpus}, ${r.cpus} CPUs, ${r.runningJobs} jobs running`
 }
 
