@@ -29,6 +29,9 @@ export function formatBytes (n: number): string {
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`
 }
 
+/** Seconds of transfer before a rate, and so an ETA, is worth showing. */
+const ETA_AFTER_SECONDS = 1
+
 /** One progress line for a transfer: done/total bytes and files, rate, ETA. */
 export function formatTransfer (p: { bytes: number, totalBytes: number, files: number, totalFiles: number }, startedAt: number, label: string): string {
   const seconds = Math.max((Date.now() - startedAt) / 1000, 0.001)
@@ -43,14 +46,16 @@ export function formatTransfer (p: { bytes: number, totalBytes: number, files: n
  * root block (which carries the DAG's size) is here, percent and ETA. Bytes
  * already in the store count as done but not toward the rate.
  */
-export function formatFetch (p: { root: string, bytes: number, peers: number, totalBytes: number, presentBytes: number }, startedAt: number, now = Date.now()): string {
+export function formatFetch (p: { root: string, bytes: number, peers: number, totalBytes: number, presentBytes: number, path?: string }, startedAt: number, now = Date.now()): string {
   const seconds = Math.max((now - startedAt) / 1000, 0.001)
   const rate = p.bytes / seconds
-  const head = `fetching ${p.root.slice(0, 12)}...`
-  const peers = `${p.peers} peer${p.peers === 1 ? '' : 's'}`
-  if (p.totalBytes <= 0) return `${head} ${formatBytes(p.bytes)}  ${formatBytes(rate)}/s  ${peers}`
+  const head = `fetching ${p.path ?? `${p.root.slice(0, 12)}...`}`
+  // between peers (a wave ended, the fetch finished) nobody is serving: say nothing rather than "0 peers"
+  const peers = p.peers > 0 ? `  ${p.peers} peer${p.peers === 1 ? '' : 's'}` : ''
+  if (p.totalBytes <= 0) return `${head} ${formatBytes(p.bytes)}  ${formatBytes(rate)}/s${peers}`
   const done = Math.min(p.bytes + p.presentBytes, p.totalBytes)
-  const eta = rate > 0 ? formatDuration(((p.totalBytes - done) / rate) * 1000) : '?'
+  // a rate from the first milliseconds (one block) promised "ETA 25h": none until it means something
+  const eta = rate > 0 && seconds >= ETA_AFTER_SECONDS ? formatDuration(((p.totalBytes - done) / rate) * 1000) : '?'
   // the ETA before the peers: an 80-column terminal still shows it
-  return `${head} ${Math.floor((done / p.totalBytes) * 100)}% ${formatBytes(done)}/${formatBytes(p.totalBytes)}  ${formatBytes(rate)}/s  ETA ${eta}  ${peers}`
+  return `${head} ${Math.floor((done / p.totalBytes) * 100)}% ${formatBytes(done)}/${formatBytes(p.totalBytes)}  ${formatBytes(rate)}/s  ETA ${eta}${peers}`
 }

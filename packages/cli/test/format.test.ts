@@ -14,3 +14,23 @@ describe('the fetch progress line', () => {
     expect(line).toMatch(/ 60% 60\.0 MB\/100\.0 MB {2}20\.0 MB\/s {2}ETA 2s {2}1 peer$/)
   })
 })
+
+describe('the fetch progress line, first moments and last', () => {
+  const root = 'bafyb4iabcdefghijklmnop'
+  it('gives no ETA from the first fraction of a second (one block is no rate)', () => {
+    const early = formatFetch({ root, bytes: 262_144, peers: 1, totalBytes: 25e9, presentBytes: 0 }, 0, 50)
+    expect(early).toContain('ETA ?')
+    // control: a second later the same fetch has a real ETA
+    const later = formatFetch({ root, bytes: 100e6, peers: 1, totalBytes: 25e9, presentBytes: 0 }, 0, 1000)
+    // 24.9 GB left at 100 MB/s
+    expect(later).toContain('ETA 4m 9s  1 peer')
+  })
+
+  it('is labelled by the path being pulled when there is one, and never ends with "0 peers"', () => {
+    const pulled = formatFetch({ root, bytes: 5e6, peers: 1, totalBytes: 10e6, presentBytes: 0, path: 'data/train.bin' }, 0, 1000)
+    expect(pulled).toMatch(/^fetching data\/train\.bin 50% /)
+    const finished = formatFetch({ root, bytes: 10e6, peers: 0, totalBytes: 10e6, presentBytes: 0, path: 'data/train.bin' }, 0, 2000)
+    expect(finished).not.toMatch(/peer/)
+    expect(finished).toMatch(/100% 10\.0 MB\/10\.0 MB {2}5\.0 MB\/s {2}ETA \S+$/)
+  })
+})

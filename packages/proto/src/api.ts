@@ -322,7 +322,7 @@ export interface FetchedRoot {
 
 /** Progress of a fetch. */
 /** `totalBytes`: the whole DAG (0 until its root block is here); `presentBytes`: what was already stored. */
-export type FetchProgressEvent = ProgressEvent<'exchange:fetch', { root: string, bytes: number, blocks: number, peers: number, totalBytes: number, presentBytes: number }>
+export type FetchProgressEvent = ProgressEvent<'exchange:fetch', { root: string, bytes: number, blocks: number, peers: number, totalBytes: number, presentBytes: number, /** The workspace path being pulled, relative to the project (pull only). */ path?: string }>
 
 /** What `mlp pull` did. */
 export interface PullResult {

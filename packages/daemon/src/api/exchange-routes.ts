@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { join, relative, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { BlockNotFoundError, PathError, type FetchedRoot, type SharedRoot } from '@mlp/proto'
 import type { Exchange } from '../exchange/exchange.js'
@@ -130,7 +130,9 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
       const outs = await resolveOutputs(root, cwd, stringList(body.targets, 'targets'), stageOutputs(root), signal)
       const fetched: FetchedRoot[] = []
       for (const o of outs) {
-        fetched.push(await fetchDag(c, o.cid, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail }) } }))
+        // labelled by the path the user knows, not by a content id
+        const path = relative(root, o.abs)
+        fetched.push(await fetchDag(c, o.cid, { signal, onProgress: (detail) => { progress({ name: 'exchange:fetch', detail: { ...detail, path } }) } }))
       }
       // the same rules as `mlp checkout`: versions the store knows are replaced, local edits kept and reported
       const checkout = await checkoutOutputs(store, root, outs, { signal, onProgress: progress })
