@@ -1,17 +1,11 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { sleepers, startTrustedPair } from './helpers/exec.js'
+import { GPU_ENV, sleepers, sleepToken, startTrustedPair } from './helpers/exec.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { MLP_BIN, alive, mlp, mlpJson, waitFor } from './helpers/cli.js'
 import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
 import { newProject } from './helpers/project.js'
-
-// The GPU daemon finds a fake nvidia-smi on its PATH that prints what a real
-// one printed on an H200 machine; CI has no GPU.
-const FAKE_NVIDIA_SMI = fileURLToPath(new URL('./fixtures/nvidia-smi', import.meta.url))
-const GPU_ENV = { PATH: `${FAKE_NVIDIA_SMI}:${process.env.PATH ?? ''}` }
 
 const pool = new DaemonPool()
 let alice: TestDaemon
@@ -21,11 +15,6 @@ beforeAll(async () => {
   ({ alice, gpu } = await startTrustedPair(pool, GPU_ENV))
 })
 afterAll(async () => { await pool.cleanup() })
-
-/** A sleep duration no other process has: the token {@link sleepers} looks for. */
-function sleepToken (): string {
-  return `119.${String(process.hrtime.bigint() % 1_000_000n).padStart(6, '0')}`
-}
 
 function gpuStage (name: string, cmd: string, extra = ''): string {
   return `  ${name}:\n    cmd: ${cmd}\n    deps: [in.txt]\n    outs: [${name}.txt]\n    resources:\n      gpu: 1\n${extra}`
@@ -110,7 +99,7 @@ describe('a GPU stage from a machine without a GPU', () => {
 
 describe('jobs under faults', () => {
   it('mlp cancel kills the remote process group', async () => {
-    const token = sleepToken()
+    const token = sleepToken(119)
     const proj = await project([gpuStage('long', `sleep ${token} && echo > long.txt`)])
     const repro = mlp(alice.home, ['repro'], { cwd: proj })
     await waitFor('the remote job to start', () => sleepers(token).length > 0, 30_000)
@@ -130,7 +119,7 @@ describe('jobs under faults', () => {
     await mlpJson(a2.home, ['peers', 'add', g2.addrs[0]])
     await mlpJson(g2.home, ['trust', 'add', a2.peerId, '--run'])
     await mlpJson(a2.home, ['trust', 'add', g2.peerId, '--results'])
-    const token = sleepToken()
+    const token = sleepToken(119)
     const proj = await newProject(a2.home)
     writeFileSync(join(proj, 'in.txt'), 'x\n')
     writeFileSync(join(proj, 'mlp.yaml'), `stages:\n${gpuStage('long', `sleep ${token}`)}`)
@@ -148,7 +137,7 @@ describe('jobs under faults', () => {
     await mlpJson(gpu.home, ['trust', 'add', a3.peerId, '--run'])
     await mlpJson(a3.home, ['trust', 'add', gpu.peerId, '--results'])
     // long enough that the requester is stopped before the job ends, even on a loaded machine
-    const token = sleepToken().replace(/^119/, '6')
+    const token = sleepToken(6)
     const proj = await newProject(a3.home)
     writeFileSync(join(proj, 'in.txt'), 'x\n')
     writeFileSync(join(proj, 'mlp.yaml'), `stages:\n${gpuStage('slow', `sleep ${token} && echo "$MLP_EXECUTOR_PEER_ID" > slow.txt`)}`)

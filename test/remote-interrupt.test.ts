@@ -1,16 +1,11 @@
 import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { sleepers, startTrustedPair } from './helpers/exec.js'
+import { GPU_ENV, sleepers, sleepToken, startTrustedPair } from './helpers/exec.js'
 import { MLP_BIN, alive, mlp, mlpJson, waitFor } from './helpers/cli.js'
 import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
 import { newProject } from './helpers/project.js'
-
-// the GPU daemon finds a fake nvidia-smi (a real H200's output) on its PATH; CI has no GPU
-const FAKE_NVIDIA_SMI = fileURLToPath(new URL('./fixtures/nvidia-smi', import.meta.url))
-const GPU_ENV = { PATH: `${FAKE_NVIDIA_SMI}:${process.env.PATH ?? ''}` }
 
 interface Job { id: string, stage: string, role: string, peer: string, state: string }
 
@@ -21,11 +16,6 @@ beforeAll(async () => {
   ({ alice, gpu } = await startTrustedPair(pool, GPU_ENV))
 })
 afterAll(async () => { await pool.cleanup() })
-
-/** A sleep of about `seconds` that no other process has: the token {@link sleepers} looks for. */
-function sleepToken (seconds: number): string {
-  return `${seconds}.${String(process.hrtime.bigint() % 1_000_000n).padStart(6, '0')}`
-}
 
 function gpuStage (name: string, cmd: string): string {
   return `  ${name}:\n    cmd: ${cmd}\n    deps: [in.txt]\n    outs: [${name}.txt]\n    resources:\n      gpu: 1\n`

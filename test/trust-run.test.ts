@@ -1,12 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MAX_FRAME_BYTES, MsgType } from '@mlp/proto'
-import { sleepers, startTrustedPair } from './helpers/exec.js'
+import { FAKE_NVIDIA_SMI, sleepers, startTrustedPair } from './helpers/exec.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { EXEC_PROTOCOL, type ExecEvent, type JobSpec } from '../packages/daemon/src/exec/protocol.js'
@@ -22,7 +21,6 @@ import { newProject } from './helpers/project.js'
 // Running code needs both sides' consent (`trust add --run` on the executor,
 // `--results` on the requester), results are signed by the executor, and a
 // peer's job runs sandboxed. GPU daemons find a fake nvidia-smi on PATH.
-const FAKE_NVIDIA_SMI = fileURLToPath(new URL('./fixtures/nvidia-smi', import.meta.url))
 const GPU_PATH = `${FAKE_NVIDIA_SMI}:${process.env.PATH ?? ''}`
 const CANARY = `canary-${randomBytes(6).toString('hex')}`
 const GPU_ENV = { PATH: GPU_PATH, MLP_TEST_CANARY: CANARY }

@@ -1,6 +1,20 @@
 import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
 import { mlpJson } from './cli.js'
 import type { DaemonPool, TestDaemon } from './daemons.js'
+
+/** A fake `nvidia-smi` printing a real H200's output: CI has no GPU. */
+export const FAKE_NVIDIA_SMI = fileURLToPath(new URL('../fixtures/nvidia-smi', import.meta.url))
+/** The environment of a daemon that finds {@link FAKE_NVIDIA_SMI} on its PATH. */
+export const GPU_ENV = { PATH: `${FAKE_NVIDIA_SMI}:${process.env.PATH ?? ''}` }
+
+/**
+ * An argument for `sleep` of about `seconds` that no other process has (a
+ * clock-derived fraction): the token {@link sleepers} looks for.
+ */
+export function sleepToken (seconds: number): string {
+  return `${seconds}.${String(process.hrtime.bigint() % 1_000_000n).padStart(6, '0')}`
+}
 
 /**
  * A requester and a GPU executor that consent to each other: the executor
