@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { statfs } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -8,6 +8,15 @@ import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
 import { catSha256, newProject, sha256, writeRandom } from './helpers/project.js'
 
 const pool = new DaemonPool()
+
+/** The fetcher's own account of a failure: its daemon log's warnings, last first (CI keeps nothing else). */
+function logTail (home: string): string {
+  try {
+    return readFileSync(join(home, 'daemon.log'), 'utf8').split('\n').filter((l) => /"level":"(warn|error|info)"/.test(l) && !l.includes('"connected"')).slice(-40).join('\n')
+  } catch (err) {
+    return `(no daemon log: ${(err as Error).message})`
+  }
+}
 afterAll(async () => { await pool.cleanup() })
 
 describe('load', () => {
@@ -61,7 +70,7 @@ describe('load', () => {
     // generous bounds: this checks correctness under load, not speed (npm run bench measures that);
     // 2 shared cores run 21 daemons here, and CI's machine is slower than this one
     const results = await Promise.all(fetchers.map(async (f) => await mlp(f.home, ['fetch', shared.cid, '--json'], { timeoutMs: 1_200_000 })))
-    for (const [i, r] of results.entries()) expect(r.code, `fetcher ${i}: ${r.stderr}`).toBe(0)
+    for (const [i, r] of results.entries()) expect(r.code, `fetcher ${i}: ${r.stderr}\n${r.code === 0 ? '' : logTail(fetchers[i].home)}`).toBe(0)
     // the bytes each daemon now serves, hashed independently of the store's own BLAKE3 checks
     for (const [i, f] of fetchers.entries()) expect(await catSha256(f.home, shared.cid), `copy ${i}`).toBe(sum)
   }, 1_500_000)

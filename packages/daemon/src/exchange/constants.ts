@@ -19,8 +19,16 @@ export const MAX_INBOUND_STREAMS = 16
 export const STREAM_IDLE_MS = Number(process.env.MLP_STREAM_IDLE_MS ?? 30_000)
 /** Failures (timeouts, closed streams) after which a peer is left out of the rest of a fetch. */
 export const MAX_PEER_FAILURES = 3
-/** Rounds of a fetch wave in a row that store nothing before the fetch fails. */
+/** Rounds in a row in which every peer answered that it lacks what is left, before the fetch fails. */
 export const MAX_STALLED_ROUNDS = 8
+/**
+ * How long a fetch goes on storing nothing while its peers fail (time out,
+ * drop streams) before it gives up: a seed serving many fetchers at once is
+ * slow, not gone.
+ */
+export const FETCH_PATIENCE_MS = 180_000
+/** The longest pause between tries of failing peers. */
+export const MAX_RETRY_PAUSE_MS = 8_000
 /** Pause before asking again peers that said they lacked blocks (they may be fetching them too). */
 export const STALLED_RETRY_MS = 500
 /** Blocks one wave of a fetch asks for at most (counting the children a node will bring): bounds memory on any DAG size. */

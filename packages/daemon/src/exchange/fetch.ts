@@ -8,7 +8,7 @@ import { DiskFloor } from '../store/disk-floor.js'
 import { protectRoot } from '../store/in-flight.js'
 import { uniqueCids as unique } from '../store/unique.js'
 import type { Store } from '../store/index.js'
-import { AVERAGE_CHUNK_BYTES, FETCH_COMMIT_BYTES, MAX_PEER_FAILURES, MAX_STALLED_ROUNDS, FIND_TIMEOUT_MS, PEER_IDLE_TIMEOUT_MS, STALLED_RETRY_MS, WANT_BATCH, WANTS_IN_FLIGHT, WAVE_BLOCKS } from './constants.js'
+import { AVERAGE_CHUNK_BYTES, FETCH_COMMIT_BYTES, MAX_PEER_FAILURES, MAX_STALLED_ROUNDS, FIND_TIMEOUT_MS, FETCH_PATIENCE_MS, MAX_RETRY_PAUSE_MS, PEER_IDLE_TIMEOUT_MS, STALLED_RETRY_MS, WANT_BATCH, WANTS_IN_FLIGHT, WAVE_BLOCKS } from './constants.js'
 import type { Exchange, PeerSession } from './exchange.js'
 import type { Providers } from './providers.js'
 import { WorkQueue } from './work-queue.js'
@@ -275,52 +275,73 @@ class FetchRun {
       this.c.log.info('fetching', { root: this.root.toString(), providers: this.providers })
     }
     const work = new WorkQueue(missing, this.providers)
-    // rounds that stored nothing: a round that made progress (a busy seed
-    // among twenty fetchers) is never held against the fetch
-    let stalled = 0
+    // Two kinds of "nothing came", bounded differently. Peers that answer
+    // MISSING are honest and quick: a few short retries (they may be fetching
+    // the same data), then fail. Peers that time out or drop the stream are
+    // busy (one seed serving twenty fetchers on two cores): patience is
+    // measured in time since the last stored block, with growing pauses, and
+    // such a peer is dialed again, not written off.
+    let missingRounds = 0
+    let lastProgress = Date.now()
+    let pause = STALLED_RETRY_MS
     while (work.remaining() > 0) {
       this.options.signal?.throwIfAborted()
       const live = this.providers.filter((p) => !this.bad.has(p) && (this.failures.get(p) ?? 0) < MAX_PEER_FAILURES)
       const stuck = work.unservable(live)
-      if (live.length === 0 || stuck != null) {
-        // ask again: other peers may hold what these could not give
-        const fresh = (await this.c.exchange.whoHas([this.root], { signal: this.options.signal }))
-        const more = [...fresh].filter(([p, h]) => h[0] && !this.bad.has(p) && !live.includes(p)).map(([p]) => p)
-        // peers that only failed (no lie) may be asked again once the others are exhausted
-        for (const [p, h] of fresh) if (h[0] && !this.bad.has(p) && !more.includes(p) && !live.includes(p)) { this.failures.delete(p); more.push(p) }
-        if (more.length === 0 && live.length > 0 && stalled < MAX_STALLED_ROUNDS) {
-          // the peers that said "missing" may be fetching the same data: ask them again shortly
-          work.forgetMissing()
-          stalled++
-          await delay(STALLED_RETRY_MS, this.options.signal)
+      let busy = live.length === 0
+      if (live.length > 0 && stuck == null) {
+        const before = this.result.blocks
+        const failed = this.failureCount()
+        await Promise.all(live.map(async (peer) => { await this.fromPeer(peer, work, next) }))
+        if (this.result.blocks > before) {
+          lastProgress = Date.now()
+          pause = STALLED_RETRY_MS
+          missingRounds = 0
           continue
         }
-        // a peer that only timed out and is still connected is busy, not gone (one
-        // seed serving twenty fetchers; its HAS answer may time out too): give it
-        // its failures back and try again after a growing pause, a bounded number of times
-        const busy = this.providers.filter((p) => !this.bad.has(p) && (this.failures.get(p) ?? 0) >= MAX_PEER_FAILURES && this.c.exchange.isConnected(p))
-        if (more.length === 0 && busy.length > 0 && stalled < MAX_STALLED_ROUNDS) {
-          for (const p of busy) this.failures.delete(p)
-          stalled++
-          this.c.log.info('peers failed but are still connected: retrying them', { root: this.root.toString(), peers: busy, round: stalled })
-          await delay(STALLED_RETRY_MS * 2 ** Math.min(stalled, 4), this.options.signal)
-          continue
-        }
-        if (more.length === 0) {
-          const cid = stuck ?? work.take('', 1)[0] ?? this.root
-          throw new BlockNotFoundError(`no reachable peer could give block ${cid.toString()} of ${this.root.toString()}; ${this.bad.size} peer(s) dropped for bad data, ${[...this.failures.values()].filter((n) => n >= MAX_PEER_FAILURES).length} for failing`)
-        }
-        // a peer forgiven its failures is already listed: it rejoins `live` by itself
-        for (const p of more) if (!this.providers.includes(p)) this.providers.push(p)
-        continue
+        busy = this.failureCount() > failed
       }
-      const before = this.result.blocks
-      await Promise.all(live.map(async (peer) => { await this.fromPeer(peer, work, next) }))
-      if (this.result.blocks > before) stalled = 0
-      else if (++stalled > MAX_STALLED_ROUNDS) {
-        throw new BlockNotFoundError(`fetching ${this.root.toString()} made no progress in ${MAX_STALLED_ROUNDS} rounds with ${live.length} peer(s); ${work.remaining()} block(s) left`)
+      if (!busy && ++missingRounds > MAX_STALLED_ROUNDS) {
+        const cid = stuck ?? work.take('', 1)[0] ?? this.root
+        throw new BlockNotFoundError(`no reachable peer could give block ${cid.toString()} of ${this.root.toString()}: ${live.length} peer(s) answered that they lack it; ${this.bad.size} dropped for bad data`)
       }
+      if (busy && Date.now() - lastProgress > FETCH_PATIENCE_MS) {
+        throw new BlockNotFoundError(`fetching ${this.root.toString()} stored nothing for ${Math.round(FETCH_PATIENCE_MS / 1000)} s: ${this.failing().length} peer(s) kept failing (busy or unreachable), ${this.bad.size} dropped for bad data; ${work.remaining()} block(s) left`)
+      }
+      // ask again who holds the root: new holders join, and a peer that
+      // answers is alive, so it gets its failures back
+      const fresh = await this.c.exchange.whoHas([this.root], { signal: this.options.signal })
+      for (const [p, h] of fresh) {
+        if (!h[0] || this.bad.has(p)) continue
+        this.failures.delete(p)
+        if (!this.providers.includes(p)) this.providers.push(p)
+      }
+      if (busy) {
+        // a peer too busy to answer HAS in time but still connected gets another try after the pause;
+        // one whose connection is gone cannot serve: with no one else left the fetch ends now
+        for (const p of this.failing()) if (this.c.exchange.isConnected(p)) this.failures.delete(p)
+        if (!this.providers.some((p) => !this.bad.has(p) && (this.failures.get(p) ?? 0) < MAX_PEER_FAILURES)) {
+          throw new BlockNotFoundError(`no reachable peer holds the rest of ${this.root.toString()}: ${this.failing().length} peer(s) failed and are no longer connected, ${this.bad.size} dropped for bad data; ${work.remaining()} block(s) left`)
+        }
+        this.c.log.info('no block came: peers failing; trying them again', { root: this.root.toString(), waitMs: pause, sinceProgressMs: Date.now() - lastProgress })
+      }
+      // the peers that said "missing" may be fetching the same data: ask them again
+      work.forgetMissing()
+      await delay(pause, this.options.signal)
+      if (busy) pause = Math.min(pause * 2, MAX_RETRY_PAUSE_MS)
     }
+  }
+
+  /** Failures counted so far, all peers together. */
+  private failureCount (): number {
+    let n = 0
+    for (const f of this.failures.values()) n += f
+    return n
+  }
+
+  /** Peers out of the fetch for failing (not for lying). */
+  private failing (): string[] {
+    return [...this.failures].filter(([p, n]) => n >= MAX_PEER_FAILURES && !this.bad.has(p)).map(([p]) => p)
   }
 
   /** Works through `work` with one peer until there is nothing left for it, or it fails. */

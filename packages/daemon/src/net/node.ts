@@ -52,6 +52,11 @@ export async function createNode (init: NodeInit): Promise<MlpNode> {
         inboundUpgradeTimeout: 3_000,
         maxIncomingPendingConnections: 32
       },
+      // libp2p pings every connection and aborts it when a ping takes longer
+      // than its adaptive timeout (from 5 s): a seed saturated by twenty
+      // fetchers answered late and had every transfer reset. Dead peers still
+      // go (a closed socket is noticed at once), only later for a silent one.
+      connectionMonitor: { pingTimeout: { minTimeout: 30_000, maxTimeout: 120_000 } },
       peerDiscovery: init.mdns ? [mdns()] : [],
       services: {
         identify: identify(),
