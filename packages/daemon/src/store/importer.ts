@@ -5,6 +5,7 @@ import { PathError } from '@mlp/proto'
 import type { Blockstore } from './blockstore.js'
 import { chunkFile } from './chunk-stream.js'
 import { DEFAULT_CHUNKER, findCut } from './chunker.js'
+import { fsClockNs } from './fs-clock.js'
 import { BLOCK_BATCH_BYTES, BLOCK_BATCH_COUNT, COMMIT_EVERY_BYTES, IMPORT_READ_BYTES, PROGRESS_INTERVAL_MS, RACY_MARGIN_MS, SMALL_FILE_BYTES, WORKER_BUFFERS, WORKER_FILE_BYTES } from './constants.js'
 import { EXECUTABLE_MODE, FileBuilder, buildDirectory, buildSymlink, type BlockSink, type Link } from './dag.js'
 import { mapDiskError } from './disk-errors.js'
@@ -46,6 +47,8 @@ export interface ImportResult {
 export interface ImporterComponents {
   blockstore: Blockstore
   index: IndexDb
+  /** The store's file-system clock marker (store/fs-clock.ts); without it entries fall back to a wall-clock margin. */
+  clock?: string
 }
 
 /** The mode bits that go into a file's id. */
@@ -56,15 +59,22 @@ export function idMode (st: { mode: number | bigint }): number | undefined {
 /** True when a stat-cache entry still describes the file, so its id can be reused without reading it. */
 export function statMatches (entry: StatEntry | undefined, st: BigIntStats): entry is StatEntry {
   if (entry == null) return false
-  const mtimeMs = Number(st.mtimeNs / 1_000_000n)
-  return entry.dev === Number(st.dev) && entry.ino === Number(st.ino) && entry.size === Number(st.size) &&
-    entry.mtimeNs === st.mtimeNs.toString() && entry.mode === (idMode(st) ?? 0o644) &&
-    // racy-git: a file written in the same clock tick as the entry may have changed unseen
-    mtimeMs < entry.cachedAtMs - RACY_MARGIN_MS
+  const same = entry.dev === Number(st.dev) && entry.ino === Number(st.ino) && entry.size === Number(st.size) &&
+    entry.mtimeNs === st.mtimeNs.toString() && entry.mode === (idMode(st) ?? 0o644)
+  if (!same) return false
+  // racy-git: a file whose mtime is not before the moment its content was
+  // known may have been changed since within the same clock tick, unseen
+  if (entry.recordedAtNs != null) return st.mtimeNs < BigInt(entry.recordedAtNs)
+  // entries written before the file-system clock was kept: a margin of wall-clock time
+  return Number(st.mtimeNs / 1_000_000n) < entry.cachedAtMs - RACY_MARGIN_MS
 }
 
-/** A stat-cache entry for a file just hashed. */
-export function statEntry (st: BigIntStats, link: Link): StatEntry {
+/**
+ * A stat-cache entry for a file whose content is `link`; `recordedAtNs` is
+ * the file-system clock at a moment that content was known (before it was
+ * read, or after mlp itself wrote it).
+ */
+export function statEntry (st: BigIntStats, link: Link, recordedAtNs?: bigint): StatEntry {
   return {
     dev: Number(st.dev),
     ino: Number(st.ino),
@@ -73,7 +83,8 @@ export function statEntry (st: BigIntStats, link: Link): StatEntry {
     mode: idMode(st) ?? 0o644,
     cid: link.cid.toString(),
     tsize: link.tsize,
-    cachedAtMs: Date.now()
+    cachedAtMs: Date.now(),
+    ...(recordedAtNs != null ? { recordedAtNs: recordedAtNs.toString() } : {})
   }
 }
 
@@ -88,9 +99,11 @@ export class Importer {
   /** Imports one path (file or directory). */
   async import (path: string, name: string, options: ImportOptions = {}): Promise<ImportResult> {
     const totals: TreeTotals = { files: 0, bytes: 0 }
+    // read before any file is: a file changed after this moment gets a later mtime than it
+    const startNs = this.components.clock != null ? fsClockNs(this.components.clock) : undefined
     const tree = walkTree(path, name, totals)
     if (tree.kind === 'symlink') throw new PathError(`${path} is a symbolic link: add the file or directory it points to`)
-    const run = new ImportRun(this.components, path, totals, options)
+    const run = new ImportRun(this.components, path, totals, options, startNs)
     const link = tree.kind === 'file' ? await run.topFile(tree.path, tree.stat) : await run.entry(tree)
     if (tree.kind === 'file') options.collect?.set(tree.path, link.cid.toString())
     await run.finish()
@@ -112,7 +125,7 @@ class ImportRun {
   private batch: Array<[CID, Uint8Array]> = []
   private batchBytes = 0
 
-  constructor (private readonly c: ImporterComponents, private readonly path: string, private readonly totals: TreeTotals, private readonly options: ImportOptions) {
+  constructor (private readonly c: ImporterComponents, private readonly path: string, private readonly totals: TreeTotals, private readonly options: ImportOptions, private readonly startNs?: bigint) {
     this.store = options.store !== false
     this.generation = c.blockstore.generation()
     this.sink = this.store
@@ -195,7 +208,7 @@ class ImportRun {
     const link = await builder.finish()
     this.files++
     this.hashed++
-    this.stats.push([path, statEntry(st, link)])
+    this.stats.push([path, statEntry(st, link, this.startNs)])
     this.progress()
     return link
   }

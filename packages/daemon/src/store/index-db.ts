@@ -20,8 +20,15 @@ export interface StatEntry {
   cid: string
   /** Encoded bytes of the file's DAG, needed for the directory link without reading the DAG. */
   tsize: number
-  /** When the entry was written, to spot racily-clean files. */
+  /** When the entry was written, to spot racily-clean files (entries older than `recordedAtNs`). */
   cachedAtMs: number
+  /**
+   * The file-system clock (store/fs-clock.ts) at a moment the file's content
+   * was known to be `cid`: the entry is trusted only for an mtime strictly
+   * before it, as git trusts an index entry only when the file is older than
+   * the index file.
+   */
+  recordedAtNs?: string
 }
 
 /** A project registered with this daemon: its pointer files are gc roots. */

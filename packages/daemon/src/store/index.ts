@@ -16,6 +16,8 @@ export interface Store {
   exporter: Exporter
   /** Shared by operations that read or add blocks; gc takes it exclusively. */
   lock: RwLock
+  /** A file rewritten to read the file-system clock (see store/fs-clock.ts): stat-cache entries are dated by it. */
+  clock: string
   close: () => Promise<void>
 }
 
@@ -36,9 +38,10 @@ export async function openStore (dir: string): Promise<Store> {
     index,
     packs,
     blockstore,
-    importer: new Importer({ blockstore, index }),
+    importer: new Importer({ blockstore, index, clock: join(dir, 'clock') }),
     exporter: new Exporter(blockstore),
     lock: new RwLock(),
+    clock: join(dir, 'clock'),
     close: async () => {
       try {
         await blockstore.commit()

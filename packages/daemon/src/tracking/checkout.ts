@@ -3,6 +3,7 @@ import { relative } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { BlockNotFoundError, type CheckoutOut, type CheckoutProgress } from '@mlp/proto'
 import type { Store } from '../store/index.js'
+import { fsClockAfter } from '../store/fs-clock.js'
 import { statEntry } from '../store/importer.js'
 import type { StatEntry } from '../store/index-db.js'
 import { checkParents, writeTreeInPlace } from './safe-write.js'
@@ -80,6 +81,15 @@ async function checkoutOne (store: Store, root: string, abs: string, cid: CID, o
   result.unchanged = r.unchanged
   result.removed = r.removed ?? 0
   result.skipped = r.skipped.map((p) => relative(root, p))
+  // mlp wrote these files and knows their content: once the file-system clock
+  // has moved past their mtimes, an edit from now on (even a same-size one
+  // within the same tick) gets a later mtime, so the entries can be trusted
+  // and the next status reads nothing (racy-git, as git's index does)
+  if (stats.length > 0) {
+    const newest = stats.reduce((m, [, e]) => (BigInt(e.mtimeNs) > m ? BigInt(e.mtimeNs) : m), 0n)
+    const recordedAtNs = (await fsClockAfter(store.clock, newest)).toString()
+    for (const [, e] of stats) e.recordedAtNs = recordedAtNs
+  }
   await store.index.putStats(stats)
   return result
 }
