@@ -1,29 +1,38 @@
 import { Command, Errors, type Interfaces } from '@oclif/core'
 import { AbortError, errorToJSON, resolveHome, type RouteName, type Routes } from '@mlp/proto'
 import { ApiClient } from './client.js'
+import { oneLineMessage } from './one-line.js'
 import { ProgressLine } from './progress.js'
 
 /** Parsed flags of a command class, `--json` included. */
 export type CommandFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)['baseFlags'] & T['flags']>
-/** Parsed args of a command class. */
+/** Parsed args of a command class (a `multiple: true` arg is a `string[]`). */
 export type CommandArgs<T extends typeof Command> = Interfaces.InferredArgs<T['args']>
+/** The command line as oclif read it: flags and args in the order typed (after `--`, everything is an arg). */
+export type ParsedTokens = Interfaces.ParserOutput['raw']
 
 /**
  * What every mlp command shares: `--json`, the daemon client for `MLP_HOME`,
  * a progress line on a TTY, and error output as one line on stderr (and an
  * `{error}` document on stdout under `--json`).
+ *
+ * Positional args come from oclif's parse only, never from `this.argv`: a
+ * list of targets is one `multiple: true` arg, so flags may come before or
+ * after targets, a flag's value is never taken for a target, and `--` ends
+ * the flags (`mlp add -- -weird-name.bin`).
  */
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override enableJsonFlag = true
 
   protected flags!: CommandFlags<T>
   protected args!: CommandArgs<T>
+  protected tokens!: ParsedTokens
   protected home!: string
   protected client!: ApiClient
 
   public override async init (): Promise<void> {
     await super.init()
-    const { args, flags } = await this.parse({
+    const { args, flags, raw } = await this.parse({
       flags: this.ctor.flags,
       baseFlags: (super.ctor as typeof BaseCommand).baseFlags,
       enableJsonFlag: this.ctor.enableJsonFlag,
@@ -32,6 +41,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     })
     this.flags = flags as CommandFlags<T>
     this.args = args as CommandArgs<T>
+    this.tokens = raw
     this.home = resolveHome()
     this.client = new ApiClient(this.home)
   }
@@ -69,7 +79,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const json = errorToJSON(err)
     if (usage) json.name = 'UsageError'
     if (this.jsonEnabled()) process.stdout.write(JSON.stringify({ error: json }) + '\n')
-    const first = (err.message ?? String(err)).split('\n').map((l) => l.trim()).find((l) => l !== '') ?? json.name
+    const first = oneLineMessage(err) ?? json.name
     process.stderr.write(`Error: ${first}${usage ? ` (see mlp ${(this.id ?? '').replaceAll(':', ' ')} --help)`.replace('  ', ' ') : ''}\n`)
     process.exitCode = usage ? 2 : 1
   }

@@ -7,13 +7,12 @@ export default class Help extends BaseCommand<typeof Help> {
   static override description = 'The same as `mlp <command> --help`; without a command, every command with one line each.'
   static override examples = ['<%= config.bin %> help', '<%= config.bin %> help repro', '<%= config.bin %> help stage add']
   static override enableJsonFlag = false
-  static override strict = false
   static override args = {
-    command: Args.string({ description: 'the command (its words, as typed: `stage add`)', required: false })
+    command: Args.string({ description: 'the command (its words, as typed: `stage add`)', multiple: true })
   }
 
   async run (): Promise<void> {
-    const words = this.argv.filter((a) => !a.startsWith('-'))
+    const words = this.args.command ?? []
     const id = words.join(':')
     const ids = this.config.commandIDs
     if (id !== '' && this.config.findCommand(id) == null && this.config.findTopic(id) == null) {

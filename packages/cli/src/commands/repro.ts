@@ -6,7 +6,6 @@ export default class Repro extends BaseCommand<typeof Repro> {
   static override summary = 'Run the pipeline stages whose inputs changed'
   static override description = 'A stage runs when its command, deps, params or outs differ from mlp.lock; when this daemon or a peer already ran it with exactly these inputs, its outputs are restored from the run cache instead.'
   static override examples = ['<%= config.bin %> repro', '<%= config.bin %> repro train --dry', '<%= config.bin %> repro -s -f evaluate', '<%= config.bin %> repro -j 2 --keep-going']
-  static override strict = false
   static override flags = {
     dry: Flags.boolean({ description: 'only say what would run', default: false }),
     force: Flags.boolean({ char: 'f', description: 'run even stages that are up to date', default: false }),
@@ -20,11 +19,11 @@ export default class Repro extends BaseCommand<typeof Repro> {
   }
 
   static override args = {
-    stages: Args.string({ description: 'stages to reproduce, with what they depend on (default: all)' })
+    stages: Args.string({ description: 'stages to reproduce, with what they depend on (default: all)', multiple: true })
   }
 
   async run (): Promise<StageOutcome[]> {
-    const targets = this.argv.filter((a, i, all) => !a.startsWith('-') && !['-j', '--jobs'].includes(all[i - 1]))
+    const targets = this.args.stages ?? []
     // stages running on peers now: on Ctrl-C they go on there, and the user is told how to stop them
     const remote = new Map<string, { peer: string, job: string }>()
     const show = (e: ReproProgress): string => {

@@ -7,9 +7,8 @@ export default class Share extends BaseCommand<typeof Share> {
   static override summary = 'Publish data to every peer, strangers too: add paths if needed, pin, and serve them'
   static override description = 'Teammates read any data this machine holds; strangers (no shared swarm key, not added with `mlp team add`) read only shared roots and what they contain. Paths are added as with `mlp add`; content ids must already be in the local store. Shared data is pinned (kept by gc) and announced in the DHT. `mlp unshare` withdraws it; --list shows what is shared.'
   static override examples = ['<%= config.bin %> share data/raw', '<%= config.bin %> share bafyb4i...', '<%= config.bin %> share --list']
-  static override strict = false
   static override args = {
-    targets: Args.string({ description: 'paths or content ids', required: false })
+    targets: Args.string({ description: 'paths or content ids', multiple: true })
   }
 
   static override flags = {
@@ -17,7 +16,7 @@ export default class Share extends BaseCommand<typeof Share> {
   }
 
   async run (): Promise<SharedRoot[]> {
-    const targets = this.argv.filter((a) => !a.startsWith('-'))
+    const targets = this.args.targets ?? []
     if (this.flags.list) {
       if (targets.length > 0) this.error('--list takes no paths or content ids')
       const shared = await this.call('share/ls', {})

@@ -5,13 +5,12 @@ import { BaseCommand } from '../base-command.js'
 export default class Status extends BaseCommand<typeof Status> {
   static override summary = 'Show tracked data (pointer files and mlp.lock outs) that changed or is missing, and stages that are not up to date'
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status data/raw --json']
-  static override strict = false
   static override args = {
-    targets: Args.string({ description: 'tracked paths, .mlp files or stage names (default: all pointer files and mlp.lock outs)' })
+    targets: Args.string({ description: 'tracked paths, .mlp files or stage names (default: all pointer files and mlp.lock outs)', multiple: true })
   }
 
   async run (): Promise<StatusResult> {
-    const r = await this.call('status', { cwd: process.cwd(), targets: this.argv.filter((a) => !a.startsWith('-')) })
+    const r = await this.call('status', { cwd: process.cwd(), targets: this.args.targets ?? [] })
     const changed = r.outs.filter((o) => o.state !== 'unchanged')
     for (const s of r.stages) this.log(`stage ${s.stage}: ${s.reasons.join(', ')}`)
     if (changed.length === 0 && r.stages.length === 0) this.log(r.outs.length === 0 ? 'nothing tracked yet: `mlp add <path>`' : 'data, pointers and pipeline are up to date')

@@ -9,8 +9,9 @@ import { reproduce, type ReproComponents } from '../pipeline/reproduce.js'
 import { loadPipeline, pipelineFile } from '../pipeline/schema.js'
 import { readPipelineText } from '../pipeline/file-size.js'
 import { diffValues, gitShow, revisionValues, workspaceValues } from '../pipeline/values.js'
-import { metricFiles, readDag, readMetrics, readParamsDiff, requirePipeline } from '../pipeline/read-only.js'
-import { lockPathFor, type LockFile } from '../pipeline/lock.js'
+import { metricFiles, readDag, readMetrics, readParamsDiff } from '../pipeline/read-only.js'
+import { type LockFile } from '../pipeline/lock.js'
+import { requireProjectPipeline, targetFromCwd } from '../pipeline/project-pipeline.js'
 import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
 import type { Handlers } from './server.js'
@@ -26,10 +27,12 @@ export type PipelineRoute = 'repro' | 'dag' | 'stage/add' | 'params/diff' | 'met
 export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handlers, PipelineRoute> {
   return {
     repro: async (body, { signal, progress }) => {
-      const root = findProject(cwdOf(body))
+      const cwd = cwdOf(body)
+      const root = findProject(cwd)
       await registerProject(c.store, root)
       const options = {
-        targets: stringList(body.targets, 'targets'),
+        // `dvc.yaml:stage` typed in a subfolder is that folder's file, as in DVC
+        targets: stringList(body.targets, 'targets')?.map((t) => targetFromCwd(root, cwd, t)),
         dry: optionalBoolean(body.dry, 'dry'),
         force: optionalBoolean(body.force, 'force'),
         downstream: optionalBoolean(body.downstream, 'downstream'),
@@ -40,7 +43,7 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
         local: optionalBoolean(body.local, 'local'),
         simulatedGpus: optionalBoolean(body.simulatedGpus, 'simulatedGpus')
       }
-      return await reproduce(c, root, requirePipeline(root), { ...options, signal, onEvent: progress })
+      return await reproduce(c, root, requireProjectPipeline(root), { ...options, signal, onEvent: progress })
     },
     dag: async (body) => readDag(cwdOf(body)),
     'stage/add': async (body) => {
@@ -83,12 +86,16 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
     'metrics/diff': async (body) => {
       const root = findProject(cwdOf(body))
       const rev = optionalString(body.rev, 'rev') ?? 'HEAD'
-      const lockText = await gitShow(root, relative(root, lockPathFor(requirePipeline(root))), rev)
-      const lock = lockText == null ? undefined : parse(lockText) as LockFile
+      // every pipeline file's lock at that revision (one beside each file)
+      const locks: LockFile[] = []
+      for (const unit of requireProjectPipeline(root).units) {
+        const lockText = await gitShow(root, relative(root, unit.lockFile), rev)
+        if (lockText != null) locks.push(parse(lockText) as LockFile)
+      }
       // a cached metrics file is not in git: read the version that revision's lock names from the store
       const fromLock = (f: string) => async (): Promise<string | undefined> => {
         // the file itself, or (a top-level metrics file, as in DVC's examples) a file inside a directory out
-        const out = Object.values(lock?.stages ?? {}).flatMap((e) => e.outs ?? []).find((o) => o.path === f || f.startsWith(`${o.path}/`))
+        const out = locks.flatMap((lock) => Object.values(lock?.stages ?? {})).flatMap((e) => e.outs ?? []).find((o) => o.path === f || f.startsWith(`${o.path}/`))
         if (out == null) return undefined
         try {
           let cid = CID.parse(out.cid)

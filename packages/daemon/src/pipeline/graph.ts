@@ -83,13 +83,16 @@ class OutIndex {
  */
 export function buildGraph (stages: Stage[], file: string, root?: string, collectMissing = false): StageGraph {
   const outs = new OutIndex()
+  // several pipeline files: each error names the file of the stage it is about, and of the other stage when that differs
+  const at = (s: Stage): string => `${s.file ?? file}:${s.line}`
+  const other = (s: Stage, o: Stage): string => o.file != null && o.file !== s.file ? `'${o.name}' (${o.file}:${o.line})` : `'${o.name}'`
   let index = 0
   for (const s of stages) {
     for (const o of s.outs) {
       const path = rootPath(s, o.path)
       const clash = outs.clash(path)
-      if (clash?.kind === 'same') throw new PipelineError(`${file}:${s.line}: stage '${s.name}': out '${path}' is also an out of stage '${clash.other.stage.name}'`)
-      if (clash != null) throw new PipelineError(`${file}:${s.line}: stage '${s.name}': out '${path}' overlaps out '${clash.other.path}' of stage '${clash.other.stage.name}'`)
+      if (clash?.kind === 'same') throw new PipelineError(`${at(s)}: stage '${s.name}': out '${path}' is also an out of stage ${other(s, clash.other.stage)}`)
+      if (clash != null) throw new PipelineError(`${at(s)}: stage '${s.name}': out '${path}' overlaps out '${clash.other.path}' of stage ${other(s, clash.other.stage)}`)
       outs.add({ path, stage: s, index: index++ })
     }
   }
@@ -106,10 +109,10 @@ export function buildGraph (stages: Stage[], file: string, root?: string, collec
           missing.set(s.name, [...(missing.get(s.name) ?? []), path])
           continue
         }
-        throw new PipelineError(`${file}:${s.line}: stage '${s.name}': dep '${path}' does not exist and no stage writes it`)
+        throw new PipelineError(`${at(s)}: stage '${s.name}': dep '${path}' does not exist and no stage writes it`)
       }
       for (const p of producers) {
-        if (p.stage.name === s.name) throw new PipelineError(`${file}:${s.line}: stage '${s.name}' depends on its own out '${p.path}'`)
+        if (p.stage.name === s.name) throw new PipelineError(`${at(s)}: stage '${s.name}' depends on its own out '${p.path}'`)
         const key = `${p.stage.name}\0${s.name}`
         if (!edgeSet.has(key)) {
           edgeSet.add(key)
@@ -156,13 +159,33 @@ function topoOrder (stages: Stage[], upstream: Map<string, string[]>, file: stri
 }
 
 /**
+ * The stages a target names, as DVC addresses them: `stage` (or
+ * `dvc.yaml:stage`) in the root pipeline file, `sub/dvc.yaml:stage` in
+ * another, `sub/dvc.yaml` for all of a file's stages, and a `foreach`
+ * group's name for all its items (`stage@item` for one).
+ */
+export function stagesOf (stages: Stage[], target: string): string[] {
+  const t = target.replace(/^\.\//, '')
+  const colon = t.lastIndexOf(':')
+  const fileOnly = colon < 0 && /(^|\/)(dvc|mlp)\.yaml$/.test(t)
+  if (fileOnly) {
+    // the root file's stages carry no file in their name
+    const inRoot = !t.includes('/')
+    return stages.filter((s) => inRoot ? !s.name.includes(':') : s.name.startsWith(`${t}:`)).map((s) => s.name)
+  }
+  // `dvc.yaml:train` is the root file's `train`
+  const name = colon >= 0 && /^(dvc|mlp)\.yaml$/.test(t.slice(0, colon)) ? t.slice(colon + 1) : t
+  return stages.filter((s) => s.name === name || s.name.startsWith(`${name}@`)).map((s) => s.name)
+}
+
+/**
  * The named stages and everything upstream of them (or downstream, with
  * `downstream`); with `single`, only the named stages (a `foreach` group
- * name still means all its items).
+ * name still means all its items). Targets are addressed as {@link stagesOf} reads them.
  */
 export function selectStages (graph: StageGraph, targets: string[], downstream: boolean, single = false): Set<string> {
   const names = new Set<string>()
-  const byGroup = (t: string): string[] => graph.stages.filter((s) => s.name === t || s.name.startsWith(`${t}@`)).map((s) => s.name)
+  const byGroup = (t: string): string[] => stagesOf(graph.stages, t)
   const down = new Map<string, string[]>()
   if (downstream) {
     for (const [a, b] of graph.edges) {

@@ -3,26 +3,18 @@ import { dirname, join, normalize, relative } from 'node:path'
 import { PipelineFileError, type DagResult, type MetricValue, type ValueDiff } from '@mlp/proto'
 import { findProject } from '../tracking/project.js'
 import { buildGraph, rootPath } from './graph.js'
-import { loadPipeline, pipelineFile } from './schema.js'
+import { loadProjectPipeline, requireProjectPipeline } from './project-pipeline.js'
 import { diffValues, revisionValues, workspaceValues } from './values.js'
 
 // The pipeline questions answered from the workspace and git alone: no store,
 // no peers. The daemon's routes and the CLI (with no daemon running) both ask
 // them here, so the answers cannot differ.
 
-/** The project's pipeline file, or a {@link PipelineFileError} that says how to make one. */
-export function requirePipeline (root: string): string {
-  const file = pipelineFile(root)
-  if (file == null) throw new PipelineFileError(`no mlp.yaml or dvc.yaml in ${root}: add a stage with \`mlp stage add\``)
-  return file
-}
-
-/** `mlp dag`: the stages and their edges, from the pipeline and params files only. */
+/** `mlp dag`: the stages (of every pipeline file, by DVC's addresses) and their edges, from the pipeline and params files only. */
 export function readDag (cwd: string): DagResult {
   const root = findProject(cwd)
-  const file = requirePipeline(root)
-  const pipeline = loadPipeline(file)
-  const graph = buildGraph(pipeline.stages, file)
+  const pipeline = requireProjectPipeline(root)
+  const graph = buildGraph(pipeline.stages, pipeline.file)
   return {
     stages: pipeline.stages.map((s) => ({ name: s.name, cmd: s.cmd.join(' && '), deps: s.deps.map((d) => rootPath(s, d)), outs: s.outs.map((o) => rootPath(s, o.path)), params: s.params.map((p) => ({ file: rootPath(s, p.file), keys: p.keys })) })),
     edges: graph.edges
@@ -32,13 +24,11 @@ export function readDag (cwd: string): DagResult {
 /** `mlp params diff`: params of `params.yaml` and every file the stages name, against a git revision. */
 export async function readParamsDiff (cwd: string, rev = 'HEAD'): Promise<ValueDiff[]> {
   const root = findProject(cwd)
-  const file = pipelineFile(root)
   const files = new Set(['params.yaml'])
-  if (file != null) {
-    const pipeline = loadPipeline(file)
-    for (const s of pipeline.stages) for (const p of s.params) files.add(join(s.wdir, p.file))
+  for (const unit of loadProjectPipeline(root)?.units ?? []) {
+    for (const s of unit.pipeline.stages) for (const p of s.params) files.add(join(s.wdir, p.file))
     // top-level `params:` files count even when no stage reads them, as in DVC
-    for (const p of pipeline.params) files.add(fromPipelineDir(root, file, p))
+    for (const p of unit.pipeline.params) files.add(fromPipelineDir(root, unit.file, p))
   }
   const out: ValueDiff[] = []
   for (const f of [...files].sort()) out.push(...diffValues(f, await revisionValues(root, f, rev), workspaceValues(root, f)))
@@ -56,10 +46,9 @@ function fromPipelineDir (root: string, file: string, path: string): string {
  * relative to the project root, each once, in declaration order.
  */
 export function metricFiles (root: string): string[] {
-  const file = requirePipeline(root)
-  const pipeline = loadPipeline(file)
+  const pipeline = requireProjectPipeline(root)
   const files = pipeline.stages.flatMap((s) => s.outs.filter((o) => o.kind === 'metric').map((o) => rootPath(s, o.path)))
-  files.push(...pipeline.metrics.map((m) => fromPipelineDir(root, file, m)))
+  for (const unit of pipeline.units) files.push(...unit.pipeline.metrics.map((m) => fromPipelineDir(root, unit.file, m)))
   return [...new Set(files.flatMap((f) => filesInside(root, f)))]
 }
 

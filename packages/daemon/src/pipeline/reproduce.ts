@@ -14,10 +14,11 @@ import { ignoreInGit } from '../tracking/gitignore.js'
 import { checkRelativePath } from '../store/path-rules.js'
 import { removeInside } from '../tracking/safe-write.js'
 import { buildGraph, rootPath, selectStages, type StageGraph } from './graph.js'
-import { lockPathFor, readLock, writeLock, type LockEntry, type LockedPath } from './lock.js'
+import { readLock, writeLock, type LockEntry, type LockFile, type LockedPath } from './lock.js'
+import type { ProjectPipeline } from './project-pipeline.js'
 import { RunCache, type RunCacheEntry } from './runcache.js'
 import { dryPlacement } from './dry-placement.js'
-import { loadPipeline, type Stage } from './schema.js'
+import type { Stage } from './schema.js'
 import { complete, projectPath, stageState, storePath, type StageState } from './state.js'
 
 /** What happened to one stage (the API's own type). */
@@ -56,21 +57,28 @@ export interface ReproComponents {
  * where independent. A stage runs only if its lock entry differs from what it
  * would run with now (cmd, deps' ids, params, outs), and not even then if the
  * run cache (this daemon's, then its peers') already has outputs for exactly
- * these inputs. The lock is rewritten after every stage, so a failure or
- * Ctrl-C leaves it describing exactly the stages that completed.
+ * these inputs. Each pipeline file's lock (beside it) is rewritten after
+ * every stage of that file, so a failure or Ctrl-C leaves the locks
+ * describing exactly the stages that completed. The stages of all the
+ * project's pipeline files form one graph (see `loadProjectPipeline`).
  */
-export async function reproduce (c: ReproComponents, root: string, file: string, options: ReproOptions = {}): Promise<StageOutcome[]> {
-  const pipeline = loadPipeline(file)
+export async function reproduce (c: ReproComponents, root: string, pipeline: ProjectPipeline, options: ReproOptions = {}): Promise<StageOutcome[]> {
   // a dry run lists every stage, marking deps nobody can provide, instead of stopping at the first
-  const graph = buildGraph(pipeline.stages, file, root, options.dry === true)
+  const graph = buildGraph(pipeline.stages, pipeline.file, root, options.dry === true)
   const selected = options.targets != null && options.targets.length > 0 ? selectStages(graph, options.targets, options.downstream === true, options.singleItem === true) : new Set(graph.order)
-  const lockFile = lockPathFor(file)
-  const lock = readLock(lockFile)
+  // one lock per pipeline file, keyed by the stage's name inside that file, as DVC keeps dvc.lock
+  const locks = new Map<string, LockFile>(pipeline.units.map((u) => [u.lockFile, readLock(u.lockFile)]))
+  const lockOf = (name: string): { lockFile: string, lock: LockFile, key: string } => {
+    const { unit, local } = pipeline.unitOf.get(name) as { unit: { lockFile: string }, local: string }
+    return { lockFile: unit.lockFile, lock: locks.get(unit.lockFile) as LockFile, key: local }
+  }
   const byName = new Map(pipeline.stages.map((s) => [s.name, s]))
   const outcomes = new Map<string, StageOutcome>()
   let lockWrites: Promise<void> = Promise.resolve()
-  const saveLock = async (): Promise<void> => {
-    lockWrites = lockWrites.then(async () => { await writeLock(lockFile, lock, graph.order) })
+  const saveLock = async (name: string): Promise<void> => {
+    const { lockFile, lock } = lockOf(name)
+    const order = graph.order.filter((n) => lockOf(n).lockFile === lockFile).map((n) => lockOf(n).key)
+    lockWrites = lockWrites.then(async () => { await writeLock(lockFile, lock, order) })
     await lockWrites
   }
   // what this run stores or fetches stays protected from gc until the lock naming it is written (released at the end)
@@ -85,7 +93,8 @@ export async function reproduce (c: ReproComponents, root: string, file: string,
     const failedUp = (graph.upstream.get(stage.name) ?? []).filter((u) => ['failed', 'blocked'].includes(outcomes.get(u)?.status ?? ''))
     if (failedUp.length > 0) return emit({ stage: stage.name, status: 'blocked', reasons: [`upstream failed: ${failedUp.join(', ')}`] })
     if (stage.frozen) return emit({ stage: stage.name, status: 'frozen', reasons: [] })
-    const state = await stageState(c.store, root, stage, lock.stages[stage.name], options.signal)
+    const own = lockOf(stage.name)
+    const state = await stageState(c.store, root, stage, own.lock.stages[own.key], options.signal)
     if (options.dry === true) return emit(await dryPlacement(c.remote, stage, dryOutcome(stage, state, graph, outcomes, options.force === true), options))
     const missingDep = state.reasons.find((r) => r.startsWith('dep missing'))
     if (missingDep != null) return emit({ stage: stage.name, status: 'failed', reasons: [missingDep] })
@@ -94,16 +103,16 @@ export async function reproduce (c: ReproComponents, root: string, file: string,
     if (options.force !== true && options.runCache !== false && !stage.alwaysChanged) {
       const restored = await restore(c, root, stage, state, protect, options.signal)
       if (restored != null) {
-        lock.stages[stage.name] = entry(stage, state, restored.entry.outs, restored.entry.ranOn)
-        await saveLock()
+        own.lock.stages[own.key] = entry(stage, state, restored.entry.outs, restored.entry.ranOn)
+        await saveLock(stage.name)
         return emit({ stage: stage.name, status: 'restored', reasons, from: restored.from })
       }
     }
     options.onEvent?.({ name: 'pipeline:stage', detail: { stage: stage.name, status: 'running', reasons } })
     const result = await execute(c, root, stage, state, options, protect)
     if (result.failed != null) return emit({ stage: stage.name, status: 'failed', reasons: [result.failed], stderrTail: result.stderrTail })
-    lock.stages[stage.name] = entry(stage, state, result.outs, result.ranOn ?? c.peerId)
-    await saveLock()
+    own.lock.stages[own.key] = entry(stage, state, result.outs, result.ranOn ?? c.peerId)
+    await saveLock(stage.name)
     // a peer's result is kept as it signed it (teammates may get it relayed); our own run is signed here
     if (result.signed != null) await c.runCache.put(state.key, result.signed)
     else await c.runCache.putOwn(state.key, result.outs.filter((o) => stage.outs.find((x) => rootPath(stage, x.path) === o.path)?.cache !== false))

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { dirname, join, normalize } from 'node:path'
+import { basename, dirname, join, normalize, relative, sep } from 'node:path'
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml'
 import { PipelineError } from './errors.js'
 import { ExpansionBudget, foreachCount, matrixCount } from './expansion.js'
@@ -49,6 +49,8 @@ export interface Stage {
   runOn?: string
   /** Line of the stage in its file, for errors. */
   line: number
+  /** The pipeline file it comes from, set when a project has several (errors then name it). */
+  file?: string
 }
 
 /** A parsed pipeline file. */
@@ -111,15 +113,15 @@ function merge (into: Context, from: Record<string, unknown>): Context {
   return into
 }
 
-/** `vars:` entries: files (`params.json`, `conf.yaml:key1,key2`) or inline mappings. */
-function loadVars (vars: unknown, dir: string, where: string): Context {
+/** `vars:` entries: files (`params.json`, `conf.yaml:key1,key2`) or inline mappings; files are relative to `dir` and must stay inside `inside`. */
+function loadVars (vars: unknown, dir: string, where: string, inside = dir): Context {
   const ctx: Context = {}
   if (vars == null) return ctx
   if (!Array.isArray(vars)) throw new PipelineError(`${where}: 'vars' must be a list of files or mappings`)
   for (const entry of vars) {
     if (typeof entry === 'string') {
       const [name, keys] = entry.split(':')
-      const values = readParamsFile(join(dir, name), dir)
+      const values = readParamsFile(join(dir, name), inside)
       if (!existsSync(join(dir, name))) throw new PipelineError(`${where}: vars file '${name}' does not exist`)
       merge(ctx, keys == null ? values : Object.fromEntries(keys.split(',').map((k) => [k, values[k]])))
     } else if (entry != null && typeof entry === 'object' && !Array.isArray(entry)) {
@@ -131,6 +133,18 @@ function loadVars (vars: unknown, dir: string, where: string): Context {
   return ctx
 }
 
+/** Options of {@link loadPipeline}. */
+export interface LoadOptions {
+  /**
+   * The project root, for a pipeline file that may sit in a subfolder of
+   * it. As in DVC, such a file's stages are named `sub/dvc.yaml:stage`,
+   * their `wdir` defaults to the file's folder (so `Stage.wdir` stays
+   * relative to the project root) and their paths may reach above that
+   * folder, but not out of the project. Absent: the file is a project root's.
+   */
+  root?: string
+}
+
 /**
  * Reads and expands a pipeline file: `vars` and params.yaml into the context,
  * `foreach`/`do` and `matrix` into one stage each with DVC's names
@@ -138,10 +152,16 @@ function loadVars (vars: unknown, dir: string, where: string): Context {
  * line and stage. The file is at most `MAX_PIPELINE_FILE_BYTES` and expands
  * to at most `MAX_STAGES` stages, counted before expanding.
  */
-export function loadPipeline (file: string): Pipeline {
+export function loadPipeline (file: string, options: LoadOptions = {}): Pipeline {
+  const dir = dirname(file)
+  // the folder of the file relative to the project root, '/'-separated; '' at the root
+  const prefix = options.root == null ? '' : relative(options.root, dir).split(sep).join('/')
+  if (prefix.startsWith('..')) throw new PipelineError(`${file}: not inside the project ${options.root ?? ''}`)
+  const inside = prefix === '' ? dir : options.root as string
+  const address = (name: string): string => prefix === '' ? name : `${prefix}/${basename(file)}:${name}`
   const text = (() => {
     try {
-      return readPipelineText(file, dirname(file))
+      return readPipelineText(file, inside)
     } catch (err) {
       if (err instanceof PipelineError) throw err
       throw new PipelineError(`cannot read ${file}: ${(err as Error).message}`)
@@ -150,19 +170,18 @@ export function loadPipeline (file: string): Pipeline {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false })
   if (doc.errors.length > 0) throw new PipelineError(`${file}:${doc.errors[0].linePos?.[0].line ?? 1}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
-  const dir = dirname(file)
   const top = doc.toJS() as Record<string, unknown> | null
   if (top == null) return { file, stages: [], metrics: [], params: [], plots: [] }
   if (typeof top !== 'object' || Array.isArray(top)) throw new PipelineError(`${file}:1: expected a mapping with 'stages'`)
   for (const key of Object.keys(top)) {
     if (!TOP_KEYS.includes(key)) throw new PipelineError(`${file}:${lineOf(doc, lines, [key])}: unknown top-level key '${key}' (known: ${TOP_KEYS.join(', ')})`)
   }
-  const global = merge(readParamsFile(join(dir, 'params.yaml'), dir), loadVars(top.vars, dir, `${file}:${lineOf(doc, lines, ['vars'])}`))
+  const global = merge(readParamsFile(join(dir, 'params.yaml'), inside), loadVars(top.vars, dir, `${file}:${lineOf(doc, lines, ['vars'])}`, inside))
   const stagesRaw = top.stages ?? {}
   if (typeof stagesRaw !== 'object' || Array.isArray(stagesRaw)) throw new PipelineError(`${file}:${lineOf(doc, lines, ['stages'])}: 'stages' must be a mapping of stage names to stages`)
   const stages: Stage[] = []
   const budget = new ExpansionBudget()
-  const parsing = readParsingConfig(dir)
+  const parsing = readParsingConfig(options.root ?? dir)
   for (const [name, raw] of Object.entries(stagesRaw as Record<string, unknown>)) {
     const line = lineOf(doc, lines, ['stages', name])
     const where = `${file}:${line}: stage '${name}'`
@@ -172,9 +191,9 @@ export function loadPipeline (file: string): Pipeline {
     for (const key of Object.keys(def)) {
       if (!STAGE_KEYS.includes(key)) throw new PipelineError(`${file}:${lineOf(doc, lines, ['stages', name, key])}: stage '${name}': unknown key '${key}'`)
     }
-    const ctx = merge({ ...global }, loadVars(def.vars, dir, where))
+    const ctx = merge({ ...global }, loadVars(def.vars, dir, where, inside))
     for (const [suffix, extra, body] of expand(name, def, ctx, where, budget)) {
-      stages.push(buildStage(suffix == null ? name : `${name}@${suffix}`, body, merge({ ...ctx }, extra), line, file, budget, parsing))
+      stages.push(buildStage(address(suffix == null ? name : `${name}@${suffix}`), body, merge({ ...ctx }, extra), line, file, budget, parsing, prefix))
     }
   }
   const seen = new Set<string>()
@@ -182,7 +201,7 @@ export function loadPipeline (file: string): Pipeline {
     if (seen.has(s.name)) throw new PipelineError(`${file}:${s.line}: stage '${s.name}' is defined twice`)
     seen.add(s.name)
   }
-  return { file, stages, ...topLists(top, global, file, budget, (key) => lineOf(doc, lines, [key])) }
+  return { file, stages, ...topLists(top, global, file, budget, (key) => lineOf(doc, lines, [key]), prefix) }
 }
 
 /**
@@ -190,7 +209,7 @@ export function loadPipeline (file: string): Pipeline {
  * global context as DVC does; each entry a path (or, for plots, a mapping
  * whose one key is a path or plot id). Paths must stay inside the project.
  */
-function topLists (top: Record<string, unknown>, ctx: Context, file: string, budget: ExpansionBudget, lineOfKey: (key: string) => number): Pick<Pipeline, 'metrics' | 'params' | 'plots'> {
+function topLists (top: Record<string, unknown>, ctx: Context, file: string, budget: ExpansionBudget, lineOfKey: (key: string) => number, prefix: string): Pick<Pipeline, 'metrics' | 'params' | 'plots'> {
   const out: Pick<Pipeline, 'metrics' | 'params' | 'plots'> = { metrics: [], params: [], plots: [] }
   for (const key of ['metrics', 'params', 'plots'] as const) {
     if (top[key] == null) continue
@@ -202,7 +221,7 @@ function topLists (top: Record<string, unknown>, ctx: Context, file: string, bud
       // a plot may carry its options (`- path: {x: ..}`); metrics and params files are plain paths
       const path = typeof entry === 'string' ? entry : key === 'plots' && isMapping && Object.keys(entry).length === 1 ? Object.keys(entry)[0] : undefined
       if (path == null || path === '') throw new PipelineError(`${where}: each entry must be a path${key === 'plots' ? ' or a mapping of one path to its options' : ''}`)
-      if (path.startsWith('/') || normalize(path).split('/')[0] === '..') throw new PipelineError(`${where}: path '${path}' must stay inside the project`)
+      if (path.startsWith('/') || normalize(join(prefix, path)).split('/')[0] === '..') throw new PipelineError(`${where}: path '${path}' must stay inside the project`)
       out[key].push(path)
     }
   }
@@ -340,13 +359,12 @@ function mlpSettings (body: Record<string, unknown>, where: string): Record<stri
   return { ...body, ...Object.fromEntries(Object.entries(m).filter(([, v]) => v != null)) }
 }
 
-function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Context, line: number, file: string, budget: ExpansionBudget, parsing: ParsingConfig): Stage {
+function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Context, line: number, file: string, budget: ExpansionBudget, parsing: ParsingConfig, prefix: string): Stage {
   const where = `${file}:${line}: stage '${name}'`
   const body = mlpSettings(interpolate(rawBody, ctx, where, budget, { parsing }) as Record<string, unknown>, where)
   const cmd = typeof body.cmd === 'string' ? [body.cmd] : Array.isArray(body.cmd) ? body.cmd.map(String) : undefined
   if (cmd == null || cmd.length === 0 || cmd.some((c) => c.trim() === '')) throw new PipelineError(`${where}: 'cmd' is required (a command or a list of commands)`)
-  const wdir = typeof body.wdir === 'string' ? body.wdir : '.'
-  if (wdir.startsWith('/') || wdir.split('/').includes('..')) throw new PipelineError(`${where}: 'wdir' must stay inside the project`)
+  const wdir = stageWdir(typeof body.wdir === 'string' ? body.wdir : '.', prefix, where)
   let resources: Resources | undefined
   if (body.resources != null) {
     const r = body.resources as Record<string, unknown>
@@ -380,4 +398,19 @@ function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Contex
     runOn: body.run_on as string | undefined,
     line
   }
+}
+
+/**
+ * A stage's `wdir` relative to the project root. In a subfolder's file it
+ * is relative to that folder (DVC's default is the folder itself) and may
+ * climb above it with `..`, but never out of the project.
+ */
+function stageWdir (own: string, prefix: string, where: string): string {
+  if (prefix === '') {
+    if (own.startsWith('/') || own.split('/').includes('..')) throw new PipelineError(`${where}: 'wdir' must stay inside the project`)
+    return own
+  }
+  const wdir = normalize(join(prefix, own)).replace(/\/$/, '')
+  if (own.startsWith('/') || wdir.split('/')[0] === '..') throw new PipelineError(`${where}: 'wdir' must stay inside the project`)
+  return wdir
 }

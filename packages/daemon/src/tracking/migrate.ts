@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { existsSync, lstatSync } from 'node:fs'
 import { copyFile, mkdir, readdir, rename, rm } from 'node:fs/promises'
-import { basename, dirname, join, normalize, relative } from 'node:path'
+import { basename, dirname, join, normalize, relative, sep } from 'node:path'
 import { PathError, type MigratedOut, type MigrateProblem, type MigrateResult, type MigratedStage } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import { isDeepStrictEqual } from 'node:util'
@@ -11,9 +11,10 @@ import { relativePathProblem } from '../store/path-rules.js'
 import { checkInsideProject } from '../pipeline/contained.js'
 import { readPipelineText } from '../pipeline/file-size.js'
 import { buildGraph, rootPath } from '../pipeline/graph.js'
-import { lockPathFor, readLock, writeLock, type LockEntry, type LockedPath } from '../pipeline/lock.js'
+import { readLock, writeLock, type LockEntry, type LockFile, type LockedPath } from '../pipeline/lock.js'
+import { loadProjectPipeline, type PipelineUnit } from '../pipeline/project-pipeline.js'
 import { stageParams } from '../pipeline/params.js'
-import { loadPipeline, pipelineFile, type Stage } from '../pipeline/schema.js'
+import type { Stage } from '../pipeline/schema.js'
 import { stageState, storePath } from '../pipeline/state.js'
 import { dirMd5, dvcCachePath, dvcFileMd5, parseDvcFile, parseDvcLock, readDirManifest, type DirEntry, type DvcOut } from './dvc-files.js'
 import { ignoreInGit } from './gitignore.js'
@@ -236,32 +237,47 @@ async function lockProblem (run: Run, stage: Stage, entry: ReturnType<typeof par
   return undefined
 }
 
-/** Migrates the stages of the root `dvc.yaml` whose `dvc.lock` entries are up to date into mlp.lock. */
+/**
+ * Migrates the stages of every `dvc.yaml` mlp reads (the root's and those
+ * git tracks in subfolders, see `loadProjectPipeline`) whose `dvc.lock`
+ * entries, beside each file, are up to date into the `mlp.lock` beside it.
+ * The files form one graph: a subfolder's stage may depend on the root's out.
+ */
 async function migrateLock (run: Run): Promise<void> {
-  const file = pipelineFile(run.root)
-  const dvcLock = join(run.root, 'dvc.lock')
-  if (file == null || !existsSync(dvcLock)) return
-  if (basename(file) !== 'dvc.yaml') {
-    run.problems.push({ path: 'dvc.lock', source: 'dvc.lock', reason: `${basename(file)} is the pipeline mlp reads here, not dvc.yaml: dvc.lock does not describe it` })
-    return
+  const project = loadProjectPipeline(run.root)
+  if (project == null) return
+  // each file's dvc.lock, keyed by stage name inside that file; absent lock: nothing to migrate for it
+  const dvcLocks = new Map<string, { rel: string, entries: ReturnType<typeof parseDvcLock> }>()
+  for (const unit of project.units) {
+    const dvcLock = join(dirname(unit.file), 'dvc.lock')
+    if (!existsSync(dvcLock)) continue
+    const rel = relative(run.root, dvcLock).split(sep).join('/')
+    if (basename(unit.file) !== 'dvc.yaml') {
+      run.problems.push({ path: rel, source: rel, reason: `${basename(unit.file)} is the pipeline mlp reads here, not dvc.yaml: dvc.lock does not describe it` })
+      continue
+    }
+    // size-bounded, and refused behind a symlink out of the project, like every pipeline file
+    const entries = parseDvcLock(readPipelineText(dvcLock, run.root), rel)
+    dvcLocks.set(unit.file, { rel, entries })
+    const names = new Set(unit.pipeline.stages.map((s) => project.unitOf.get(s.name)?.local))
+    for (const name of Object.keys(entries)) {
+      if (!names.has(name)) run.problems.push({ path: name, source: rel, reason: `stage '${name}' is not in ${unit.rel}` })
+    }
   }
-  // size-bounded, and refused behind a symlink out of the project, like every pipeline file
-  const entries = parseDvcLock(readPipelineText(dvcLock, run.root), 'dvc.lock')
-  const pipeline = loadPipeline(file)
-  const graph = buildGraph(pipeline.stages, file, run.root)
-  const lockFile = lockPathFor(file)
-  const lock = readLock(lockFile)
-  let changed = false
-  const byName = new Map(pipeline.stages.map((s) => [s.name, s]))
-  for (const name of Object.keys(entries)) {
-    if (!byName.has(name)) run.problems.push({ path: name, source: 'dvc.lock', reason: `stage '${name}' is not in ${basename(file)}` })
-  }
+  if (dvcLocks.size === 0) return
+  const graph = buildGraph(project.stages, project.file, run.root)
+  const locks = new Map(project.units.map((u) => [u.file, readLock(u.lockFile)]))
+  const changed = new Set<PipelineUnit>()
+  const byName = new Map(project.stages.map((s) => [s.name, s]))
   // upstream first: a stage's deps are its upstream's outs, restored before they are checked
   for (const name of graph.order) {
     const stage = byName.get(name) as Stage
-    const entry = entries[name]
-    if (entry == null) continue
-    const source = `dvc.lock:${name}`
+    const { unit, local } = project.unitOf.get(name) as { unit: PipelineUnit, local: string }
+    const dvc = dvcLocks.get(unit.file)
+    const entry = dvc?.entries[local]
+    if (dvc == null || entry == null) continue
+    const lock = locks.get(unit.file) as LockFile
+    const source = `${dvc.rel}:${local}`
     let failed = false
     for (const o of entry.outs) {
       const rel = rootPath(stage, o.path)
@@ -291,15 +307,18 @@ async function migrateLock (run: Run): Promise<void> {
       if (o.cache) await ignoreInGit(join(run.root, rel))
     }
     const next: LockEntry = { cmd: stage.cmd.length === 1 ? stage.cmd[0] : stage.cmd, deps: state.deps, params: state.params, outs }
-    const prev = lock.stages[name]
+    const prev = lock.stages[local]
     const same = prev != null && isDeepStrictEqual({ cmd: prev.cmd, deps: prev.deps, params: prev.params, outs: prev.outs }, next)
     if (!same) {
-      lock.stages[name] = { ...next, ...(prev?.ran_on != null ? { ran_on: prev.ran_on } : {}) }
-      changed = true
+      lock.stages[local] = { ...next, ...(prev?.ran_on != null ? { ran_on: prev.ran_on } : {}) }
+      changed.add(unit)
     }
     run.stages.push({ stage: name, state: same ? 'unchanged' : 'written' })
   }
-  if (changed) await writeLock(lockFile, lock, graph.order)
+  for (const unit of changed) {
+    const order = graph.order.filter((n) => project.unitOf.get(n)?.unit === unit).map((n) => project.unitOf.get(n)?.local as string)
+    await writeLock(unit.lockFile, locks.get(unit.file) as LockFile, order)
+  }
 }
 
 /**
@@ -319,10 +338,12 @@ export async function migrateProject (store: Store, root: string, signal?: Abort
       signal?.throwIfAborted()
       await migrateDvcFile(run, f)
     }
-    for (const f of files.filter((x) => basename(x) === 'dvc.lock' && x !== 'dvc.lock')) {
-      run.problems.push({ path: f, source: f, reason: 'only the root dvc.yaml and dvc.lock are migrated for now' })
-    }
     await migrateLock(run)
+    // a dvc.lock whose dvc.yaml mlp does not read (untracked, or inside an out) is named, not silently skipped
+    const read = new Set((loadProjectPipeline(root)?.units ?? []).map((u) => join(dirname(u.rel), 'dvc.lock')))
+    for (const f of files.filter((x) => basename(x) === 'dvc.lock' && !read.has(x))) {
+      run.problems.push({ path: f, source: f, reason: 'no dvc.yaml that git tracks beside it outside an out: not migrated' })
+    }
     await store.blockstore.commit()
   } finally {
     for (const release of run.release) release()

@@ -5,13 +5,12 @@ import { BaseCommand } from '../../base-command.js'
 export default class PinsRm extends BaseCommand<typeof PinsRm> {
   static override summary = 'Drop pins; the data goes at the next gc unless a project still references it'
   static override examples = ['<%= config.bin %> pins rm bafyb4i...']
-  static override strict = false
   static override args = {
-    cids: Args.string({ description: 'pinned content ids (see `mlp pins ls`)', required: true })
+    cids: Args.string({ description: 'pinned content ids (see `mlp pins ls`)', required: true, multiple: true })
   }
 
   async run (): Promise<PinInfo[]> {
-    const removed = await this.call('pins/rm', { cids: this.argv.filter((a) => !a.startsWith('-')) })
+    const removed = await this.call('pins/rm', { cids: this.args.cids })
     for (const p of removed) this.log(`unpinned ${p.cid} (${p.reason})`)
     return removed
   }

@@ -1,14 +1,17 @@
 import { Args, Flags } from '@oclif/core'
-import { BaseCommand } from '../../base-command.js'
+import { BaseCommand, type ParsedTokens } from '../../base-command.js'
+import { oneLineMessage } from '../../one-line.js'
+import { shellLine } from '../../shell-line.js'
 
 export default class StageAdd extends BaseCommand<typeof StageAdd> {
   static override summary = 'Add a stage to mlp.yaml'
+  static override description = "The command is every word after stage add's flags. When it has flags of its own, put it after --, which ends stage add's flags (`-- python train.py --lr 0.1`); stage add's flags go before the command. Several words are shell-quoted as needed; a single word is kept as a shell line (`\"python train.py | tee log\"`)."
   static override examples = [
     '<%= config.bin %> stage add -n prepare -d data/raw -d prepare.py -o data/clean python prepare.py',
-    '<%= config.bin %> stage add -n train -d data/clean -p train.lr -o model.pt -m metrics.json --gpu 1 python train.py'
+    '<%= config.bin %> stage add -n train -d data/clean -p train.lr -o model.pt -m metrics.json --gpu 1 python train.py',
+    '<%= config.bin %> stage add -n train -d data/clean -o model.pt -- python train.py --lr 0.1 -o model.pt'
   ]
 
-  static override strict = false
   static override flags = {
     name: Flags.string({ char: 'n', description: 'stage name', required: true }),
     deps: Flags.string({ char: 'd', description: 'dependency path (repeatable)', multiple: true, multipleNonGreedy: true }),
@@ -23,11 +26,13 @@ export default class StageAdd extends BaseCommand<typeof StageAdd> {
   }
 
   static override args = {
-    command: Args.string({ description: 'the command (everything after the flags)', required: true })
+    command: Args.string({ description: 'the command: every word after the flags (after --, words starting with - too)', required: true, multiple: true })
   }
 
   async run (): Promise<{ file: string, stage: string }> {
-    const cmd = commandOf(this.argv)
+    const late = flagAfterCommand(this.tokens)
+    if (late != null) this.error(`--${late} comes after the command: put stage add's flags before it, and a command with flags of its own after -- (mlp stage add -n <name> ... -- <cmd> <its flags>)`)
+    const cmd = shellLine(this.args.command)
     const params = (this.flags.params ?? []).map((p) => p)
     const r = await this.call('stage/add', {
       cwd: process.cwd(),
@@ -51,17 +56,23 @@ export default class StageAdd extends BaseCommand<typeof StageAdd> {
     }
     return r
   }
+
+  protected override async catch (err: Error & { exitCode?: number, oclif?: { exit?: number } }): Promise<void> {
+    // `python train.py --lr 0.1` without --: oclif refuses --lr; say where a command's own flags go
+    if (err.constructor.name === 'NonExistentFlagsError') err.message = `${oneLineMessage(err) ?? err.message}; a command with flags of its own goes after -- (mlp stage add -n <name> ... -- <cmd> <its flags>)`
+    await super.catch(err)
+  }
 }
 
-/** The command: every argument after the last flag and its value. */
-function commandOf (argv: string[]): string {
-  const withValue = new Set(['-n', '--name', '-d', '--deps', '-o', '--outs', '-O', '--outs-no-cache', '-p', '--params', '-m', '--metrics', '-M', '--metrics-no-cache', '--gpu'])
-  let i = 0
-  while (i < argv.length) {
-    const a = argv[i]
-    if (withValue.has(a)) i += 2
-    else if (a.startsWith('-') && (a.includes('=') || ['-f', '--force', '--json', '--run'].includes(a))) i += 1
-    else break
-  }
-  return argv.slice(i).filter((a) => a !== '--json' && a !== '--run').join(' ')
+/**
+ * A stage add flag typed after the command's first word, but not after `--`:
+ * `python train.py -o out` would otherwise give the stage an out silently
+ * and drop `-o out` from the command. Only `--json`, which says how mlp
+ * answers and which scripts append to any command line, may follow.
+ */
+function flagAfterCommand (tokens: ParsedTokens): string | undefined {
+  const start = tokens.findIndex((t) => t.type === 'arg')
+  if (start === -1) return undefined
+  const late = tokens.slice(start).find((t) => t.type === 'flag' && t.flag !== 'json')
+  return late?.type === 'flag' ? late.flag : undefined
 }

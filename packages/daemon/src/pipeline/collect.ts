@@ -1,0 +1,95 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { PipelineError } from './errors.js'
+
+/** Names of pipeline files, in the order one folder's is chosen: mlp.yaml wins over dvc.yaml (they would share one mlp.lock). */
+export const PIPELINE_NAMES = ['mlp.yaml', 'dvc.yaml']
+
+/** Most pipeline files one project may have: each is read on every `status`. */
+export const MAX_PIPELINE_FILES = 1000
+
+/** Proper ancestors of a `/`-separated relative path: `a`, `a/b` for `a/b/c`. */
+export function ancestorsOf (path: string): string[] {
+  const out: string[] = []
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) out.push(path.slice(0, i))
+  return out
+}
+
+/**
+ * The pipeline files git knows below `root` (tracked or staged), relative
+ * to it with `/`; undefined when `root` is not in a git repository (or git
+ * cannot be run). Untracked and ignored files are never listed: a folder
+ * pulled from a peer, or written by a stage, is not code.
+ */
+function gitListed (root: string): string[] | undefined {
+  let stdout: string
+  try {
+    stdout = execFileSync('git', ['-C', root, 'ls-files', '-z', '--cached', '--', ...PIPELINE_NAMES.map((n) => `:(glob)**/${n}`)], {
+      encoding: 'utf8',
+      maxBuffer: 64 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' }
+    })
+  } catch {
+    return undefined
+  }
+  return [...new Set(stdout.split('\0').filter((f) => f !== ''))]
+}
+
+/**
+ * Candidate pipeline files of the project at `root`, relative to it, the
+ * root's first, then shallower folders before deeper ones. The root's file
+ * is always a candidate (tracked or not: a new project's pipeline is not
+ * committed yet); other folders' files only when git tracks or stages them.
+ * Outside a git repository only the root's file is read: nothing then tells
+ * code from data. One file per folder: mlp.yaml, else dvc.yaml. The caller
+ * still drops those inside outs ({@link insideOuts}).
+ */
+export function candidateFiles (root: string): string[] {
+  const rootFile = PIPELINE_NAMES.find((n) => existsSync(join(root, n)))
+  const listed = gitListed(root) ?? []
+  const byFolder = new Map<string, string>()
+  for (const f of listed) {
+    const slash = f.lastIndexOf('/')
+    if (slash < 0) continue
+    const folder = f.slice(0, slash)
+    const name = f.slice(slash + 1)
+    // a tracked file deleted from the workspace is not read
+    if (!existsSync(join(root, f))) continue
+    const prev = byFolder.get(folder)
+    if (prev == null || PIPELINE_NAMES.indexOf(name) < PIPELINE_NAMES.indexOf(prev.slice(slash + 1))) byFolder.set(folder, f)
+  }
+  const subs = [...byFolder.values()].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0))
+  if (subs.length + 1 > MAX_PIPELINE_FILES) throw new PipelineError(`${root}: git tracks ${subs.length + 1} pipeline files; mlp reads at most ${MAX_PIPELINE_FILES}`)
+  return [...(rootFile == null ? [] : [rootFile]), ...subs]
+}
+
+function depth (path: string): number {
+  return path.split('/').length
+}
+
+/**
+ * Why a pipeline file at `rel` must not be read, or undefined: it lies in
+ * (or is) an out of a stage read so far (`outs`: project-relative paths), or
+ * in a folder a `.mlp` or `.dvc` pointer file tracks. Such a file is data
+ * that came from a run or a peer, whatever git says of it.
+ */
+export function insideOuts (root: string, rel: string, outs: Set<string>): string | undefined {
+  for (const a of [...ancestorsOf(rel), rel]) {
+    if (outs.has(a)) return `it is inside the out '${a}'`
+    if (a !== rel && (existsSync(join(root, `${a}.mlp`)) || existsSync(join(root, `${a}.dvc`)))) return `'${a}' is tracked by a pointer file`
+  }
+  return undefined
+}
+
+/**
+ * The lock files (`mlp.lock` beside each candidate pipeline file) that
+ * exist, absolute, the root's first: what gc reads for the workspace's
+ * stage outs. Nothing is parsed, and files in outs are not dropped: for gc,
+ * keeping a root too many is safe, and an invalid pipeline file must not
+ * stop it.
+ */
+export function candidateLockFiles (root: string): string[] {
+  return [...new Set(candidateFiles(root).map((f) => join(root, dirname(f), 'mlp.lock')))].filter((f) => existsSync(f))
+}

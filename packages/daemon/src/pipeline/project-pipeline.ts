@@ -1,0 +1,110 @@
+import { join, relative, resolve, sep } from 'node:path'
+import { PipelineFileError } from '@mlp/proto'
+import { candidateFiles, insideOuts } from './collect.js'
+import { PipelineError } from './errors.js'
+import { MAX_STAGES } from './expansion.js'
+import { rootPath } from './graph.js'
+import { lockPathFor } from './lock.js'
+import { loadPipeline, type Pipeline, type Stage } from './schema.js'
+
+/** One pipeline file of a project, loaded. */
+export interface PipelineUnit {
+  /** Absolute path of the file. */
+  file: string
+  /** Its path relative to the project root, `/`-separated (`dvc.yaml`, `train/dvc.yaml`). */
+  rel: string
+  /** Its lock file, beside it (`train/mlp.lock`), as DVC keeps a dvc.lock beside each dvc.yaml. */
+  lockFile: string
+  pipeline: Pipeline
+}
+
+/**
+ * All pipeline files of a project, forming one DAG. Stage names are DVC's
+ * addresses: `stage` in the root file, `sub/dvc.yaml:stage` in others.
+ */
+export interface ProjectPipeline {
+  units: PipelineUnit[]
+  /** Every stage of every file, in file order. */
+  stages: Stage[]
+  /** The root file when there is one, else the first: where whole-pipeline errors point. */
+  file: string
+  /** Which file each stage (by address) comes from, and its name inside that file (its key in the file's lock). */
+  unitOf: Map<string, { unit: PipelineUnit, local: string }>
+}
+
+/** A stage's name inside its own file: the address without `sub/dvc.yaml:`. */
+function localName (address: string): string {
+  const colon = address.lastIndexOf(':')
+  return colon < 0 ? address : address.slice(colon + 1)
+}
+
+/** Project-relative paths of the outs of `stages`. */
+function outsOf (stages: Stage[]): string[] {
+  return stages.flatMap((s) => s.outs.map((o) => rootPath(s, o.path)))
+}
+
+/**
+ * Reads every pipeline file of the project at `root` as DVC does: the root's
+ * and those git tracks in subfolders, never one inside a stage's out or a
+ * pointer-tracked folder (checked before the file is parsed, so a dataset
+ * that carries a dvc.yaml is never read as code); see {@link candidateFiles}.
+ * Undefined when the project has none. With one file this is exactly
+ * `loadPipeline(file)`. The stages of all files together are at most
+ * {@link MAX_STAGES}.
+ */
+export function loadProjectPipeline (root: string): ProjectPipeline | undefined {
+  const candidates = candidateFiles(root)
+  if (candidates.length === 0) return undefined
+  let units: PipelineUnit[] = []
+  const outs = new Set<string>()
+  let count = 0
+  for (const rel of candidates) {
+    // the root's own file is always read; a subfolder's only when no out read so far holds it
+    if (rel.includes('/') && insideOuts(root, rel, outs) != null) continue
+    const file = join(root, rel)
+    const pipeline = rel.includes('/') ? loadPipeline(file, { root }) : loadPipeline(file)
+    count += pipeline.stages.length
+    if (count > MAX_STAGES) throw new PipelineError(`${file}: the project's pipeline files expand to over ${MAX_STAGES} stages; mlp allows at most ${MAX_STAGES} stages per pipeline`)
+    for (const o of outsOf(pipeline.stages)) outs.add(o)
+    units.push({ file, rel, lockFile: lockPathFor(file), pipeline })
+  }
+  // a file sorted before the stage whose out holds it (a deeper file's `wdir: ..`) is dropped now; each pass drops one at least
+  for (let pass = 0; pass < units.length; pass++) {
+    const kept = units.filter((u) => !u.rel.includes('/') || insideOuts(root, u.rel, new Set(units.filter((x) => x !== u).flatMap((x) => outsOf(x.pipeline.stages)))) == null)
+    if (kept.length === units.length) break
+    units = kept
+  }
+  const unitOf = new Map<string, { unit: PipelineUnit, local: string }>()
+  const stages: Stage[] = []
+  for (const unit of units) {
+    for (const s of unit.pipeline.stages) {
+      // errors about a stage name its own file once there are several
+      if (units.length > 1) s.file = unit.file
+      unitOf.set(s.name, { unit, local: localName(s.name) })
+      stages.push(s)
+    }
+  }
+  return { units, stages, file: units[0].file, unitOf }
+}
+
+/** {@link loadProjectPipeline}, or a {@link PipelineFileError} that says how to make a pipeline. */
+export function requireProjectPipeline (root: string): ProjectPipeline {
+  const p = loadProjectPipeline(root)
+  if (p == null) throw new PipelineFileError(`no mlp.yaml or dvc.yaml in ${root}: add a stage with \`mlp stage add\``)
+  return p
+}
+
+/**
+ * A target as the user typed it in `cwd`, with its pipeline file part made
+ * relative to the project root, as DVC reads `dvc.yaml:stage` from a
+ * subfolder (that folder's file). A plain stage name is left as it is.
+ */
+export function targetFromCwd (root: string, cwd: string, target: string): string {
+  const colon = target.lastIndexOf(':')
+  const filePart = colon < 0 ? target : target.slice(0, colon)
+  if (!/(^|\/)(dvc|mlp)\.yaml$/.test(filePart)) return target
+  const rel = relative(root, resolve(cwd, filePart)).split(sep).join('/')
+  // outside the project: left for the stage lookup to refuse by its name
+  if (rel.startsWith('..')) return target
+  return colon < 0 ? rel : `${rel}:${target.slice(colon + 1)}`
+}

@@ -1,0 +1,148 @@
+import { execFileSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { mlp, mlpJson, tempDir } from './helpers/cli.js'
+import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
+import { newProject } from './helpers/project.js'
+import { runs } from './helpers/pipeline.js'
+
+const pool = new DaemonPool()
+let d: TestDaemon
+beforeAll(async () => { d = await pool.start() })
+afterAll(async () => { await pool.cleanup() })
+
+interface Outcome { stage: string, status: string, reasons: string[] }
+const statuses = (o: Outcome[]): Record<string, string> => Object.fromEntries(o.map((x) => [x.stage, x.status]))
+const git = (cwd: string, ...args: string[]): string => execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { cwd, encoding: 'utf8' })
+const md5 = (b: string): string => createHash('md5').update(b).digest('hex')
+
+/** Writes a file, making its folders. */
+function put (root: string, rel: string, data: string): void {
+  mkdirSync(dirname(join(root, rel)), { recursive: true })
+  writeFileSync(join(root, rel), data)
+}
+
+const PREPARE = 'mkdir -p data && cp raw.txt data/prepared.txt && echo prepare >> runs.log'
+// runs in train/ (its file's folder): its paths are relative to it
+const FIT = 'cat ../data/prepared.txt params.yaml > model.txt && echo fit >> ../runs.log'
+/** A pipeline file whose stage would leave a marker at the project root if it ever ran. */
+const EVIL = 'stages:\n  evil:\n    cmd: touch ../pwned && echo evil >> ../runs.log\n'
+
+describe('several pipeline files', () => {
+  it('form one DAG run from a subfolder, addressed as DVC does; files in outs or untracked folders are never run', async () => {
+    const proj = await newProject(d.home)
+    put(proj, '.gitignore', '/runs.log\n')
+    put(proj, 'raw.txt', 'rows\n')
+    put(proj, 'dvc.yaml', `stages:\n  prepare:\n    cmd: ${PREPARE}\n    deps: [raw.txt]\n    outs: [data/prepared.txt]\n`)
+    put(proj, 'train/dvc.yaml', `stages:\n  fit:\n    cmd: ${FIT}\n    deps: [../data/prepared.txt]\n    params: [lr]\n    outs: [model.txt]\n`)
+    put(proj, 'train/params.yaml', 'lr: 0.1\n')
+    git(proj, 'add', '-A')
+    git(proj, 'commit', '-q', '-m', 'two pipeline files')
+    const train = join(proj, 'train')
+
+    // from the subfolder: both files, the root's stage first
+    const first = await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: train })
+    expect(first.map((o) => [o.stage, o.status])).toEqual([['prepare', 'ran'], ['train/dvc.yaml:fit', 'ran']])
+    expect(runs(proj)).toEqual(['prepare', 'fit'])
+    expect(readFileSync(join(train, 'model.txt'), 'utf8')).toBe('rows\nlr: 0.1\n')
+    // one lock beside each pipeline file, keyed by the stage's name in that file
+    expect(readFileSync(join(proj, 'mlp.lock'), 'utf8')).toMatch(/^ {2}prepare:/m)
+    expect(readFileSync(join(train, 'mlp.lock'), 'utf8')).toMatch(/^ {2}fit:/m)
+    expect(readFileSync(join(proj, 'mlp.lock'), 'utf8')).not.toContain('fit')
+
+    // nothing changed: nothing runs
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: train }))).toEqual({ prepare: 'skipped', 'train/dvc.yaml:fit': 'skipped' })
+    expect(runs(proj)).toHaveLength(2)
+    expect((await mlpJson(d.home, ['status'], { cwd: train })).stages).toEqual([])
+    const dag = await mlpJson(d.home, ['dag'], { cwd: train })
+    expect(dag.stages.map((s: { name: string }) => s.name)).toEqual(['prepare', 'train/dvc.yaml:fit'])
+    expect(dag.edges).toEqual([['prepare', 'train/dvc.yaml:fit']])
+
+    // the subfolder's params file: exactly its stage reruns
+    writeFileSync(join(train, 'params.yaml'), 'lr: 0.2\n')
+    const st = await mlpJson(d.home, ['status'], { cwd: proj })
+    expect(st.stages).toEqual([{ stage: 'train/dvc.yaml:fit', reasons: ['param changed: lr'] }])
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: proj }))).toEqual({ prepare: 'skipped', 'train/dvc.yaml:fit': 'ran' })
+    expect(runs(proj)).toEqual(['prepare', 'fit', 'fit'])
+    // `dvc.yaml:fit` typed in train/ is that folder's file, as in DVC
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro', '-s', '-f', 'dvc.yaml:fit'], { cwd: train }))).toEqual({ 'train/dvc.yaml:fit': 'ran' })
+    expect(runs(proj)).toEqual(['prepare', 'fit', 'fit', 'fit'])
+
+    // a stage's out folder that holds a dvc.yaml (as a dataset from a peer may), even force-added to git, and an untracked folder's
+    put(proj, 'evil.txt', EVIL)
+    writeFileSync(join(proj, 'dvc.yaml'), readFileSync(join(proj, 'dvc.yaml'), 'utf8') + '  fetch:\n    cmd: mkdir -p vendor && cp evil.txt vendor/dvc.yaml\n    deps: [evil.txt]\n    outs: [vendor]\n')
+    put(proj, 'extra/dvc.yaml', EVIL)
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: proj }))).toEqual({ prepare: 'skipped', 'train/dvc.yaml:fit': 'skipped', fetch: 'ran' })
+    expect(readFileSync(join(proj, 'vendor', 'dvc.yaml'), 'utf8')).toBe(EVIL)
+    git(proj, 'add', '-f', 'vendor/dvc.yaml')
+    const quiet = await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: proj })
+    expect(quiet.map((o) => o.stage)).toEqual(['prepare', 'fetch', 'train/dvc.yaml:fit'])
+    expect((await mlpJson(d.home, ['dag'], { cwd: proj })).stages.map((s: { name: string }) => s.name)).toEqual(['prepare', 'fetch', 'train/dvc.yaml:fit'])
+    expect(existsSync(join(proj, 'pwned'))).toBe(false)
+    expect(runs(proj)).not.toContain('evil')
+
+    // positive control: the same file committed to git outside any out is code, and runs
+    put(proj, 'tools/dvc.yaml', EVIL)
+    git(proj, 'add', 'tools/dvc.yaml')
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: proj }))).toMatchObject({ 'tools/dvc.yaml:evil': 'ran' })
+    expect(existsSync(join(proj, 'pwned'))).toBe(true)
+    expect(runs(proj).filter((r) => r === 'evil')).toHaveLength(1)
+  })
+
+  it('refuses two files writing the same out in one line naming both stages, and runs nothing', async () => {
+    const proj = await newProject(d.home)
+    put(proj, 'dvc.yaml', 'stages:\n  a:\n    cmd: echo a > out.txt && touch ran-a\n    outs: [out.txt]\n')
+    put(proj, 'sub/dvc.yaml', 'stages:\n  b:\n    cmd: echo b > ../out.txt\n    outs: [../out.txt]\n')
+    git(proj, 'add', '-A')
+    const r = await mlp(d.home, ['repro'], { cwd: proj })
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/stage 'sub\/dvc\.yaml:b': out 'out\.txt' is also an out of stage 'a' \(.*dvc\.yaml:2\)/)
+    expect(existsSync(join(proj, 'ran-a'))).toBe(false)
+    // positive control: the other file's stage writing its own out loads and runs
+    put(proj, 'sub/dvc.yaml', 'stages:\n  b:\n    cmd: echo b > b.txt\n    outs: [b.txt]\n')
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: proj }))).toEqual({ a: 'ran', 'sub/dvc.yaml:b': 'ran' })
+  })
+
+  it('migrates the dvc.lock beside every dvc.yaml: nothing reruns, a param reruns exactly its stage', async () => {
+    const root = await tempDir('mlp-dvc-multi-')
+    git(root, 'init', '-q')
+    put(root, '.dvc/config', '')
+    put(root, '.dvc/.gitignore', '/config.local\n/tmp\n/cache\n')
+    put(root, '.gitignore', '/runs.log\n/data\n')
+    put(root, 'eval/.gitignore', '/score.txt\n')
+    const raw = 'rows\n'
+    put(root, 'raw.txt', raw)
+    const score = raw + 'lr: 0.1\n'
+    put(root, 'dvc.yaml', `stages:\n  prepare:\n    cmd: ${PREPARE}\n    deps: [raw.txt]\n    outs: [data/prepared.txt]\n`)
+    const SCORE = 'cat ../data/prepared.txt params.yaml > score.txt && echo score >> ../runs.log'
+    put(root, 'eval/dvc.yaml', `stages:\n  score:\n    cmd: ${SCORE}\n    deps: [../data/prepared.txt]\n    params: [lr]\n    outs: [score.txt]\n`)
+    put(root, 'eval/params.yaml', 'lr: 0.1\n')
+    const entry = (path: string, data: string): string => `    - path: ${path}\n      hash: md5\n      md5: ${md5(data)}\n      size: ${data.length}\n`
+    put(root, 'dvc.lock', `schema: '2.0'\nstages:\n  prepare:\n    cmd: ${PREPARE}\n    deps:\n${entry('raw.txt', raw)}    outs:\n${entry('data/prepared.txt', raw)}`)
+    // DVC writes a subfolder's lock paths relative to that folder, its params file by its name there
+    put(root, 'eval/dvc.lock', `schema: '2.0'\nstages:\n  score:\n    cmd: ${SCORE}\n    deps:\n${entry('../data/prepared.txt', raw)}    params:\n      params.yaml:\n        lr: 0.1\n    outs:\n${entry('score.txt', score)}`)
+    // the root's out only in DVC's cache, the subfolder's in the workspace
+    put(root, `.dvc/cache/files/md5/${md5(raw).slice(0, 2)}/${md5(raw).slice(2)}`, raw)
+    put(root, 'eval/score.txt', score)
+    git(root, 'add', '-A')
+    git(root, 'commit', '-q', '-m', 'dvc project')
+
+    await mlp(d.home, ['init'], { cwd: root })
+    const migrated = await mlpJson(d.home, ['migrate'], { cwd: root })
+    expect(migrated.stages).toEqual([{ stage: 'prepare', state: 'written' }, { stage: 'eval/dvc.yaml:score', state: 'written' }])
+    expect(migrated.problems).toEqual([])
+    expect(readFileSync(join(root, 'data/prepared.txt'), 'utf8')).toBe(raw)
+    expect(readFileSync(join(root, 'eval/mlp.lock'), 'utf8')).toMatch(/^ {2}score:/m)
+    expect((await mlpJson(d.home, ['status'], { cwd: join(root, 'eval') })).stages).toEqual([])
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: join(root, 'eval') }))).toEqual({ prepare: 'skipped', 'eval/dvc.yaml:score': 'skipped' })
+    expect(runs(root)).toEqual([])
+    // a second migration changes nothing
+    expect((await mlpJson(d.home, ['migrate'], { cwd: root })).changed).toBe(false)
+
+    writeFileSync(join(root, 'eval/params.yaml'), 'lr: 0.3\n')
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: root }))).toEqual({ prepare: 'skipped', 'eval/dvc.yaml:score': 'ran' })
+    expect(runs(root)).toEqual(['score'])
+  })
+})
