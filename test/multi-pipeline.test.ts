@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mlp, mlpJson, tempDir } from './helpers/cli.js'
@@ -89,6 +89,65 @@ describe('several pipeline files', () => {
     expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: proj }))).toMatchObject({ 'tools/dvc.yaml:evil': 'ran' })
     expect(existsSync(join(proj, 'pwned'))).toBe(true)
     expect(runs(proj).filter((r) => r === 'evil')).toHaveLength(1)
+  })
+
+  it('reads a bare stage name as the current folder\'s file\'s stage, and stage add writes that file', async () => {
+    const proj = await newProject(d.home)
+    put(proj, '.gitignore', '/runs.log\n')
+    // other rows than the test before: this daemon's run cache must not restore its runs
+    put(proj, 'raw.txt', 'bare rows\n')
+    put(proj, 'dvc.yaml', `stages:\n  prepare:\n    cmd: ${PREPARE}\n    deps: [raw.txt]\n    outs: [data/prepared.txt]\n`)
+    put(proj, 'train/dvc.yaml', `stages:\n  fit:\n    cmd: ${FIT}\n    deps: [../data/prepared.txt]\n    params: [lr]\n    outs: [model.txt]\n`)
+    put(proj, 'train/params.yaml', 'lr: 0.1\n')
+    git(proj, 'add', '-A')
+    git(proj, 'commit', '-q', '-m', 'two pipeline files')
+    const train = join(proj, 'train')
+    const oneLine = (r: { code: number, stderr: string }): string => {
+      expect(r.code).not.toBe(0)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      return r.stderr.trim()
+    }
+
+    // at the root, `fit` is the root file's, which has none: the error names the address that has it, and nothing runs
+    expect(oneLine(await mlp(d.home, ['repro', 'fit'], { cwd: proj }))).toMatch(/no stage 'fit' in dvc\.yaml here; did you mean train\/dvc\.yaml:fit\?$/)
+    expect(runs(proj)).toEqual([])
+    // in train/, `fit` is train/dvc.yaml:fit (with the root stage it needs)
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro', 'fit'], { cwd: train }))).toEqual({ prepare: 'ran', 'train/dvc.yaml:fit': 'ran' })
+    expect(runs(proj)).toEqual(['prepare', 'fit'])
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro', '-s', '-f', 'fit'], { cwd: train }))).toEqual({ 'train/dvc.yaml:fit': 'ran' })
+    expect(runs(proj)).toEqual(['prepare', 'fit', 'fit'])
+    // checkout takes the same names, and paths relative to the folder it is typed in
+    rmSync(join(train, 'model.txt'))
+    expect((await mlp(d.home, ['checkout', 'fit'], { cwd: train })).code).toBe(0)
+    expect(readFileSync(join(train, 'model.txt'), 'utf8')).toBe('bare rows\nlr: 0.1\n')
+    rmSync(join(train, 'model.txt'))
+    expect((await mlp(d.home, ['checkout', 'model.txt'], { cwd: train })).code).toBe(0)
+    expect(existsSync(join(train, 'model.txt'))).toBe(true)
+    expect(oneLine(await mlp(d.home, ['checkout', 'fit'], { cwd: proj }))).toMatch(/did you mean train\/dvc\.yaml:fit\?$/)
+
+    // stage add in train/ writes train/dvc.yaml, paths as typed there; git tracks that file, so no hint
+    const added = await mlp(d.home, ['stage', 'add', '-n', 'score', '-d', 'model.txt', '-o', 'score.txt', 'cp model.txt score.txt'], { cwd: train })
+    expect(added.code, added.stderr).toBe(0)
+    expect(added.stdout).not.toContain('git add')
+    expect(readFileSync(join(train, 'dvc.yaml'), 'utf8')).toMatch(/^ {2}score:\n {4}cmd: cp model.txt score.txt\n {4}deps:\n {6}- model.txt\n {4}outs:\n {6}- score.txt\n/m)
+    expect(readFileSync(join(proj, 'dvc.yaml'), 'utf8')).not.toContain('score')
+    // an out the root file's stage already writes: refused in one line, nothing written
+    const before = readFileSync(join(train, 'dvc.yaml'), 'utf8')
+    expect(oneLine(await mlp(d.home, ['stage', 'add', '-n', 'again', '-o', '../data/prepared.txt', 'echo'], { cwd: train }))).toMatch(/stage 'train\/dvc\.yaml:again': out 'data\/prepared\.txt' is also an out of stage 'prepare'/)
+    expect(readFileSync(join(train, 'dvc.yaml'), 'utf8')).toBe(before)
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro', 'score'], { cwd: train }))).toEqual({ prepare: 'skipped', 'train/dvc.yaml:fit': 'skipped', 'train/dvc.yaml:score': 'ran' })
+
+    // a folder without a pipeline file gets a new mlp.yaml, read once git tracks it
+    mkdirSync(join(proj, 'eval'))
+    const evalDir = join(proj, 'eval')
+    const created = await mlp(d.home, ['stage', 'add', '-n', 'report', '-d', '../train/score.txt', '-o', 'report.txt', 'cp ../train/score.txt report.txt'], { cwd: evalDir })
+    expect(created.code, created.stderr).toBe(0)
+    expect(created.stdout).toContain('To track the changes with git, run: git add mlp.yaml')
+    expect(readFileSync(join(evalDir, 'mlp.yaml'), 'utf8')).toContain('- ../train/score.txt')
+    expect(oneLine(await mlp(d.home, ['repro', 'report'], { cwd: evalDir }))).toMatch(/mlp does not read eval\/mlp\.yaml: git does not track it yet \(git add mlp\.yaml\)$/)
+    git(proj, 'add', 'eval/mlp.yaml')
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro', 'report'], { cwd: evalDir }))).toMatchObject({ 'eval/mlp.yaml:report': 'ran' })
+    expect(readFileSync(join(evalDir, 'report.txt'), 'utf8')).toBe('bare rows\nlr: 0.1\n')
   })
 
   it('refuses two files writing the same out in one line naming both stages, and runs nothing', async () => {

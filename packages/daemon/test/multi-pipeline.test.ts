@@ -1,11 +1,14 @@
 import { execFileSync } from 'node:child_process'
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
 import { candidateLockFiles } from '../src/pipeline/collect.js'
 import { buildGraph, rootPath, selectStages, stagesOf } from '../src/pipeline/graph.js'
-import { loadProjectPipeline, targetFromCwd } from '../src/pipeline/project-pipeline.js'
+import { loadProjectPipeline, stageTargetFromCwd, targetFromCwd } from '../src/pipeline/project-pipeline.js'
+import { addStage } from '../src/pipeline/stage-add.js'
+import { stageOutsOf, type TrackedOut } from '../src/tracking/targets.js'
 import { readDag, readParamsDiff } from '../src/pipeline/read-only.js'
 import { loadPipeline } from '../src/pipeline/schema.js'
 import { stageParams } from '../src/pipeline/params.js'
@@ -196,5 +199,107 @@ describe('lock files for gc', () => {
   it('lists the mlp.lock beside each pipeline file git tracks, without parsing them', async () => {
     const dir = await repo({ 'mlp.lock': 'schema: \'2.0\'\nstages: {}\n', 'dvc.yaml': ROOT, 'train/dvc.yaml': 'not: [valid', 'train/mlp.lock': 'schema: \'2.0\'\nstages: {}\n', 'loose/dvc.yaml': ROOT, 'loose/mlp.lock': '' }, ['loose/dvc.yaml'])
     expect(candidateLockFiles(dir)).toEqual([join(dir, 'mlp.lock'), join(dir, 'train', 'mlp.lock')])
+  })
+})
+
+describe('a bare stage name is a stage of the current folder\'s pipeline file, as in DVC', () => {
+  const files = { 'dvc.yaml': ROOT, 'train/dvc.yaml': TRAIN, 'train/params.yaml': 'lr: 0.5\n', 'train/conf.yaml': 'tag: t1\n', 'train/sub/x.txt': '' }
+  const resolved: Array<[string, string, string, string]> = [
+    ['in a subfolder, its file\'s stage', 'train', 'fit', 'train/dvc.yaml:fit'],
+    ['in a subfolder, its file\'s foreach group', 'train', 'sweep', 'train/dvc.yaml:sweep'],
+    ['at the root, the root file\'s stage', '', 'prepare', 'prepare'],
+    ['in a subfolder, `dvc.yaml:stage` is its own file', 'train', 'dvc.yaml:fit', 'train/dvc.yaml:fit'],
+    ['at the root, a subfolder stage by its address', '', 'train/dvc.yaml:fit', 'train/dvc.yaml:fit'],
+    ['below a subfolder, the address a hint suggests there', 'train/sub', '../dvc.yaml:fit', 'train/dvc.yaml:fit'],
+    ['in a subfolder, the root stage by its relative file', 'train', '../dvc.yaml:prepare', 'dvc.yaml:prepare']
+  ]
+  it.each(resolved)('%s', async (_, folder, target, want) => {
+    const dir = await repo(files)
+    const p = loadProjectPipeline(dir)
+    if (p == null) throw new Error('no pipeline')
+    const address = stageTargetFromCwd(p, dir, join(dir, folder), target)
+    expect(address).toBe(want)
+    // what the stage lookup then selects is that file's stage
+    expect(stagesOf(p.stages, address).length).toBeGreaterThan(0)
+  })
+
+  const refused: Array<[string, string, string, string]> = [
+    ['at the root, a subfolder\'s stage', '', 'fit', "no stage 'fit' in dvc.yaml here; did you mean train/dvc.yaml:fit?"],
+    ['in a subfolder, the root file\'s stage', 'train', 'prepare', "no stage 'prepare' in dvc.yaml here; did you mean ../dvc.yaml:prepare?"],
+    ['in a folder without a pipeline file, a parent folder\'s stage', 'train/sub', 'fit', "no stage 'fit' here: this folder has no dvc.yaml or mlp.yaml; did you mean ../dvc.yaml:fit?"],
+    ['a name no file has', 'train', 'nope', "no stage 'nope' in dvc.yaml here; see `mlp dag` for the stages"]
+  ]
+  it.each(refused)('refuses %s in one line naming the addresses that have it', async (_, folder, target, message) => {
+    const dir = await repo(files)
+    const p = loadProjectPipeline(dir)
+    if (p == null) throw new Error('no pipeline')
+    let err: Error | undefined
+    try { stageTargetFromCwd(p, dir, join(dir, folder), target) } catch (e) { err = e as Error }
+    expect(err?.name).toBe('PipelineFileError')
+    expect(err?.message).toBe(message)
+  })
+
+  it('names stage outs for checkout, pull, push and status the same way', () => {
+    const cid = CID.parse('bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy')
+    const outs: TrackedOut[] = [
+      { abs: '/p/data/prepared.txt', cid, source: '/p/mlp.lock', stage: 'prepare' },
+      { abs: '/p/train/model.bin', cid, source: '/p/train/mlp.lock', stage: 'train/dvc.yaml:fit' },
+      { abs: '/p/train/sweep-a.txt', cid, source: '/p/train/mlp.lock', stage: 'train/dvc.yaml:sweep@a' }
+    ]
+    const abs = (cwd: string, t: string): string[] => stageOutsOf('/p', cwd, t, outs).outs.map((o) => o.abs)
+    expect(abs('/p/train', 'fit')).toEqual(['/p/train/model.bin'])
+    expect(abs('/p/train', 'sweep')).toEqual(['/p/train/sweep-a.txt'])
+    expect(abs('/p/train', 'dvc.yaml')).toEqual(['/p/train/model.bin', '/p/train/sweep-a.txt'])
+    expect(abs('/p/train', '../dvc.yaml:prepare')).toEqual(['/p/data/prepared.txt'])
+    expect(abs('/p', 'prepare')).toEqual(['/p/data/prepared.txt'])
+    expect(abs('/p', 'train/dvc.yaml:fit')).toEqual(['/p/train/model.bin'])
+    // at the root `fit` is no stage: left to be read as a path, with the address that has it for the error
+    expect(stageOutsOf('/p', '/p', 'fit', outs)).toEqual({ outs: [], hint: 'did you mean train/dvc.yaml:fit?' })
+  })
+})
+
+describe('stage add writes the pipeline file of the current folder', () => {
+  const files = { 'dvc.yaml': ROOT, 'train/dvc.yaml': TRAIN, 'train/params.yaml': 'lr: 0.5\n', 'train/conf.yaml': 'tag: t1\n' }
+
+  it('adds to the folder\'s own file, paths as typed, checked against the whole project', async () => {
+    const dir = await repo(files)
+    const r = await addStage(dir, join(dir, 'train'), { name: 'score', cmd: 'cat model.bin > score.txt', deps: ['model.bin'], outs: ['score.txt'] })
+    expect(r).toEqual({ file: join(dir, 'train', 'dvc.yaml'), stage: 'score', address: 'train/dvc.yaml:score' })
+    const p = loadProjectPipeline(dir)
+    const score = p?.stages.find((s) => s.name === 'train/dvc.yaml:score')
+    expect(score?.deps).toEqual(['model.bin'])
+    expect(score != null && rootPath(score, score.outs[0].path)).toBe('train/score.txt')
+    expect(buildGraph(p?.stages ?? [], p?.file ?? '').edges).toContainEqual(['train/dvc.yaml:fit', 'train/dvc.yaml:score'])
+  })
+
+  it('creates mlp.yaml in a folder without a pipeline file, and says git does not track it yet', async () => {
+    const dir = await repo(files)
+    await mkdir(join(dir, 'eval'))
+    const r = await addStage(dir, join(dir, 'eval'), { name: 'report', cmd: 'echo', deps: ['../train/model.bin'], outs: ['report.txt'] })
+    expect(r).toEqual({ file: join(dir, 'eval', 'mlp.yaml'), stage: 'report', address: 'eval/mlp.yaml:report', untracked: 'eval/mlp.yaml' })
+    expect(await readFile(join(dir, 'eval', 'mlp.yaml'), 'utf8')).toContain('- ../train/model.bin')
+  })
+
+  it('refuses an out another file\'s stage writes, in one line, writing nothing', async () => {
+    const dir = await repo(files)
+    await mkdir(join(dir, 'eval'))
+    let err: Error | undefined
+    try { await addStage(dir, join(dir, 'eval'), { name: 'again', cmd: 'echo', outs: ['../data/prepared.txt'] }) } catch (e) { err = e as Error }
+    expect(err?.name).toBe('PipelineFileError')
+    expect(err?.message).toMatch(/eval\/mlp\.yaml:\d+: stage 'eval\/mlp\.yaml:again': out 'data\/prepared\.txt' is also an out of stage 'prepare' \(.*\/dvc\.yaml:2\)$/)
+    expect(err?.message).not.toContain('check.yaml')
+    expect(await readdir(join(dir, 'eval'))).toEqual([])
+    // and one in an existing file: that file is left as it was
+    const before = await readFile(join(dir, 'train', 'dvc.yaml'), 'utf8')
+    await expect(addStage(dir, join(dir, 'train'), { name: 'again', cmd: 'echo', outs: ['model.bin'] })).rejects.toThrow(/out 'train\/model\.bin' is also an out of stage 'train\/dvc\.yaml:fit'/)
+    expect(await readFile(join(dir, 'train', 'dvc.yaml'), 'utf8')).toBe(before)
+    expect((await readdir(join(dir, 'train'))).sort()).toEqual(['conf.yaml', 'dvc.yaml', 'params.yaml'])
+  })
+
+  it('refuses a folder inside a stage out: a pipeline file there is never read', async () => {
+    const dir = await repo(files)
+    await mkdir(join(dir, 'data', 'prepared.txt'), { recursive: true })
+    await expect(addStage(dir, join(dir, 'data', 'prepared.txt'), { name: 'x', cmd: 'echo' })).rejects.toThrow("cannot add a stage to data/prepared.txt/mlp.yaml: it is inside the out 'data/prepared.txt', so mlp never reads a pipeline file there")
+    expect(await readdir(join(dir, 'data', 'prepared.txt'))).toEqual([])
   })
 })

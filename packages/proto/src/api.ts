@@ -394,6 +394,18 @@ export interface StageAddRequest {
   force?: boolean
 }
 
+/** What `mlp stage add` wrote. */
+export interface StageAddResult {
+  /** The pipeline file written (the one of the folder it was typed in), absolute. */
+  file: string
+  /** The name typed. */
+  stage: string
+  /** Its address in the project: `fit` in the root file, `train/mlp.yaml:fit` in a subfolder's. */
+  address: string
+  /** The file's path from the project root when git does not track it yet: a subfolder's file is read only once it is `git add`ed. */
+  untracked?: string
+}
+
 /** One row of `mlp params diff` / `mlp metrics diff`. */
 export interface ValueDiff {
   file: string
@@ -482,7 +494,7 @@ export interface Routes {
   cancel: { request: { id: string }, result: JobInfo, progress: never }
   resources: { request: Record<string, never>, result: Resources, progress: never }
   dag: { request: { cwd: string }, result: DagResult, progress: never }
-  'stage/add': { request: StageAddRequest, result: { file: string, stage: string }, progress: never }
+  'stage/add': { request: StageAddRequest, result: StageAddResult, progress: never }
   'params/diff': { request: { cwd: string, rev?: string }, result: ValueDiff[], progress: never }
   'metrics/show': { request: { cwd: string }, result: MetricValue[], progress: never }
   'metrics/diff': { request: { cwd: string, rev?: string }, result: ValueDiff[], progress: never }

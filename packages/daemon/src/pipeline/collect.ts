@@ -93,3 +93,21 @@ export function insideOuts (root: string, rel: string, outs: Set<string>): strin
 export function candidateLockFiles (root: string): string[] {
   return [...new Set(candidateFiles(root).map((f) => join(root, dirname(f), 'mlp.lock')))].filter((f) => existsSync(f))
 }
+
+/**
+ * Whether git tracks (or has staged) the file at `rel` in the repository
+ * holding `root`; undefined outside a git repository. A pipeline file in a
+ * subfolder is read only once it does ({@link candidateFiles}).
+ */
+export function gitTracks (root: string, rel: string): boolean | undefined {
+  try {
+    const stdout = execFileSync('git', ['-C', root, 'ls-files', '-z', '--cached', '--', `:(literal)${rel}`], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' }
+    })
+    return stdout.split('\0').includes(rel)
+  } catch {
+    return undefined
+  }
+}

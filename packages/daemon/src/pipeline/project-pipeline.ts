@@ -1,11 +1,15 @@
-import { join, relative, resolve, sep } from 'node:path'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
 import { PipelineFileError } from '@mlp/proto'
-import { candidateFiles, insideOuts } from './collect.js'
+import { bareStage, cwdFolder, namesFile, noStageHere, targetFromCwd } from './address.js'
+import { candidateFiles, gitTracks, insideOuts, PIPELINE_NAMES } from './collect.js'
 import { PipelineError } from './errors.js'
 import { MAX_STAGES } from './expansion.js'
 import { rootPath } from './graph.js'
 import { lockPathFor } from './lock.js'
 import { loadPipeline, type Pipeline, type Stage } from './schema.js'
+
+export { targetFromCwd } from './address.js'
 
 /** One pipeline file of a project, loaded. */
 export interface PipelineUnit {
@@ -95,16 +99,23 @@ export function requireProjectPipeline (root: string): ProjectPipeline {
 }
 
 /**
- * A target as the user typed it in `cwd`, with its pipeline file part made
- * relative to the project root, as DVC reads `dvc.yaml:stage` from a
- * subfolder (that folder's file). A plain stage name is left as it is.
+ * A stage target typed in `cwd`, as the stage lookup reads it: a pipeline
+ * file part is relative to `cwd` (`dvc.yaml:fit` in `train/` is
+ * `train/dvc.yaml:fit`), and a bare name is a stage of the pipeline file of
+ * that very folder, as in DVC. A bare name no stage there has is a
+ * {@link PipelineError} naming the addresses that do have it.
  */
-export function targetFromCwd (root: string, cwd: string, target: string): string {
-  const colon = target.lastIndexOf(':')
-  const filePart = colon < 0 ? target : target.slice(0, colon)
-  if (!/(^|\/)(dvc|mlp)\.yaml$/.test(filePart)) return target
-  const rel = relative(root, resolve(cwd, filePart)).split(sep).join('/')
-  // outside the project: left for the stage lookup to refuse by its name
-  if (rel.startsWith('..')) return target
-  return colon < 0 ? rel : `${rel}:${target.slice(colon + 1)}`
+export function stageTargetFromCwd (p: ProjectPipeline, root: string, cwd: string, target: string): string {
+  if (namesFile(target)) return targetFromCwd(root, cwd, target)
+  const found = bareStage(root, cwd, target, p.stages.map((s) => s.name), p.units.map((u) => u.rel))
+  if (found.address != null) return found.address
+  // a file here that the project does not read: say why, not that there is none
+  const name = found.file == null ? PIPELINE_NAMES.find((n) => existsSync(join(cwd, n))) : undefined
+  if (name != null) {
+    const folder = cwdFolder(root, cwd)
+    const rel = folder === '' ? name : `${folder}/${name}`
+    const why = gitTracks(root, rel) === false ? `git does not track it yet (git add ${name})` : 'it is inside a stage out or a pointer-tracked folder'
+    throw new PipelineError(`no stage '${target}' here: mlp does not read ${rel}: ${why}`)
+  }
+  throw new PipelineError(noStageHere(target, found))
 }

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { PathError } from '@mlp/proto'
+import { bareStage, didYouMean, namesFile, targetFromCwd } from '../pipeline/address.js'
+import { PIPELINE_NAMES } from '../pipeline/collect.js'
 import { pointerDir } from './add.js'
 import { findPointers } from './discover.js'
 import { POINTER_SUFFIX, readPointer } from './pointers.js'
@@ -71,8 +73,34 @@ export async function resolveOutputs (root: string, cwd: string, targets: string
   })
 }
 
+/**
+ * The stage outs a stage target typed in `cwd` names, as `mlp repro` reads
+ * it: a file part relative to `cwd` (`dvc.yaml:fit`, `train/dvc.yaml` for
+ * all its stages), a bare name a stage of the pipeline file of that very
+ * folder (`fit` in `train/` is `train/dvc.yaml:fit`), a `foreach` group
+ * name all its items. With none, `hint` names the addresses elsewhere that
+ * have that bare name.
+ */
+export function stageOutsOf (root: string, cwd: string, target: string, stageOuts: TrackedOut[]): { outs: TrackedOut[], hint?: string } {
+  const named = (address: string): TrackedOut[] => stageOuts.filter((o) => o.stage === address || o.stage?.startsWith(`${address}@`) === true)
+  if (namesFile(target)) {
+    const t = targetFromCwd(root, cwd, target)
+    const colon = t.lastIndexOf(':')
+    if (colon < 0) return { outs: stageOuts.filter((o) => o.stage != null && (t.includes('/') ? o.stage.startsWith(`${t}:`) : !o.stage.includes(':'))) }
+    // `dvc.yaml:fit` is the root file's `fit`
+    return { outs: named(t.includes('/') ? t : t.slice(colon + 1)) }
+  }
+  const names = [...new Set(stageOuts.flatMap((o) => o.stage ?? []))]
+  // the root file by its name on disk (a root stage in the lock says there is one); the others by the addresses of their stages
+  const rootFile = PIPELINE_NAMES.find((n) => existsSync(join(root, n))) ?? (names.some((n) => !n.includes(':')) ? PIPELINE_NAMES[0] : undefined)
+  const files = [...(rootFile == null ? [] : [rootFile]), ...new Set(names.filter((n) => n.includes(':')).map((n) => n.slice(0, n.lastIndexOf(':'))))]
+  const found = bareStage(root, cwd, target, names, files)
+  if (found.address != null) return { outs: named(found.address) }
+  return { outs: [], hint: didYouMean(found.elsewhere) }
+}
+
 async function outputsOf (root: string, cwd: string, target: string, stageOuts: TrackedOut[]): Promise<TrackedOut[]> {
-  const byStage = stageOuts.filter((o) => o.stage === target)
+  const { outs: byStage, hint } = stageOutsOf(root, cwd, target, stageOuts)
   let pointer: string | undefined
   try {
     pointer = pointerFor(root, cwd, target)
@@ -85,5 +113,5 @@ async function outputsOf (root: string, cwd: string, target: string, stageOuts: 
   const { abs } = projectPath(root, cwd, target)
   const byPath = stageOuts.filter((o) => o.abs === abs)
   if (byPath.length > 0) return byPath
-  throw new PathError(`${target} is not tracked: there is no ${relative(cwd, pointerName(root, cwd, target))}, and no stage in the lock file has that name or out (\`mlp add\` or \`mlp repro\` first)`)
+  throw new PathError(`${target} is not tracked: there is no ${relative(cwd, pointerName(root, cwd, target))}, and no stage in the lock file has that name or out (\`mlp add\` or \`mlp repro\` first)${hint == null ? '' : `; ${hint}`}`)
 }

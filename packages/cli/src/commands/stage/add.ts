@@ -1,11 +1,13 @@
+import { relative } from 'node:path'
 import { Args, Flags } from '@oclif/core'
+import type { StageAddResult } from '@mlp/proto'
 import { BaseCommand, type ParsedTokens } from '../../base-command.js'
 import { oneLineMessage } from '../../one-line.js'
 import { shellLine } from '../../shell-line.js'
 
 export default class StageAdd extends BaseCommand<typeof StageAdd> {
-  static override summary = 'Add a stage to mlp.yaml'
-  static override description = "The command is every word after stage add's flags. When it has flags of its own, put it after --, which ends stage add's flags (`-- python train.py --lr 0.1`); stage add's flags go before the command. Several words are shell-quoted as needed; a single word is kept as a shell line (`\"python train.py | tee log\"`)."
+  static override summary = 'Add a stage to the pipeline file of the current folder'
+  static override description = "The stage goes into the pipeline file of the current folder (its mlp.yaml or dvc.yaml, else a new mlp.yaml), its paths relative to that folder, as `dvc stage add` writes ./dvc.yaml; a new file in a subfolder is read once git tracks it. The command is every word after stage add's flags. When it has flags of its own, put it after --, which ends stage add's flags (`-- python train.py --lr 0.1`); stage add's flags go before the command. Several words are shell-quoted as needed; a single word is kept as a shell line (`\"python train.py | tee log\"`)."
   static override examples = [
     '<%= config.bin %> stage add -n prepare -d data/raw -d prepare.py -o data/clean python prepare.py',
     '<%= config.bin %> stage add -n train -d data/clean -p train.lr -o model.pt -m metrics.json --gpu 1 python train.py',
@@ -29,7 +31,7 @@ export default class StageAdd extends BaseCommand<typeof StageAdd> {
     command: Args.string({ description: 'the command: every word after the flags (after --, words starting with - too)', required: true, multiple: true })
   }
 
-  async run (): Promise<{ file: string, stage: string }> {
+  async run (): Promise<StageAddResult> {
     const late = flagAfterCommand(this.tokens)
     if (late != null) this.error(`--${late} comes after the command: put stage add's flags before it, and a command with flags of its own after -- (mlp stage add -n <name> ... -- <cmd> <its flags>)`)
     const cmd = shellLine(this.args.command)
@@ -48,11 +50,15 @@ export default class StageAdd extends BaseCommand<typeof StageAdd> {
       force: this.flags.force
     })
     this.log(`added stage ${r.stage} to ${r.file}`)
+    // as DVC says it: a pipeline file git does not track is not the project's yet (a subfolder's is not even read)
+    const gitAdd = r.untracked == null ? undefined : `git add ${relative(process.cwd(), r.file)}`
+    if (gitAdd != null) this.log(`To track the changes with git, run: ${gitAdd}`)
     if (this.flags.run) {
+      if (gitAdd != null && r.address !== r.stage) this.error(`not run: mlp reads ${r.untracked ?? ''} only once git tracks it; run ${gitAdd}, then mlp repro ${r.stage}`)
       const outcomes = await this.call('repro', { cwd: process.cwd(), targets: [r.stage] }, undefined, (e) => {
         if (e.name === 'exec:log' && !this.jsonEnabled()) (e.detail.stream === 'stderr' ? process.stderr : process.stdout).write(`[${e.detail.stage}] ${e.detail.line}\n`)
       })
-      this.log(`${r.stage}: ${outcomes.find((o) => o.stage === r.stage)?.status ?? 'done'}`)
+      this.log(`${r.stage}: ${outcomes.find((o) => o.stage === r.address)?.status ?? 'done'}`)
     }
     return r
   }
