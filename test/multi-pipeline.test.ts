@@ -10,7 +10,12 @@ import { runs } from './helpers/pipeline.js'
 
 const pool = new DaemonPool()
 let d: TestDaemon
-beforeAll(async () => { d = await pool.start() })
+beforeAll(async () => {
+  // no run-cache roots: gc keeps a stage's outs only because a lock names them
+  const home = await pool.home()
+  writeFileSync(join(home, 'config.yaml'), 'gcKeepRunCacheDays: 0\n')
+  d = await pool.start(home)
+})
 afterAll(async () => { await pool.cleanup() })
 
 interface Outcome { stage: string, status: string, reasons: string[] }
@@ -69,6 +74,15 @@ describe('several pipeline files', () => {
     // `dvc.yaml:fit` typed in train/ is that folder's file, as in DVC
     expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro', '-s', '-f', 'dvc.yaml:fit'], { cwd: train }))).toEqual({ 'train/dvc.yaml:fit': 'ran' })
     expect(runs(proj)).toEqual(['prepare', 'fit', 'fit', 'fit'])
+
+    // gc keeps the outs the subfolder's lock names: deleted, they come back from the store
+    const model = readFileSync(join(train, 'model.txt'), 'utf8')
+    await mlpJson(d.home, ['gc', '--workspace'])
+    rmSync(join(train, 'model.txt'))
+    rmSync(join(proj, 'data'), { recursive: true })
+    await mlpJson(d.home, ['checkout'], { cwd: proj })
+    expect(readFileSync(join(train, 'model.txt'), 'utf8')).toBe(model)
+    expect(readFileSync(join(proj, 'data', 'prepared.txt'), 'utf8')).toBe('rows\n')
 
     // a stage's out folder that holds a dvc.yaml (as a dataset from a peer may), even force-added to git, and an untracked folder's
     put(proj, 'evil.txt', EVIL)

@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node } from 'y
 import { ConfigError } from '@mlp/proto'
 import { DEFAULT_LISTEN } from './constants.js'
 import { LOG_LEVELS, type LogLevel } from './logger.js'
+import { DEFAULT_COMPACT_BELOW } from './store/constants.js'
 import { parseMultiaddr } from './multiaddrs.js'
 import { DEFAULT_REPLICA_MIN_FREE, DEFAULT_REPLICA_QUOTA, parseSize } from './trust/team-quota.js'
 
@@ -26,6 +27,8 @@ export interface DaemonConfig {
   replicaMinFree: number
   /** Days a run-cache entry stored here keeps its outs from gc, whatever the lock files say (default 7; 0: none). */
   gcKeepRunCacheDays: number
+  /** gc rewrites a pack file whose live share is below this, above 0 and at most 1 (default 0.5: only packs mostly dead, so each byte copied frees one at least; 1: every pack holding a dead byte). */
+  gcCompactBelow: number
 }
 
 /** Values given on the command line; each one present overrides config.yaml. */
@@ -35,14 +38,14 @@ export type ConfigOverrides = Partial<DaemonConfig>
 const MAX_SIMULATED_GPUS = 16
 
 /** Keys accepted in config.yaml, for the "unknown key" message. */
-export const CONFIG_KEYS: ReadonlyArray<keyof DaemonConfig> = ['listen', 'bootstrap', 'mdns', 'logLevel', 'swarmKey', 'executor', 'replicaQuota', 'replicaMinFree', 'gcKeepRunCacheDays']
+export const CONFIG_KEYS: ReadonlyArray<keyof DaemonConfig> = ['listen', 'bootstrap', 'mdns', 'logLevel', 'swarmKey', 'executor', 'replicaQuota', 'replicaMinFree', 'gcKeepRunCacheDays', 'gcCompactBelow']
 
 /** Days a run-cache entry keeps its outs from gc unless config.yaml says otherwise. */
 export const DEFAULT_GC_KEEP_RUN_CACHE_DAYS = 7
 
 /** Defaults used for every key config.yaml leaves out. */
 export function defaultConfig (): DaemonConfig {
-  return { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: true, logLevel: 'info', executor: { sandbox: true }, replicaQuota: DEFAULT_REPLICA_QUOTA, replicaMinFree: DEFAULT_REPLICA_MIN_FREE, gcKeepRunCacheDays: DEFAULT_GC_KEEP_RUN_CACHE_DAYS }
+  return { listen: [...DEFAULT_LISTEN], bootstrap: [], mdns: true, logLevel: 'info', executor: { sandbox: true }, replicaQuota: DEFAULT_REPLICA_QUOTA, replicaMinFree: DEFAULT_REPLICA_MIN_FREE, gcKeepRunCacheDays: DEFAULT_GC_KEEP_RUN_CACHE_DAYS, gcCompactBelow: DEFAULT_COMPACT_BELOW }
 }
 
 /**
@@ -135,6 +138,11 @@ export function parseConfig (text: string, file = 'config.yaml'): Partial<Daemon
       case 'gcKeepRunCacheDays':
         if (!isScalar(value) || typeof value.value !== 'number' || !Number.isFinite(value.value) || value.value < 0) throw new ConfigError(`${at}: 'gcKeepRunCacheDays' must be a number of days, 0 or more`)
         out.gcKeepRunCacheDays = value.value
+        break
+      case 'gcCompactBelow':
+        // 0 would never rewrite a pack holding a live byte: its dead bytes would stay on disk for good
+        if (!isScalar(value) || typeof value.value !== 'number' || !Number.isFinite(value.value) || value.value <= 0 || value.value > 1) throw new ConfigError(`${at}: 'gcCompactBelow' must be a number above 0 and at most 1 (the live share below which gc rewrites a pack; default ${DEFAULT_COMPACT_BELOW})`)
+        out.gcCompactBelow = value.value
         break
       default:
         throw new ConfigError(`${at}: unknown key '${key}' (known keys: ${CONFIG_KEYS.join(', ')})`)

@@ -21,7 +21,8 @@ import { Replication } from './exchange/replicate.js'
 import { Traffic } from './exchange/traffic.js'
 import { createPipelineHandlers } from './api/pipeline-routes.js'
 import { PeerRunCacheService } from './pipeline/peer-runcache.js'
-import { RunCache } from './pipeline/runcache.js'
+import { RunCache, runCacheRootSource } from './pipeline/runcache.js'
+import { projectRootSource } from './tracking/roots.js'
 import type { Resources } from '@mlp/proto'
 import { createExecHandlers } from './api/exec-routes.js'
 import { createMigrateHandlers } from './api/migrate-routes.js'
@@ -113,6 +114,9 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const privateKey = await loadIdentity(paths.identity, log)
     const store = await openStore(paths.store)
     cleanups.push(async () => { await store.close() })
+    // what gc keeps: the store asks these (and its own pins and in-flight roots) at each gc
+    store.roots.register(projectRootSource(store, log))
+    store.roots.register(runCacheRootSource(store, config.gcKeepRunCacheDays * 24 * 3600 * 1000))
     const swarmKey = await loadSwarmKey(config.swarmKey != null ? resolve(paths.home, config.swarmKey) : join(paths.home, 'swarm.key'), config.swarmKey != null)
     if (swarmKey != null) log.info('private network: only peers with the same swarm key can connect')
     const node = await createNode({ privateKey, listen: config.listen, mdns: config.mdns, swarmKey })
@@ -202,7 +206,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       byteHandlers: createByteHandlers({ store, log }),
       handlers: {
         ...createStoreHandlers({ store, log, fetchRoot: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) } }),
-        ...createRootsHandlers({ store, log, runCacheKeepMs: config.gcKeepRunCacheDays * 24 * 3600 * 1000, afterGc: async () => { await providers.withdrawMissing() } }),
+        ...createRootsHandlers({ store, log, compactBelow: config.gcCompactBelow, afterGc: async () => { await providers.withdrawMissing() } }),
         ...createExchangeHandlers({ store, exchange, replication, providers, log, shares }),
         ...createTeamHandlers({ node, team, policy: teamPolicy, shares, providers, replicaQuota: config.replicaQuota }),
         ...createPipelineHandlers({

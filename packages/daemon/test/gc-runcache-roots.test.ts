@@ -7,12 +7,12 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../src/config.js'
 import { createLogger } from '../src/logger.js'
-import { RunCache, recentRunCacheRoots } from '../src/pipeline/runcache.js'
+import { RunCache, recentRunCacheRoots, runCacheRootSource } from '../src/pipeline/runcache.js'
 import { RAW_CODEC } from '../src/store/constants.js'
-import { collectGarbage } from '../src/store/gc.js'
+import { collectStoreGarbage } from '../src/store/gc.js'
 import { cidOf } from '../src/store/hash.js'
 import { openStore, type Store } from '../src/store/index.js'
-import { collectProjectRoots } from '../src/tracking/roots.js'
+import { projectRootSource } from '../src/tracking/roots.js'
 
 const HOUR = 3600 * 1000
 let store: Store | undefined
@@ -47,10 +47,14 @@ describe('run-cache entries younger than the configured age are gc roots', () =>
   it('gc keeps a recent entry\'s out, and removes it once the entry is older than the age (control)', async () => {
     const { s, cid, dir } = await storeWithCachedOut()
     const log = createLogger({ file: join(dir, 'daemon.log') })
-    const kept = await collectGarbage(s.blockstore, async () => (await collectProjectRoots(s, log, { runCacheKeepMs: HOUR })).roots)
+    s.roots.register(projectRootSource(s, log))
+    const unregister = s.roots.register(runCacheRootSource(s, HOUR))
+    const kept = await collectStoreGarbage(s)
     expect(kept).toMatchObject({ removedBlocks: 0, reachableBlocks: 1 })
     expect(await s.blockstore.has(cid)).toBe(true)
-    const gone = await collectGarbage(s.blockstore, async () => (await collectProjectRoots(s, log, { runCacheKeepMs: 0 })).roots)
+    unregister()
+    s.roots.register(runCacheRootSource(s, 0))
+    const gone = await collectStoreGarbage(s)
     expect(gone).toMatchObject({ removedBlocks: 1 })
     expect(await s.blockstore.has(cid)).toBe(false)
   })

@@ -2,21 +2,21 @@ import { existsSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { BadRequestError, NotTrackedError, type GcResult, type GcScope } from '@mlp/proto'
 import type { Logger } from '../logger.js'
-import { collectGarbage } from '../store/gc.js'
+import { collectStoreGarbage } from '../store/gc.js'
 import type { Store } from '../store/index.js'
-import { listPins, unpin } from '../tracking/pins.js'
 import { PROJECT_DIR } from '../tracking/project.js'
 import { removePaths } from '../tracking/remove.js'
-import { collectProjectRoots, forgetProject } from '../tracking/roots.js'
+import { PROJECTS_SOURCE, forgetProject } from '../tracking/roots.js'
 import type { Handlers } from './server.js'
 import { cwdOf, optionalBoolean, stringList } from './validate.js'
 
 /** What the gc, pins and remove routes need. */
 export interface RootsRoutesComponents {
+  /** The store, with its gc root sources registered (projects, run cache). */
   store: Store
   log: Logger
-  /** Outs of run-cache entries stored less than this long ago are gc roots (default none). */
-  runCacheKeepMs?: number
+  /** Live share below which gc rewrites a pack (config key `gcCompactBelow`; default the store's). */
+  compactBelow?: number
   /** Runs after a gc that removed something, e.g. to withdraw provider records of removed roots. */
   afterGc?: () => Promise<void>
 }
@@ -41,7 +41,7 @@ async function forgetSet (store: Store, cwd: string | undefined, paths: string[]
 }
 
 /** Handlers of gc, pins and remove. */
-export function createRootsHandlers ({ store, log, runCacheKeepMs, afterGc }: RootsRoutesComponents): Pick<Handlers, RootsRoute> {
+export function createRootsHandlers ({ store, log, compactBelow, afterGc }: RootsRoutesComponents): Pick<Handlers, RootsRoute> {
   return {
     gc: async (body, { signal }) => {
       const dry = optionalBoolean(body.dry, 'dry') === true
@@ -50,22 +50,29 @@ export function createRootsHandlers ({ store, log, runCacheKeepMs, afterGc }: Ro
       if (workspace && allCommits) throw new BadRequestError('--workspace and --all-commits exclude each other: pick one scope')
       const scope: GcScope = workspace ? 'workspace' : allCommits ? 'all-commits' : 'refs'
       const cwd = body.cwd == null ? undefined : cwdOf(body)
-      return await store.lock.write(async (): Promise<GcResult> => {
-        const forget = await forgetSet(store, cwd, stringList(body.forget, 'forget') ?? [])
-        let found: Awaited<ReturnType<typeof collectProjectRoots>> | undefined
-        const result = await collectGarbage(store.blockstore, async () => {
-          found = await collectProjectRoots(store, log, { scope, forget, record: !dry, runCacheKeepMs, signal })
-          return found.roots
-        }, signal, { dry, log })
-        if (!dry) for (const root of forget) await forgetProject(store, root)
-        const full: GcResult = { ...result, scope, projects: found?.projects ?? 0, missingProjects: found?.missing ?? [], forgotten: [...forget] }
-        log.info(dry ? 'gc dry run' : 'gc done', { ...full, wouldRemove: full.wouldRemove?.length })
-        if (!dry) await afterGc?.()
-        return full
+      // checked before gc takes the lock: a path that is not a missing project changes nothing
+      const forget = await forgetSet(store, cwd, stringList(body.forget, 'forget') ?? [])
+      // built under the lock, where the projects are forgotten and provider records withdrawn
+      let full: GcResult | undefined
+      await collectStoreGarbage(store, {
+        scope,
+        dry,
+        forget,
+        compactBelow,
+        log,
+        signal,
+        finish: async ({ sources, ...result }) => {
+          if (!dry) for (const root of forget) await forgetProject(store, root)
+          const projects = sources[PROJECTS_SOURCE]
+          full = { ...result, scope, projects: projects?.read ?? 0, missingProjects: projects?.missing ?? [], forgotten: [...forget] }
+          log.info(dry ? 'gc dry run' : 'gc done', { ...full, wouldRemove: full.wouldRemove?.length })
+          if (!dry) await afterGc?.()
+        }
       })
+      return full as GcResult
     },
-    'pins/ls': async () => await listPins(store),
-    'pins/rm': async (body) => await unpin(store, stringList(body.cids, 'cids') ?? []),
+    'pins/ls': async () => await store.pins.list(),
+    'pins/rm': async (body) => await store.pins.unpin(stringList(body.cids, 'cids') ?? []),
     remove: async (body) => await removePaths(cwdOf(body), stringList(body.targets, 'targets') ?? [])
   }
 }

@@ -3,6 +3,7 @@ import type { PrivateKey } from '@libp2p/interface'
 import { CID } from 'multiformats/cid'
 import type { LockedPath } from './lock.js'
 import type { Store } from '../store/index.js'
+import type { RootSource } from '../store/root-sources.js'
 import { believable, isSignedResult, signResult, type SignedResult } from '../trust/results.js'
 
 /** What the run cache remembers for a stage key: outs signed by the machine that ran the stage. */
@@ -32,9 +33,9 @@ export function stageKey (cmd: string[], deps: LockedPath[], params: Record<stri
   return createHash('sha256').update(canonical).digest('hex')
 }
 
-/** Run-cache entries, by stage key. */
+/** Run-cache entries, by stage key (a store-owned sublevel). */
 function entriesDb (store: Store) {
-  return store.index.db.sublevel<string, unknown>('r', { keyEncoding: 'utf8', valueEncoding: 'json' })
+  return store.index.runCache
 }
 
 /**
@@ -43,7 +44,7 @@ function entriesDb (store: Store) {
  * "recent", and its blocks kept from gc, for ever.
  */
 function storedAtDb (store: Store) {
-  return store.index.db.sublevel<string, number>('rt', { keyEncoding: 'utf8', valueEncoding: 'json' })
+  return store.index.runCacheStoredAt
 }
 
 /**
@@ -70,6 +71,23 @@ export async function recentRunCacheRoots (store: Store, maxAgeMs: number, now =
     }
   }
   return out
+}
+
+/** The name of the run cache's gc root source. */
+export const RUN_CACHE_SOURCE = 'run cache'
+
+/**
+ * The run cache's gc root source: outs of entries stored less than
+ * `maxAgeMs` ago ({@link recentRunCacheRoots}; config key
+ * `gcKeepRunCacheDays`), as optional roots: an out with `cache: false` has
+ * no blocks. Older entries need no roots: a local entry is used only after
+ * checking that every block of its outs is still in the store.
+ */
+export function runCacheRootSource (store: Store, maxAgeMs: number): RootSource {
+  return {
+    name: RUN_CACHE_SOURCE,
+    roots: async (query) => ({ roots: [], optional: await recentRunCacheRoots(store, maxAgeMs, Date.now(), query.signal) })
+  }
 }
 
 /**

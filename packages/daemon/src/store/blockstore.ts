@@ -1,6 +1,7 @@
 import { BlockNotFoundError, CorruptBlockError, DiskFullError } from '@mlp/proto'
 import type { CID } from 'multiformats/cid'
 import { matchesCid } from './hash.js'
+import { InFlightRoots } from './in-flight.js'
 import type { BlockLocation, IndexDb } from './index-db.js'
 import type { Packs } from './packs.js'
 
@@ -29,6 +30,8 @@ interface Pending {
 export class Blockstore {
   private readonly pending = new Map<string, Pending>()
   private committing: Promise<void> = Promise.resolve()
+  /** Roots of adds, fetches and repros in progress: gc keeps what they wrote (see store/gc.ts). */
+  readonly inFlight = new InFlightRoots()
 
   constructor (readonly index: IndexDb, readonly packs: Packs) {}
 

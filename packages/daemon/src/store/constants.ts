@@ -39,3 +39,11 @@ export const PROGRESS_INTERVAL_MS = 100
 /** Blocks handed to the store per index lookup during an import. */
 export const BLOCK_BATCH_COUNT = 256
 export const BLOCK_BATCH_BYTES = 16 * 1024 * 1024
+
+/**
+ * gc rewrites a pack only when less than this share of its bytes is live
+ * (config key `gcCompactBelow`). Rewriting copies every live byte:
+ * compacting a 1 GiB pack for one dead block would write 1 GiB to return a
+ * few KB. Below one half, each byte copied returns at least one byte to the disk.
+ */
+export const DEFAULT_COMPACT_BELOW = 0.5

@@ -1,11 +1,61 @@
+/**
+ * gc: mark and sweep, and the whole argument for why it never removes a
+ * block that something still needs.
+ *
+ * What is a root. A block is live when it is reachable from a root, and a
+ * root is any of:
+ *   1. a pin ({@link Pins}, owned by the store);
+ *   2. a root named by a registered {@link RootSource} (`store.roots`): the
+ *      layers above say which DAGs they use without the store importing
+ *      them. Tracking registers 'projects' (pointer files and `mlp.lock` of
+ *      every registered project's workspace and, per {@link GcScope}, of its
+ *      branches and tags or every commit; a project whose folder is missing
+ *      answers with the roots recorded the last time it was read, until
+ *      `mlp gc --forget`); the pipeline registers 'run cache' (results
+ *      stored within `gcKeepRunCacheDays`);
+ *   3. the root of an add, fetch or repro in progress (`blockstore.inFlight`).
+ * Everything else in the index is swept.
+ *
+ * Why a block an in-flight operation wrote cannot be swept. Such an
+ * operation writes under the store lock (shared) but may let it go between
+ * writes (a fetch waits on the network), and it records its root in a
+ * pointer file, lock file or pin only at the end. So it protects its root
+ * before it lets the lock go with any block under that root written; what
+ * it stored is reachable from the root whenever it lets the lock go (a
+ * fetch stores a node before its children; an add keeps the lock until its
+ * root is written); and it releases the protection only after recording
+ * the root. gc holds the lock exclusively from its first read of the
+ * roots to its last index write, so nothing commits while it marks and
+ * sweeps (an operation that starts meanwhile writes nothing until gc is
+ * done), and it reads the protected roots first and the pins and sources
+ * after: an operation that finishes between the two reads recorded its
+ * root before releasing it, so the second read sees it; one that finishes
+ * later is in the first.
+ *
+ * Why a failing source stops the sweep. A source that cannot read (a lock
+ * file that is not YAML, git failing, a folder it cannot list) may be hiding
+ * roots; taking its answer as "none" would delete what it names. Every
+ * source is asked before anything is removed, and any failure ends gc with
+ * nothing removed (a {@link GcRootsError} when the source did not say what
+ * went wrong itself). For the same reason a quarantined node that a root
+ * reaches stops gc: its links cannot be read, so its children's fate is unknown.
+ *
+ * Compaction never loses a live block: a pack is deleted only after its
+ * live blocks are appended elsewhere and their new locations committed.
+ */
 import { CID } from 'multiformats/cid'
-import { QuarantinedNodeError, type GcResult } from '@mlp/proto'
+import { GcRootsError, MlpError, QuarantinedNodeError, type GcResult, type GcScope } from '@mlp/proto'
 import type { Blockstore } from './blockstore.js'
-import { DAG_PB_CODEC } from './constants.js'
+import { DAG_PB_CODEC, DEFAULT_COMPACT_BELOW } from './constants.js'
 import * as dagPb from '@ipld/dag-pb'
 import { protectedRoots } from './in-flight.js'
 import { decodeLocation, type BlockLocation } from './index-db.js'
+import type { Store } from './index.js'
+import type { Pins } from './pins.js'
+import type { RootQuery, RootSource, RootSources, SourceRoots } from './root-sources.js'
 import type { Logger } from '../logger.js'
+
+export { DEFAULT_COMPACT_BELOW }
 
 /** Blocks between two checks of the abort signal while marking. */
 const MARK_CHECK_EVERY = 1024
@@ -50,14 +100,6 @@ export async function markReachable (blockstore: Blockstore, roots: CID[], missi
 const MAX_LISTED = 100
 
 /**
- * A pack is rewritten only when less than this share of its bytes is live.
- * Rewriting copies every live byte: compacting a 1 GiB pack for one dead
- * block would write 1 GiB to return a few KB. Below one half, each byte
- * copied returns at least one byte to the disk.
- */
-export const DEFAULT_COMPACT_BELOW = 0.5
-
-/**
  * Whether gc rewrites a pack of `fileSize` bytes holding `liveBytes` live
  * (records of reachable blocks). A pack with nothing live is just deleted;
  * one with no dead bytes is left alone; otherwise its live share must be
@@ -86,7 +128,9 @@ function recordBytes (b: { cid: CID, loc: BlockLocation }): number {
 }
 
 /**
- * Mark and sweep: removes index entries of unreachable blocks, then rewrites
+ * The mark and sweep of {@link collectStoreGarbage}, given the roots (tests
+ * call it directly); the caller holds the store lock exclusively.
+ * Removes index entries of unreachable blocks, then rewrites
  * each pack whose live share is below `compactBelow` (dead bytes are
  * unreachable blocks, or the torn tail of a crash) by copying its live
  * blocks to the current pack, committing their new locations, and only then
@@ -211,4 +255,114 @@ async function topLevel (blockstore: Blockstore, dead: CID[], signal?: AbortSign
     }
   }
   return dead.map(String).filter((c) => !linked.has(c)).slice(0, MAX_LISTED)
+}
+
+/** What one root source contributed, for the gc summary. */
+export interface SourceReport {
+  /** Roots it named (optional ones included). */
+  roots: number
+  /** See {@link SourceRoots.read}. */
+  read?: number
+  /** See {@link SourceRoots.missing}. */
+  missing?: string[]
+}
+
+/** Every root of one gc, from the pins and every registered source. */
+export interface GatheredRoots {
+  /** Unique roots. */
+  roots: CID[]
+  /** Those only ever named as optional (see {@link SourceRoots.optional}): they may have no blocks. */
+  optional: Set<string>
+  /** By source name. */
+  sources: Record<string, SourceReport>
+}
+
+/**
+ * Asks the pins and every registered source, one after the other, for the
+ * roots of `query`. The first source that fails ends it: its error is
+ * rethrown when it is one of ours (it already says what to fix and that
+ * nothing was removed), wrapped in a {@link GcRootsError} naming the source
+ * otherwise; an abort stays an abort.
+ */
+export async function gatherRoots (store: { pins: Pins, roots: RootSources }, query: RootQuery): Promise<GatheredRoots> {
+  const keys = new Map<string, CID>()
+  const required = new Set<string>()
+  const add = (cids: CID[], optional: boolean): void => {
+    for (const cid of cids) {
+      const key = cid.toString()
+      keys.set(key, cid)
+      if (!optional) required.add(key)
+    }
+  }
+  const sources: Record<string, SourceReport> = {}
+  for (const source of store.roots.list()) {
+    query.signal?.throwIfAborted()
+    let found: SourceRoots
+    try {
+      found = await source.roots(query)
+    } catch (err) {
+      throw sourceFailure(source, err, query.signal)
+    }
+    const optional = found.optional ?? []
+    add(found.roots, false)
+    add(optional, true)
+    sources[source.name] = { roots: found.roots.length + optional.length, read: found.read, missing: found.missing }
+  }
+  add(await store.pins.cids(query.signal), false)
+  return { roots: [...keys.values()], optional: new Set([...keys.keys()].filter((k) => !required.has(k))), sources }
+}
+
+/** The error gc ends with when `source` failed with `err`. */
+function sourceFailure (source: RootSource, err: unknown, signal?: AbortSignal): unknown {
+  if (signal?.aborted === true || err instanceof MlpError) return err
+  return new GcRootsError(`gc root source '${source.name}' failed (${(err as Error)?.message ?? String(err)}): nothing was removed`, { cause: err })
+}
+
+/** Options of {@link collectStoreGarbage}. */
+export interface StoreGcOptions {
+  /** Which history the sources count (default `refs`: every local branch and tag). */
+  scope?: GcScope
+  /** Count and list what would go; change nothing (and record nothing). */
+  dry?: boolean
+  /** See {@link RootQuery.forget}. */
+  forget?: ReadonlySet<string>
+  /** Live share below which a pack is rewritten (default {@link DEFAULT_COMPACT_BELOW}; config key `gcCompactBelow`). */
+  compactBelow?: number
+  log?: Logger
+  signal?: AbortSignal
+  /**
+   * Runs while gc still holds the store lock exclusively, after the sweep
+   * (or, dry, after planning it): what must happen before any other
+   * operation sees the result (forgetting projects, withdrawing provider
+   * records of removed roots). A failure here fails the gc, but what was
+   * swept stays swept.
+   */
+  finish?: (result: StoreGcResult) => Promise<void>
+}
+
+/** What {@link collectStoreGarbage} did, with what each root source named. */
+export interface StoreGcResult extends GcResult {
+  scope: GcScope
+  sources: Record<string, SourceReport>
+}
+
+/**
+ * gc of a whole store: takes its lock exclusively, reads the in-flight
+ * roots, then the pins and every registered source (see the top of this
+ * file for why in that order), and sweeps what none of them reaches.
+ */
+export async function collectStoreGarbage (store: Store, options: StoreGcOptions = {}): Promise<StoreGcResult> {
+  const scope = options.scope ?? 'refs'
+  const dry = options.dry === true
+  const { signal } = options
+  return await store.lock.write(async () => {
+    let gathered: GatheredRoots | undefined
+    const swept = await collectGarbage(store.blockstore, async () => {
+      gathered = await gatherRoots(store, { scope, record: !dry, forget: options.forget, signal })
+      return gathered.roots
+    }, signal, { dry, compactBelow: options.compactBelow, log: options.log })
+    const result: StoreGcResult = { ...swept, scope, sources: gathered?.sources ?? {} }
+    await options.finish?.(result)
+    return result
+  })
 }

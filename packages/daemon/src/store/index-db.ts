@@ -1,3 +1,4 @@
+import type { GcScope } from '@mlp/proto'
 import { ClassicLevel } from 'classic-level'
 import type { CID } from 'multiformats/cid'
 
@@ -44,6 +45,16 @@ export interface PinEntry {
   at: string
 }
 
+/** A project's gc roots as the last gc that could read its folder found them. */
+export interface RecordedRootsEntry {
+  /** Content ids of its tracked outputs (workspace and history) then. */
+  roots: string[]
+  /** The scope of the gc that recorded them. */
+  scope: GcScope
+  /** When (ISO 8601). */
+  at: string
+}
+
 /** Why a block's index entry was dropped: its bytes at `location` failed verification. */
 export interface QuarantineEntry {
   location: BlockLocation
@@ -70,9 +81,11 @@ export function decodeLocation (bytes: Uint8Array): BlockLocation {
 
 /**
  * The LevelDB index: block locations (cid bytes → location), the stat cache
- * (absolute path → {@link StatEntry}), registered projects, pins, and
- * quarantined blocks (cid bytes → {@link QuarantineEntry}). Block bytes never
- * go in here: 1 MiB LevelDB values were measured at 181 MB/s.
+ * (absolute path → {@link StatEntry}), registered projects, pins,
+ * quarantined blocks (cid bytes → {@link QuarantineEntry}), and for the
+ * layers above, which never open sublevels themselves: the recorded roots of
+ * projects (tracking) and the run cache (pipeline). Block bytes never go in
+ * here: 1 MiB LevelDB values were measured at 181 MB/s.
  */
 export class IndexDb {
   readonly db: ClassicLevel<string, string>
@@ -81,6 +94,12 @@ export class IndexDb {
   readonly projects
   readonly pins
   readonly quarantine
+  /** Project root → {@link RecordedRootsEntry}: what keeps a missing project's data until `mlp gc --forget`. */
+  readonly recordedRoots
+  /** Stage key → run-cache entry (a signed result, judged by the pipeline, so unknown here). */
+  readonly runCache
+  /** Stage key → when its run-cache entry was stored here (ms since the epoch). */
+  readonly runCacheStoredAt
   /** Whether the quarantine may hold entries: only then does a commit clear the entries of blocks it stores again. */
   private quarantineInUse = false
 
@@ -91,6 +110,9 @@ export class IndexDb {
     this.projects = this.db.sublevel<string, ProjectEntry>('p', { keyEncoding: 'utf8', valueEncoding: 'json' })
     this.pins = this.db.sublevel<string, PinEntry>('n', { keyEncoding: 'utf8', valueEncoding: 'json' })
     this.quarantine = this.db.sublevel<Uint8Array, QuarantineEntry>('q', { keyEncoding: 'view', valueEncoding: 'json' })
+    this.recordedRoots = this.db.sublevel<string, RecordedRootsEntry>('pr', { keyEncoding: 'utf8', valueEncoding: 'json' })
+    this.runCache = this.db.sublevel<string, unknown>('r', { keyEncoding: 'utf8', valueEncoding: 'json' })
+    this.runCacheStoredAt = this.db.sublevel<string, number>('rt', { keyEncoding: 'utf8', valueEncoding: 'json' })
   }
 
   async open (): Promise<void> {

@@ -6,6 +6,8 @@ import { Importer } from './importer.js'
 import { IndexDb } from './index-db.js'
 import { RwLock } from './lock.js'
 import { Packs } from './packs.js'
+import { Pins } from './pins.js'
+import { RootSources } from './root-sources.js'
 
 /** The opened block store and the services built on it. */
 export interface Store {
@@ -14,6 +16,10 @@ export interface Store {
   blockstore: Blockstore
   importer: Importer
   exporter: Exporter
+  /** Explicit pins: roots gc keeps whatever the projects say. */
+  pins: Pins
+  /** What the layers above register to name the DAGs they use; gc asks each (see store/gc.ts). */
+  roots: RootSources
   /** Shared by operations that read or add blocks; gc takes it exclusively. */
   lock: RwLock
   /** A file rewritten to read the file-system clock (see store/fs-clock.ts): stat-cache entries are dated by it. */
@@ -40,6 +46,8 @@ export async function openStore (dir: string): Promise<Store> {
     blockstore,
     importer: new Importer({ blockstore, index, clock: join(dir, 'clock') }),
     exporter: new Exporter(blockstore),
+    pins: new Pins(index),
+    roots: new RootSources(),
     lock: new RwLock(),
     clock: join(dir, 'clock'),
     close: async () => {
