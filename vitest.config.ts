@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config'
 
-/** End-to-end files that load the machine on their own: 20 daemons fetching at once, kill -9 loops. */
-const HEAVY = ['test/load.test.ts', 'test/stress.test.ts', 'test/gc-crash.test.ts']
+/** End-to-end files that load the machine on their own: 20 daemons fetching at once, kill -9 loops, 45,000 files in one folder. */
+const HEAVY = ['test/load.test.ts', 'test/stress.test.ts', 'test/gc-crash.test.ts', 'test/big-dir.test.ts']
 
 export default defineConfig({
   test: {

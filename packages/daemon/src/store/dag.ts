@@ -3,6 +3,7 @@ import { UnixFS } from 'ipfs-unixfs'
 import { InvalidCidError, InvalidDagError, PathError } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import { DAG_PB_CODEC, FILE_FANOUT, RAW_CODEC } from './constants.js'
+import { buildShardedDirectory, decodeShardLinks, flatSizeEstimate, SHARD_ABOVE_BYTES, type ShardLink } from './hamt.js'
 import { cidOf } from './hash.js'
 import { entryNamesProblem } from './path-rules.js'
 
@@ -27,6 +28,8 @@ export type DagNode =
   | { kind: 'raw', bytes: Uint8Array }
   | { kind: 'directory', entries: Array<{ name: string, link: Link }> }
   | { kind: 'symlink', target: string }
+  /** One node of a sharded directory; store/hamt.ts's readShardedDirectory turns the trie into entries. */
+  | { kind: 'hamt', links: ShardLink[] }
 
 function encodePb (data: UnixFS, links: dagPb.PBLink[]): { cid: CID, bytes: Uint8Array } {
   const bytes = dagPb.encode({ Data: data.marshal(), Links: links })
@@ -93,12 +96,14 @@ export class FileBuilder {
  * Builds a UnixFS directory node; entries are sorted by name bytes, as dag-pb
  * requires. Names {@link decodeNode} would refuse (a nested `.git`, two names
  * equal but for case) are refused here too: a DAG mlp could not read back
- * must never be stored.
+ * must never be stored. A directory whose flat node would pass `shardAbove`
+ * bytes (kubo's estimate) is written HAMT-sharded instead (store/hamt.ts).
  */
-export async function buildDirectory (entries: Array<{ name: string, link: Link }>, sink: BlockSink): Promise<Link> {
+export async function buildDirectory (entries: Array<{ name: string, link: Link }>, sink: BlockSink, shardAbove = SHARD_ABOVE_BYTES): Promise<Link> {
   const problem = entryNamesProblem(entries.map((e) => e.name))
   if (problem != null) throw new PathError(`cannot track a directory with ${problem.replace(/^entry with /, '')}: mlp never writes such names back`)
-  const sorted = [...entries].sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)))
+  if (flatSizeEstimate(entries) > shardAbove) return await buildShardedDirectory(entries, sink)
+  const sorted = entries.map((e) => ({ e, key: Buffer.from(e.name) })).sort((a, b) => Buffer.compare(a.key, b.key)).map(({ e }) => e)
   const { cid, bytes } = encodePb(new UnixFS({ type: 'directory' }), sorted.map((e) => ({ Name: e.name, Hash: e.link.cid, Tsize: e.link.tsize })))
   await sink(cid, bytes)
   return { cid, size: 0, tsize: bytes.length + sorted.reduce((n, e) => n + e.link.tsize, 0) }
@@ -135,6 +140,8 @@ export function decodeNode (cid: CID, bytes: Uint8Array): DagNode {
     if (problem != null) throw new InvalidDagError(`${cid.toString()} is a directory with ${problem.replace(/^entry with /, '')}: refused`)
     return { kind: 'directory', entries }
   }
+  // names checked per link here, across the whole trie by readShardedDirectory
+  if (fs.type === 'hamt-sharded-directory') return { kind: 'hamt', links: decodeShardLinks(cid, pb, fs) }
   if (fs.type === 'symlink') {
     const target = Buffer.from(fs.data ?? new Uint8Array()).toString()
     // no filesystem stores these; symlink(2) would fail halfway through a checkout instead

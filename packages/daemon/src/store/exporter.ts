@@ -6,6 +6,7 @@ import type { CID } from 'multiformats/cid'
 import type { Blockstore } from './blockstore.js'
 import { RAW_CODEC } from './constants.js'
 import { decodeNode, EXECUTABLE_MODE, type DagNode } from './dag.js'
+import { readShardedDirectory, type ShardLink } from './hamt.js'
 import { mapDiskError } from './disk-errors.js'
 import type { DiskFloor } from './disk-floor.js'
 
@@ -36,13 +37,24 @@ export interface ListEntry {
 export class Exporter {
   constructor (private readonly blockstore: Blockstore) {}
 
-  async node (cid: CID): Promise<DagNode> {
-    return decodeNode(cid, await this.blockstore.get(cid))
+  /** A decoded node; a sharded directory comes back as one directory with all its entries. */
+  async node (cid: CID): Promise<Exclude<DagNode, { kind: 'hamt' }>> {
+    const node = decodeNode(cid, await this.blockstore.get(cid))
+    if (node.kind !== 'hamt') return node
+    return { kind: 'directory', entries: await readShardedDirectory(cid, node.links, async (c) => await this.shard(c, cid)) }
+  }
+
+  /** The links of a sub-shard of `root`, which must be a shard node. */
+  private async shard (cid: CID, root: CID): Promise<ShardLink[]> {
+    const node = decodeNode(cid, await this.blockstore.get(cid))
+    if (node.kind !== 'hamt') throw new InvalidDagError(`${root.toString()} is a sharded directory whose sub-shard ${cid.toString()} is a ${node.kind}: refused`)
+    return node.links
   }
 
   /** Kind and content size of the DAG below `cid`. */
   async describe (cid: CID): Promise<{ kind: 'file' | 'dir' | 'symlink', size: number, mode?: number }> {
-    const node = await this.node(cid)
+    // the root node alone: a sharded directory's kind needs none of its sub-shards
+    const node = decodeNode(cid, await this.blockstore.get(cid))
     if (node.kind === 'raw') return { kind: 'file', size: node.bytes.length }
     if (node.kind === 'file') return { kind: 'file', size: node.size, mode: node.mode }
     if (node.kind === 'symlink') return { kind: 'symlink', size: 0 }
@@ -82,7 +94,8 @@ export class Exporter {
     const bytes = await this.blockstore.get(cid)
     if (cid.code === RAW_CODEC) return bytes.length
     const node = decodeNode(cid, bytes)
-    const links = node.kind === 'file' ? node.links : node.kind === 'directory' ? node.entries.map((e) => e.link) : []
+    // a sharded directory's root links carry the Tsize of the sub-shards below them
+    const links = node.kind === 'file' || node.kind === 'hamt' ? node.links : node.kind === 'directory' ? node.entries.map((e) => e.link) : []
     return bytes.length + links.reduce((n, l) => n + l.tsize, 0)
   }
 
@@ -161,7 +174,13 @@ export class Exporter {
       } else {
         const fh = await open(tmp, 'wx', 0o644)
         try {
-          await this.writeBytes(fh, cid, signal, floor)
+          if (node.kind === 'raw') {
+            // a one-block file, the common case in a directory of many small files: its bytes are already here
+            await floor?.reserve(node.bytes.length)
+            await writeAll(fh, [node.bytes])
+          } else {
+            await this.writeBytes(fh, cid, signal, floor)
+          }
         } finally {
           await fh.close()
         }
