@@ -191,6 +191,40 @@ describe('mlp migrate', () => {
     expect(readFileSync(join(root, 'runs.log'), 'utf8')).toBe('train\n')
   })
 
+  it('a float param with an integral value (lr: 1.0) renders as DVC rendered it: nothing reruns', async () => {
+    const root = await tempDir('mlp-dvc-float-')
+    git(root, 'init', '-q')
+    put(root, '.dvc/config', '')
+    put(root, '.dvc/.gitignore', '/config.local\n/tmp\n/cache\n')
+    // the command line as the script saw it
+    const train = "const fs = require('fs'); fs.appendFileSync('runs.log', 'train\\n'); fs.writeFileSync('model.bin', 'model lr=' + process.argv[2])\n"
+    put(root, 'train.js', train)
+    put(root, 'params.yaml', 'train:\n  lr: 1.0\n')
+    // eslint-disable-next-line no-template-curly-in-string -- DVC's interpolation, not a JS template
+    put(root, 'dvc.yaml', 'stages:\n  train:\n    cmd: node train.js ${train.lr}\n    deps: [train.js]\n    params: [train.lr]\n    outs: [model.bin]\n')
+    // what `dvc repro` ran and recorded: Python's str(1.0), while the recorded param is the number
+    const model = 'model lr=1.0'
+    put(root, 'model.bin', model)
+    const dep = (path: string, data: string): string => `    - path: ${path}\n      hash: md5\n      md5: ${md5(data)}\n      size: ${data.length}\n`
+    put(root, 'dvc.lock', `schema: '2.0'\nstages:\n  train:\n    cmd: node train.js 1.0\n    deps:\n${dep('train.js', train)}    params:\n      params.yaml:\n        train.lr: 1.0\n    outs:\n${dep('model.bin', model)}`)
+    cache(root, model)
+    put(root, '.gitignore', '/model.bin\n')
+
+    const migrated = await mlpJson(d.home, ['migrate'], { cwd: root })
+    expect(migrated.problems).toEqual([])
+    expect(migrated.stages).toEqual([{ stage: 'train', state: 'written' }])
+    expect(readFileSync(join(root, 'mlp.lock'), 'utf8')).toContain('node train.js 1.0')
+    expect((await mlpJson(d.home, ['status'], { cwd: root })).stages).toEqual([])
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: root }))).toEqual({ train: 'skipped' })
+    expect(existsSync(join(root, 'runs.log'))).toBe(false)
+
+    // positive control: another float reruns it, and the command gets Python's form of it
+    writeFileSync(join(root, 'params.yaml'), 'train:\n  lr: 2.0\n')
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: root }))).toEqual({ train: 'ran' })
+    expect(readFileSync(join(root, 'runs.log'), 'utf8')).toBe('train\n')
+    expect(readFileSync(join(root, 'model.bin'), 'utf8')).toBe('model lr=2.0')
+  })
+
   it('refuses a repository without .dvc/ and changes nothing', async () => {
     const root = await tempDir('mlp-nodvc-')
     git(root, 'init', '-q')

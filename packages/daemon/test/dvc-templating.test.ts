@@ -2,6 +2,8 @@ import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { stageParams } from '../src/pipeline/params.js'
+import { pyFloat, PyFloat } from '../src/pipeline/py-float.js'
 import { pyNumber, renderArgs, shellQuote } from '../src/pipeline/render.js'
 import { loadPipeline, type Stage } from '../src/pipeline/schema.js'
 
@@ -10,13 +12,18 @@ const $ = (expr: string): string => '$' + `{${expr}}`
 
 /** Loads `yaml` as a project's dvc.yaml, with optional params.yaml and .dvc/config. */
 async function load (yaml: string, files: Record<string, string> = {}): Promise<Stage[]> {
+  return (await loadIn(yaml, files)).stages
+}
+
+/** As {@link load}, also giving the project folder. */
+async function loadIn (yaml: string, files: Record<string, string> = {}): Promise<{ dir: string, stages: Stage[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'mlp-dvc-tpl-'))
   for (const [name, text] of Object.entries(files)) {
     await mkdir(join(dir, name, '..'), { recursive: true })
     await writeFile(join(dir, name), text)
   }
   await writeFile(join(dir, 'dvc.yaml'), yaml)
-  return loadPipeline(join(dir, 'dvc.yaml')).stages
+  return { dir, stages: loadPipeline(join(dir, 'dvc.yaml')).stages }
 }
 
 describe('values render as DVC renders them (Python str())', () => {
@@ -35,6 +42,25 @@ describe('values render as DVC renders them (Python str())', () => {
     expect(pyNumber(n)).toBe(text)
   })
 
+  it.each([
+    [1, '1.0'],
+    [1000, '1000.0'],
+    [0, '0.0'],
+    [-0, '-0.0'],
+    [0.5, '0.5'],
+    [1e15, '1000000000000000.0'],
+    [1e16, '1e+16'],
+    [1.5e16, '1.5e+16'],
+    [0.00001, '1e-05'],
+    [-0.00001, '-1e-05'],
+    [Number.POSITIVE_INFINITY, 'inf'],
+    [Number.NEGATIVE_INFINITY, '-inf'],
+    [Number.NaN, 'nan']
+  ])('the float %d is written %s', (n, text) => {
+    expect(pyFloat(n)).toBe(text)
+    expect(String(new PyFloat(n))).toBe(text)
+  })
+
   it('quotes strings for the shell only where needed', () => {
     expect(shellQuote('model.pt')).toBe('model.pt')
     expect(shellQuote('a b')).toBe("'a b'")
@@ -47,6 +73,8 @@ describe('values render as DVC renders them (Python str())', () => {
     expect(renderArgs(value, { bool: 'store_true', list: 'nargs' }, 'w')).toBe("--lr 1e-05 --name 'my run' --nested.depth 3 --amp --layers 64 32 --none None")
     expect(renderArgs(value, { bool: 'boolean_optional', list: 'append' }, 'w')).toBe("--lr 1e-05 --name 'my run' --nested.depth 3 --amp --no-debug --layers 64 --layers 32 --none None")
     expect(() => renderArgs({ bad: [[1]] }, { bool: 'store_true', list: 'nargs' }, 'w')).toThrow(/nested list/)
+    // a float is a scalar here, not a mapping to flatten
+    expect(renderArgs({ lr: new PyFloat(1), sizes: [new PyFloat(2), 3] }, { bool: 'store_true', list: 'nargs' }, 'w')).toBe('--lr 1.0 --sizes 2.0 3')
   })
 })
 
@@ -144,5 +172,89 @@ describe('dvc.yaml templating as DVC 3 reads it', () => {
     expect(stages[0].resources).toEqual({ gpu: 1, gpuMemoryMib: 8000, gpuModel: undefined })
     await expect(load('stages:\n  t:\n    cmd: x\n    resources: {gpu: 1}\n    meta: {mlp: {resources: {gpu: 2}}}\n')).rejects.toThrow(/'resources' is set both in the stage and in meta\.mlp/)
     await expect(load('stages:\n  t:\n    cmd: x\n    meta: {mlp: {gpus: 2}}\n')).rejects.toThrow(/meta\.mlp: unknown key 'gpus'/)
+  })
+
+  it('a float with an integral value renders as Python writes a float (1.0), an int as an int', async () => {
+    const params = 'lr: 1.0\nbig: 1e3\nz: -0.0\nhalf: .5\nhuge: 1e16\ntiny: 0.00001\nup: .inf\nnum: .nan\nn: 1\nhex: 0x10\n'
+    const { dir, stages } = await loadIn(`stages:
+  train:
+    cmd:
+      - train ${['lr', 'big', 'z', 'half', 'huge', 'tiny', 'up', 'num', 'n', 'hex'].map($).join(' ')}
+      - echo ${$('lr')}
+    wdir: runs/${$('lr')}
+    deps:
+      - data-${$('big')}.csv
+    params:
+      - ../../params.yaml: [lr]
+      - p-${$('lr')}.yaml:
+    outs:
+      - model-${$('lr')}.pt:
+          cache: true
+    metrics:
+      - m-${$('lr')}.json
+    plots:
+      - p-${$('n')}.csv
+`, { 'params.yaml': params })
+    expect(stages[0].cmd).toEqual(['train 1.0 1000.0 -0.0 0.5 1e+16 1e-05 inf nan 1 16', 'echo 1.0'])
+    expect(stages[0].wdir).toBe('runs/1.0')
+    expect(stages[0].deps).toEqual(['data-1000.0.csv'])
+    expect(stages[0].params).toEqual([{ file: '../../params.yaml', keys: ['lr'] }, { file: 'p-1.0.yaml', keys: null }])
+    expect(stages[0].outs.map((o) => o.path)).toEqual(['model-1.0.pt', 'm-1.0.json', 'p-1.csv'])
+    // what the lock, params diff and run-cache keys record is unchanged: the number 1
+    const recorded = stageParams(dir, { ...stages[0], params: [stages[0].params[0]] })
+    expect(recorded).toEqual({ '../../params.yaml': { lr: 1 } })
+    expect(typeof recorded['../../params.yaml'].lr).toBe('number')
+  })
+
+  it('floats keep their form from vars files (YAML and JSON), inline vars, foreach, matrix and a mapping in cmd', async () => {
+    const files = {
+      'conf.yaml': 'momentum: 1.0\nsteps: 3\n',
+      'conf.json': '{"scale": 2.0, "exp": 1E3, "count": 4, "unused": 1.5}',
+      'params.yaml': 'lrs: [0.5, 1.0, 2]\ntrain:\n  lr: 1.0\n  epochs: 5\n  sizes: [1.0, 2]\n'
+    }
+    const stages = await load(`vars:
+  - conf.yaml
+  - conf.json:scale,exp,count
+  - alpha: 3.0
+stages:
+  vars-file:
+    vars:
+      - beta: 0.0
+    cmd: run ${['momentum', 'steps', 'scale', 'exp', 'count', 'alpha', 'beta'].map($).join(' ')}
+  literal:
+    foreach: [0.5, 1.0]
+    do:
+      cmd: fit --lr ${$('item')}
+  from-params:
+    foreach: ${$('lrs')}
+    do:
+      cmd: fit --lr ${$('item')}
+  grid:
+    matrix:
+      lr: [1.0, 2]
+    cmd: fit --lr ${$('item.lr')}
+  args:
+    cmd: python train.py ${$('train')}
+`, files)
+    expect(stages.map((s) => [s.name, s.cmd[0]])).toEqual([
+      ['vars-file', 'run 1.0 3 2.0 1000.0 4 3.0 0.0'],
+      ['literal@0.5', 'fit --lr 0.5'],
+      ['literal@1.0', 'fit --lr 1.0'],
+      ['from-params@0.5', 'fit --lr 0.5'],
+      ['from-params@1.0', 'fit --lr 1.0'],
+      ['from-params@2', 'fit --lr 2'],
+      ['grid@1.0', 'fit --lr 1.0'],
+      ['grid@2', 'fit --lr 2'],
+      ['args', 'python train.py --lr 1.0 --epochs 5 --sizes 1.0 2']
+    ])
+  })
+
+  it('a float stays a scalar: not walked into, not a foreach list, not a stage', async () => {
+    await expect(load(`stages:\n  s:\n    cmd: echo ${$('lr.x')}\n`, { 'params.yaml': 'lr: 1.0\n' })).rejects.toThrow(/'\$\{lr\.x\}' is not defined/)
+    await expect(load(`stages:\n  s:\n    foreach: ${$('lr')}\n    do:\n      cmd: echo\n`, { 'params.yaml': 'lr: 1.0\n' })).rejects.toThrow(/'foreach' must be a list or a mapping/)
+    await expect(load('stages:\n  s:\n    foreach: [a]\n    do: 1.0\n')).rejects.toThrow(/'do' must be a stage mapping/)
+    await expect(load('vars:\n  - 1.0\nstages: {}\n')).rejects.toThrow(/each 'vars' entry must be a file name or a mapping/)
+    // positive control: the same lookups on a mapping and a list work
+    expect((await load(`stages:\n  s:\n    foreach: ${$('lr')}\n    do:\n      cmd: echo ${$('item.x')}\n`, { 'params.yaml': 'lr: [{x: 1.0}]\n' }))[0].cmd).toEqual(['echo 1.0'])
   })
 })

@@ -1,4 +1,5 @@
 import { PipelineError } from './errors.js'
+import { isComposite } from './py-float.js'
 
 /**
  * Most stages one pipeline may expand to (`foreach` and `matrix` included).
@@ -28,7 +29,7 @@ function mib (bytes: number): string {
 /** Stages a `foreach` over `items` makes (one per list item or mapping key); undefined if it is neither. */
 export function foreachCount (items: unknown): number | undefined {
   if (Array.isArray(items)) return items.length
-  if (items != null && typeof items === 'object') return Object.keys(items).length
+  if (isComposite(items)) return Object.keys(items).length
   return undefined
 }
 

@@ -1,4 +1,5 @@
 import { PipelineError } from './errors.js'
+import { isComposite, pyFloat, PyFloat } from './py-float.js'
 
 /**
  * How a mapping interpolated into `cmd` becomes arguments: DVC's `[parsing]`
@@ -15,19 +16,14 @@ export const DEFAULT_PARSING: ParsingConfig = { bool: 'store_true', list: 'nargs
 
 /**
  * A number as Python's `str()` writes it, which is what DVC puts into a
- * command: shortest round-trip digits (as JavaScript), but scientific below
- * 1e-4 (`1e-05`, two-digit exponent) and at or above 1e16 for non-integers.
- * A YAML float with an integral value (`1.0`) reaches here as the number 1
- * and is written `1`: JavaScript keeps no float/int distinction.
+ * command: an integral number as an int (`1`, all digits), any other as a
+ * float ({@link pyFloat}). A YAML float with an integral value (`1.0`)
+ * reaches the templating context as a {@link PyFloat}, not as a number, and
+ * is written `1.0` by {@link renderScalar}.
  */
 export function pyNumber (n: number): string {
-  if (Number.isNaN(n)) return 'nan'
-  if (!Number.isFinite(n)) return n > 0 ? 'inf' : '-inf'
   if (Number.isInteger(n)) return BigInt(n).toString()
-  const [mantissa, exp] = n.toExponential().split('e')
-  const e = Number(exp)
-  if (e < -4 || e >= 16) return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`
-  return String(n)
+  return pyFloat(n)
 }
 
 /** Quotes `s` for a POSIX shell when it needs it (as Python's `shlex.quote`). */
@@ -37,18 +33,19 @@ export function shellQuote (s: string): string {
   return `'${s.replace(/'/g, "'\"'\"'")}'`
 }
 
-/** A primitive as DVC renders it inside a string: booleans lower case, null as `None`, numbers as Python. */
+/** A primitive as DVC renders it inside a string: booleans lower case, null as `None`, numbers (ints and {@link PyFloat}s) as Python. */
 export function renderScalar (value: unknown): string {
   if (typeof value === 'boolean') return value ? 'true' : 'false'
   if (value == null) return 'None'
   if (typeof value === 'number') return pyNumber(value)
+  if (value instanceof PyFloat) return pyFloat(value.valueOf())
   return String(value)
 }
 
 function flattenArgs (value: Record<string, unknown>, prefix: string, out: Array<[string, unknown]>): void {
   for (const [k, v] of Object.entries(value)) {
     const key = prefix === '' ? k : `${prefix}.${k}`
-    if (v != null && typeof v === 'object' && !Array.isArray(v)) flattenArgs(v as Record<string, unknown>, key, out)
+    if (isComposite(v) && !Array.isArray(v)) flattenArgs(v as Record<string, unknown>, key, out)
     else out.push([key, v])
   }
 }
@@ -69,7 +66,7 @@ export function renderArgs (value: Record<string, unknown>, parsing: ParsingConf
       else if (parsing.bool === 'boolean_optional') parts.push(`--no-${k}`)
     } else if (Array.isArray(v)) {
       const items = v.map((i) => {
-        if (i != null && typeof i === 'object') throw new PipelineError(`${where}: cannot interpolate a nested list or mapping in '${k}'`)
+        if (isComposite(i)) throw new PipelineError(`${where}: cannot interpolate a nested list or mapping in '${k}'`)
         // Python's f-string, not DVC's own rendering: True, not true
         if (typeof i === 'boolean') return i ? 'True' : 'False'
         return typeof i === 'string' ? shellQuote(i) : renderScalar(i)

@@ -6,6 +6,7 @@ import { ExpansionBudget, foreachCount, matrixCount } from './expansion.js'
 import { readPipelineText } from './file-size.js'
 import { readParsingConfig } from './dvc-config.js'
 import type { ParsingConfig } from './render.js'
+import { isComposite, jsonTemplateValues, plainValue, templateValues } from './py-float.js'
 import { interpolate, toStr, type Context } from './template.js'
 
 /** One output of a stage. */
@@ -75,7 +76,7 @@ export function pipelineFile (root: string): string | undefined {
   return undefined
 }
 
-function readYaml (file: string, root: string | undefined, where = file): unknown {
+function readYaml (file: string, root: string | undefined, where = file, floats = false): unknown {
   let text: string
   try {
     text = readPipelineText(file, root)
@@ -85,7 +86,8 @@ function readYaml (file: string, root: string | undefined, where = file): unknow
   }
   if (file.endsWith('.json')) {
     try {
-      return JSON.parse(text)
+      const parsed: unknown = JSON.parse(text)
+      return floats ? jsonTemplateValues(text, parsed) : parsed
     } catch (err) {
       throw new PipelineError(`${file}: not valid JSON: ${(err as Error).message}`)
     }
@@ -93,18 +95,20 @@ function readYaml (file: string, root: string | undefined, where = file): unknow
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false })
   if (doc.errors.length > 0) throw new PipelineError(`${file}:${doc.errors[0].linePos?.[0].line ?? 1}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`)
-  return doc.toJS()
+  return floats ? templateValues(doc) : doc.toJS()
 }
 
 /**
  * Values of a params or vars file (YAML or JSON); absent file: empty. With
- * `root`, a file whose real path leaves that project is refused.
+ * `root`, a file whose real path leaves that project is refused. With
+ * `floats` (templating only), floats are `PyFloat`s; without, plain numbers
+ * (what the lock, `params diff` and run-cache keys record).
  */
-export function readParamsFile (file: string, root?: string): Record<string, unknown> {
+export function readParamsFile (file: string, root?: string, floats = false): Record<string, unknown> {
   if (!existsSync(file)) return {}
-  const v = readYaml(file, root)
+  const v = readYaml(file, root, file, floats)
   if (v == null) return {}
-  if (typeof v !== 'object' || Array.isArray(v)) throw new PipelineError(`${file}: params must be a mapping`)
+  if (!isComposite(v) || Array.isArray(v)) throw new PipelineError(`${file}: params must be a mapping`)
   return v as Record<string, unknown>
 }
 
@@ -121,10 +125,10 @@ function loadVars (vars: unknown, dir: string, where: string, inside = dir): Con
   for (const entry of vars) {
     if (typeof entry === 'string') {
       const [name, keys] = entry.split(':')
-      const values = readParamsFile(join(dir, name), inside)
+      const values = readParamsFile(join(dir, name), inside, true)
       if (!existsSync(join(dir, name))) throw new PipelineError(`${where}: vars file '${name}' does not exist`)
       merge(ctx, keys == null ? values : Object.fromEntries(keys.split(',').map((k) => [k, values[k]])))
-    } else if (entry != null && typeof entry === 'object' && !Array.isArray(entry)) {
+    } else if (isComposite(entry) && !Array.isArray(entry)) {
       merge(ctx, entry as Record<string, unknown>)
     } else {
       throw new PipelineError(`${where}: each 'vars' entry must be a file name or a mapping`)
@@ -176,7 +180,10 @@ export function loadPipeline (file: string, options: LoadOptions = {}): Pipeline
   for (const key of Object.keys(top)) {
     if (!TOP_KEYS.includes(key)) throw new PipelineError(`${file}:${lineOf(doc, lines, [key])}: unknown top-level key '${key}' (known: ${TOP_KEYS.join(', ')})`)
   }
-  const global = merge(readParamsFile(join(dir, 'params.yaml'), inside), loadVars(top.vars, dir, `${file}:${lineOf(doc, lines, ['vars'])}`, inside))
+  // the same values with floats kept (`1.0` renders `1.0`), for templating only: vars, foreach, matrix, stage bodies
+  const typed = templateValues(doc) as Record<string, unknown>
+  const typedStages = (typed.stages ?? {}) as Record<string, Record<string, unknown>>
+  const global = merge(readParamsFile(join(dir, 'params.yaml'), inside, true), loadVars(typed.vars, dir, `${file}:${lineOf(doc, lines, ['vars'])}`, inside))
   const stagesRaw = top.stages ?? {}
   if (typeof stagesRaw !== 'object' || Array.isArray(stagesRaw)) throw new PipelineError(`${file}:${lineOf(doc, lines, ['stages'])}: 'stages' must be a mapping of stage names to stages`)
   const stages: Stage[] = []
@@ -187,7 +194,7 @@ export function loadPipeline (file: string, options: LoadOptions = {}): Pipeline
     const where = `${file}:${line}: stage '${name}'`
     if (name.includes('@') || name.includes(':') || name.includes('/')) throw new PipelineError(`${where}: a stage name cannot contain '@', ':' or '/'`)
     if (raw == null || typeof raw !== 'object' || Array.isArray(raw)) throw new PipelineError(`${where}: a stage must be a mapping with at least 'cmd'`)
-    const def = raw as Record<string, unknown>
+    const def = typedStages[name]
     for (const key of Object.keys(def)) {
       if (!STAGE_KEYS.includes(key)) throw new PipelineError(`${file}:${lineOf(doc, lines, ['stages', name, key])}: stage '${name}': unknown key '${key}'`)
     }
@@ -214,7 +221,7 @@ function topLists (top: Record<string, unknown>, ctx: Context, file: string, bud
   for (const key of ['metrics', 'params', 'plots'] as const) {
     if (top[key] == null) continue
     const where = `${file}:${lineOfKey(key)}: top-level '${key}'`
-    const list = interpolate(top[key], ctx, where, budget)
+    const list = plainValue(interpolate(top[key], ctx, where, budget))
     if (!Array.isArray(list)) throw new PipelineError(`${where}: must be a list`)
     for (const entry of list) {
       const isMapping = entry != null && typeof entry === 'object' && !Array.isArray(entry)
@@ -258,22 +265,22 @@ function expand (name: string, def: Record<string, unknown>, ctx: Context, where
     if (extraKeys.length > 0) throw new PipelineError(`${where}: with 'foreach', '${extraKeys[0]}' belongs inside 'do'`)
     const items = interpolate(def.foreach, ctx, where, budget)
     const body = def.do as Record<string, unknown>
-    if (body == null || typeof body !== 'object' || Array.isArray(body)) throw new PipelineError(`${where}: 'do' must be a stage mapping`)
+    if (!isComposite(body) || Array.isArray(body)) throw new PipelineError(`${where}: 'do' must be a stage mapping`)
     const count = foreachCount(items)
     if (count != null) budget.add(where, count, bodyBytes(body))
     if (Array.isArray(items)) {
       // DVC: simple lists are keyed by value, lists holding lists or mappings by index
-      const composite = items.some((v) => v != null && typeof v === 'object')
+      const composite = items.some(isComposite)
       return items.map((item, i) => [composite ? String(i) : toStr(item), { item }, body])
     }
-    if (items != null && typeof items === 'object') {
+    if (isComposite(items)) {
       return Object.entries(items as Record<string, unknown>).map(([key, item]) => [key, { key, item }, body])
     }
     throw new PipelineError(`${where}: 'foreach' must be a list or a mapping (or a \${} naming one)`)
   }
   if ('matrix' in def) {
     const matrix = interpolate(def.matrix, ctx, where, budget)
-    if (matrix == null || typeof matrix !== 'object' || Array.isArray(matrix)) throw new PipelineError(`${where}: 'matrix' must map names to lists`)
+    if (!isComposite(matrix) || Array.isArray(matrix)) throw new PipelineError(`${where}: 'matrix' must map names to lists`)
     const body = Object.fromEntries(Object.entries(def).filter(([k]) => k !== 'matrix'))
     budget.add(where, matrixCount(matrix as Record<string, unknown>, where), bodyBytes(body))
     let combos: Array<{ item: Record<string, unknown>, parts: string[] }> = [{ item: {}, parts: [] }]
@@ -281,7 +288,7 @@ function expand (name: string, def: Record<string, unknown>, ctx: Context, where
       combos = combos.flatMap((c) => values.map((v, i) => ({
         item: { ...c.item, [key]: v },
         // DVC: primitive values name themselves; lists and mappings use the variable name and index
-        parts: [...c.parts, v != null && typeof v === 'object' ? `${key}${i}` : toStr(v)]
+        parts: [...c.parts, isComposite(v) ? `${key}${i}` : toStr(v)]
       })))
     }
     // names join the values: a long one in every combination is charged before any name is built
@@ -361,8 +368,10 @@ function mlpSettings (body: Record<string, unknown>, where: string): Record<stri
 
 function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Context, line: number, file: string, budget: ExpansionBudget, parsing: ParsingConfig, prefix: string): Stage {
   const where = `${file}:${line}: stage '${name}'`
-  const body = mlpSettings(interpolate(rawBody, ctx, where, budget, { parsing }) as Record<string, unknown>, where)
-  const cmd = typeof body.cmd === 'string' ? [body.cmd] : Array.isArray(body.cmd) ? body.cmd.map(String) : undefined
+  const typed = interpolate(rawBody, ctx, where, budget, { parsing }) as Record<string, unknown>
+  // a stage holds plain numbers; only a cmd list item that is a float keeps Python's form (`1.0`)
+  const body = mlpSettings(plainValue(typed) as Record<string, unknown>, where)
+  const cmd = typeof body.cmd === 'string' ? [body.cmd] : Array.isArray(typed.cmd) ? typed.cmd.map(String) : undefined
   if (cmd == null || cmd.length === 0 || cmd.some((c) => c.trim() === '')) throw new PipelineError(`${where}: 'cmd' is required (a command or a list of commands)`)
   const wdir = stageWdir(typeof body.wdir === 'string' ? body.wdir : '.', prefix, where)
   let resources: Resources | undefined

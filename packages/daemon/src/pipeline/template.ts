@@ -1,8 +1,12 @@
 import { PipelineError } from './errors.js'
 import { MAX_INTERPOLATED_BYTES, type ExpansionBudget } from './expansion.js'
+import { isComposite } from './py-float.js'
 import { DEFAULT_PARSING, renderArgs, renderScalar, type ParsingConfig } from './render.js'
 
-/** Values visible to `${...}`: params.yaml, vars, and `item`/`key` inside foreach and matrix. */
+/**
+ * Values visible to `${...}`: params.yaml, vars, and `item`/`key` inside
+ * foreach and matrix; floats as `PyFloat`s, so `1.0` renders `1.0`.
+ */
 export type Context = Record<string, unknown>
 
 // `\${` is a literal `${`, as in DVC
@@ -24,7 +28,7 @@ export interface InterpolateOptions {
 export function lookup (ctx: Context, path: string, where: string): unknown {
   let value: unknown = ctx
   for (const part of path.replace(/\[/g, '.').replace(/\]/g, '').split('.')) {
-    if (value != null && typeof value === 'object' && part in (value as Record<string, unknown>)) {
+    if (isComposite(value) && part in (value as Record<string, unknown>)) {
       value = (value as Record<string, unknown>)[part]
     } else {
       throw new PipelineError(`${where}: '\${${path}}' is not defined (define it in params.yaml or vars)`)
@@ -49,7 +53,7 @@ export function valueSize (value: unknown, limit = MAX_INTERPOLATED_BYTES): numb
   while (stack.length > 0 && size <= limit) {
     const v = stack.pop()
     if (typeof v === 'string') size += v.length
-    else if (v != null && typeof v === 'object') {
+    else if (isComposite(v)) {
       for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
         size += Array.isArray(v) ? 1 : k.length
         stack.push(x)
@@ -82,7 +86,7 @@ export function interpolate (value: unknown, ctx: Context, where: string, budget
     for (const m of value.matchAll(ANY)) {
       const v = lookup(ctx, m[1], where)
       let text: string
-      if (v != null && typeof v === 'object') {
+      if (isComposite(v)) {
         // DVC: a mapping in a command becomes `--key value` arguments; nothing else may hold one
         if (options.key !== 'cmd' || Array.isArray(v)) throw new PipelineError(`${where}: '\${${m[1]}}' is a ${Array.isArray(v) ? 'list' : 'mapping'} and cannot be part of a string${Array.isArray(v) ? '' : ' (only of cmd)'}`)
         budget?.addInterpolated(where, valueSize(v) * 2, `'\${${m[1]}}'`)
@@ -103,7 +107,7 @@ export function interpolate (value: unknown, ctx: Context, where: string, budget
     return unescape(pieces.join(''))
   }
   if (Array.isArray(value)) return value.map((v) => interpolate(v, ctx, where, budget, options))
-  if (value != null && typeof value === 'object') {
+  if (isComposite(value)) {
     const out: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
       // keys too: `- ${item}/metrics.json: {cache: false}` is DVC's own documented form
@@ -120,7 +124,7 @@ export function interpolate (value: unknown, ctx: Context, where: string, budget
 function interpolateKey (k: string, ctx: Context, where: string, budget?: ExpansionBudget): string {
   if (!k.includes('${')) return k
   const v = interpolate(k, ctx, where, budget)
-  if (v != null && typeof v === 'object') throw new PipelineError(`${where}: key '${k}' is a ${Array.isArray(v) ? 'list' : 'mapping'}; a key must be a string`)
+  if (isComposite(v)) throw new PipelineError(`${where}: key '${k}' is a ${Array.isArray(v) ? 'list' : 'mapping'}; a key must be a string`)
   return typeof v === 'string' ? v : toStr(v)
 }
 
