@@ -109,6 +109,22 @@ describe('dvc.yaml templating as DVC 3 reads it', () => {
     expect(stages[0].outs[0].path).toBe('model-us.hdf5')
   })
 
+  it('a foreach item with \':\' is refused: t@x:fit would address stage fit and overwrite its lock entry', async () => {
+    const yaml = (items: string): string => `stages:
+  fit:
+    cmd: echo real > model.txt
+    outs: [model.txt]
+  t:
+    foreach: ${items}
+    do:
+      cmd: echo ${$('item')} > other.txt
+      outs: [other.txt]
+`
+    // control: the same pipeline with a plain item loads
+    expect((await load(yaml("['x-fit']"))).map((s) => s.name)).toEqual(['fit', 't@x-fit'])
+    await expect(load(yaml("['x:fit']"))).rejects.toThrow(/foreach\/matrix item 'x:fit' cannot contain ':'/)
+  })
+
   it('foreach over a mapping gives key and item; over a list of mappings, item fields', async () => {
     const byDict = await load(`stages:
   train:

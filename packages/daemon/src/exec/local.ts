@@ -29,7 +29,8 @@ const KILL_GRACE_MS = 5_000
 export async function runCommand (cmd: string, init: RunInit): Promise<{ code: number, stderrTail: string[] }> {
   init.signal?.throwIfAborted()
   const file = init.launcher?.file ?? '/bin/sh'
-  const args = [...(init.launcher != null ? [...init.launcher.args, '/bin/sh'] : []), '-c', cmd]
+  // `--`: a command that starts with '-' is the command, not an option of sh
+  const args = [...(init.launcher != null ? [...init.launcher.args, '/bin/sh'] : []), '-c', '--', cmd]
   const child = spawn(file, args, { cwd: init.cwd, env: init.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
   const tail: string[] = []
   const pipe = (stream: NodeJS.ReadableStream, name: LogLine['stream']): void => {

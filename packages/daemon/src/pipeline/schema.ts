@@ -200,6 +200,9 @@ export function loadPipeline (file: string, options: LoadOptions = {}): Pipeline
     }
     const ctx = merge({ ...global }, loadVars(def.vars, dir, where, inside))
     for (const [suffix, extra, body] of expand(name, def, ctx, where, budget)) {
+      // an address is `path/dvc.yaml:stage`: a ':' in an item's key would make
+      // `t@x:fit` read as stage `fit`, and its lock entry overwrite fit's
+      if (suffix?.includes(':') === true) throw new PipelineError(`${where}: the foreach/matrix item '${suffix}' cannot contain ':' (it names the stage ${name}@${suffix}, and ':' separates a pipeline file from a stage name)`)
       stages.push(buildStage(address(suffix == null ? name : `${name}@${suffix}`), body, merge({ ...ctx }, extra), line, file, budget, parsing, prefix))
     }
   }
