@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { mlp, mlpJson, tempDir } from './helpers/cli.js'
@@ -217,5 +217,165 @@ describe('several pipeline files', () => {
     writeFileSync(join(root, 'eval/params.yaml'), 'lr: 0.3\n')
     expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: root }))).toEqual({ prepare: 'skipped', 'eval/dvc.yaml:score': 'ran' })
     expect(runs(root)).toEqual(['score'])
+  })
+
+  it('never lets a pipeline or lock file be data: add, stage outs, stage add, fetch -o and a pointer-tracked root file are refused', async () => {
+    const proj = await newProject(d.home)
+    const refused = (r: { code: number, stderr: string }): string => {
+      expect(r.code).not.toBe(0)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      return r.stderr.trim()
+    }
+    put(proj, 'data.csv', 'a,b\n')
+    put(proj, 'dvc.yaml', 'stages:\n  ok:\n    cmd: echo ok\n')
+    put(proj, 'mlp.yaml', 'stages:\n  evil:\n    cmd: touch pwned\n')
+    put(proj, 'sub/dvc.lock', 'schema: \'2.0\'\n')
+    // `mlp add` of a pipeline or lock file, anywhere: refused, nothing written
+    expect(refused(await mlp(d.home, ['add', 'mlp.yaml'], { cwd: proj }))).toMatch(/cannot add mlp\.yaml: 'mlp\.yaml' is a pipeline or lock file/)
+    expect(refused(await mlp(d.home, ['add', 'sub/dvc.lock'], { cwd: proj }))).toMatch(/is a pipeline or lock file \(dvc\.lock\)/)
+    expect(existsSync(join(proj, 'mlp.yaml.mlp'))).toBe(false)
+    expect(existsSync(join(proj, '.gitignore')) ? readFileSync(join(proj, '.gitignore'), 'utf8') : '').not.toContain('mlp.yaml')
+    // positive control: data is added
+    const [added] = await mlpJson(d.home, ['add', 'data.csv'], { cwd: proj })
+    expect(existsSync(join(proj, 'data.csv.mlp'))).toBe(true)
+
+    // a root pipeline file a pointer tracks (as a teammate's pull would write it) is never read
+    writeFileSync(join(proj, 'mlp.yaml.mlp'), readFileSync(join(proj, 'data.csv.mlp'), 'utf8').split('data.csv').join('mlp.yaml'))
+    expect(refused(await mlp(d.home, ['dag'], { cwd: proj }))).toMatch(/mlp does not read it: mlp\.yaml\.mlp tracks it as data/)
+    expect(refused(await mlp(d.home, ['repro', '--force'], { cwd: proj }))).toMatch(/mlp\.yaml\.mlp tracks it as data/)
+    expect(existsSync(join(proj, 'pwned'))).toBe(false)
+    // positive control: without the pointer, the root's mlp.yaml is code again (it outranks dvc.yaml)
+    rmSync(join(proj, 'mlp.yaml.mlp'))
+    expect((await mlpJson(d.home, ['dag'], { cwd: proj })).stages.map((s: { name: string }) => s.name)).toEqual(['evil'])
+    rmSync(join(proj, 'mlp.yaml'))
+
+    // a stage whose out is a pipeline file: a load error naming the stage, and nothing runs
+    put(proj, 'evil.yaml', 'stages:\n  evil:\n    cmd: touch pwned\n')
+    put(proj, 'dvc.yaml', 'stages:\n  gen:\n    cmd: cp evil.yaml mlp.yaml\n    outs: [mlp.yaml]\n')
+    expect(refused(await mlp(d.home, ['dag'], { cwd: proj }))).toMatch(/stage 'gen': out 'mlp\.yaml' is a pipeline or lock file/)
+    expect(refused(await mlp(d.home, ['repro'], { cwd: proj }))).toMatch(/stage 'gen': out 'mlp\.yaml'/)
+    expect(existsSync(join(proj, 'mlp.yaml'))).toBe(false)
+    // positive control: an ordinary out loads
+    put(proj, 'dvc.yaml', 'stages:\n  gen:\n    cmd: echo m > model.txt\n    outs: [model.txt]\n')
+    expect((await mlpJson(d.home, ['dag'], { cwd: proj })).stages.map((s: { name: string }) => s.name)).toEqual(['gen'])
+
+    // `stage add -o` a pipeline or lock file: refused before anything is written
+    const before = readFileSync(join(proj, 'dvc.yaml'), 'utf8')
+    for (const out of ['mlp.yaml', 'sub/dvc.yaml', 'mlp.lock']) {
+      expect(refused(await mlp(d.home, ['stage', 'add', '-n', 'bad', '-o', out, 'echo x'], { cwd: proj }))).toMatch(/stage 'bad': out '.*' is a pipeline or lock file/)
+    }
+    expect(readFileSync(join(proj, 'dvc.yaml'), 'utf8')).toBe(before)
+    expect(existsSync(join(proj, 'mlp.yaml'))).toBe(false)
+    // positive control
+    expect((await mlp(d.home, ['stage', 'add', '-n', 'fit', '-o', 'fit.txt', 'echo x > fit.txt'], { cwd: proj })).code).toBe(0)
+    expect(readFileSync(join(proj, 'dvc.yaml'), 'utf8')).toContain('fit:')
+
+    // `fetch -o` to a pipeline or lock file name: refused; to another name it writes the data
+    const pipeline = readFileSync(join(proj, 'dvc.yaml'), 'utf8')
+    for (const out of ['mlp.yaml', 'dvc.yaml', 'sub/mlp.lock']) {
+      expect(refused(await mlp(d.home, ['fetch', added.cid, '-o', out], { cwd: proj }))).toMatch(/cannot fetch to .*: '.*' is a pipeline or lock file/)
+    }
+    expect(existsSync(join(proj, 'mlp.yaml')) || existsSync(join(proj, 'sub/mlp.lock'))).toBe(false)
+    expect(readFileSync(join(proj, 'dvc.yaml'), 'utf8')).toBe(pipeline)
+    expect((await mlp(d.home, ['fetch', added.cid, '-o', 'copy.csv'], { cwd: proj })).code).toBe(0)
+    expect(readFileSync(join(proj, 'copy.csv'), 'utf8')).toBe('a,b\n')
+  })
+
+  it('a project whose only pipeline files lie in pointer-tracked folders has no stages, and its data checks out', async () => {
+    const proj = await newProject(d.home)
+    put(proj, 'ds/rows.csv', 'x\n')
+    put(proj, 'ds/dvc.yaml', EVIL)
+    expect((await mlp(d.home, ['add', 'ds'], { cwd: proj })).code).toBe(0)
+    // the dataset's pipeline file committed by mistake: git tracks it, but it lies in a pointer-tracked folder
+    git(proj, 'add', '-A')
+    git(proj, 'add', '-f', 'ds/dvc.yaml')
+    git(proj, 'commit', '-q', '-m', 'data')
+    expect(git(proj, 'ls-files', 'ds')).toContain('ds/dvc.yaml')
+    expect((await mlpJson(d.home, ['status'], { cwd: proj })).stages).toEqual([])
+    const dag = await mlp(d.home, ['dag'], { cwd: proj })
+    expect(dag.code).not.toBe(0)
+    expect(dag.stderr.trim()).toMatch(/^.*no stages in .*: every pipeline file is inside a pointer-tracked folder or a stage out, so mlp reads none/)
+    expect((await mlp(d.home, ['repro', '--dry'], { cwd: proj })).stderr).not.toContain('Cannot read properties')
+    rmSync(join(proj, 'ds/rows.csv'))
+    expect((await mlp(d.home, ['checkout'], { cwd: proj })).code).toBe(0)
+    expect(readFileSync(join(proj, 'ds/rows.csv'), 'utf8')).toBe('x\n')
+    // stage add still works: the root gets a new pipeline file
+    expect((await mlp(d.home, ['stage', 'add', '-n', 'ok', 'echo ok'], { cwd: proj })).code).toBe(0)
+    expect((await mlpJson(d.home, ['dag'], { cwd: proj })).stages.map((s: { name: string }) => s.name)).toEqual(['ok'])
+    expect(existsSync(join(proj, 'pwned'))).toBe(false)
+  })
+})
+
+describe('a dataset is never a project or a pipeline file', () => {
+  /** A marker outside the project: a stage that leaves it ran, wherever its cwd was. */
+  const evilTo = (marker: string): string => `stages:\n  evil:\n    cmd: touch ${marker}\n`
+
+  it('a dataset carrying its own .mlp/ is not a project: after a clone and pull its dvc.yaml never runs, the outer stage does', async () => {
+    const proj = await newProject(d.home)
+    const marker = join(await tempDir('mlp-marker-'), 'PWNED')
+    put(proj, 'dvc.yaml', 'stages:\n  real:\n    cmd: echo real > real.txt\n    outs: [real.txt]\n')
+    put(proj, 'data/raw/rows.csv', 'x\n')
+    put(proj, 'data/raw/.mlp/config.yaml', readFileSync(join(proj, '.mlp/config.yaml'), 'utf8'))
+    put(proj, 'data/raw/dvc.yaml', evilTo(marker))
+    expect((await mlp(d.home, ['add', 'data/raw'], { cwd: proj })).code).toBe(0)
+    git(proj, 'add', '-A')
+    git(proj, 'commit', '-q', '-m', 'data with a .mlp inside')
+    const clone = join(await tempDir(), 'clone')
+    git(dirname(clone), 'clone', '-q', proj, clone)
+    expect((await mlp(d.home, ['pull'], { cwd: clone })).code).toBe(0)
+    const raw = join(clone, 'data/raw')
+    expect(readFileSync(join(raw, 'dvc.yaml'), 'utf8')).toBe(evilTo(marker))
+    expect(existsSync(join(raw, '.mlp/config.yaml'))).toBe(true)
+
+    // from inside the dataset: the project is the clone, whose only stage is the real one
+    expect((await mlpJson(d.home, ['dag'], { cwd: raw })).stages.map((s: { name: string }) => s.name)).toEqual(['real'])
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: raw }))).toEqual({ real: 'ran' })
+    expect(existsSync(marker)).toBe(false)
+    // positive control: the real stage ran at the clone's root, and its lock is there, none in the dataset
+    expect(readFileSync(join(clone, 'real.txt'), 'utf8')).toBe('real\n')
+    expect(existsSync(join(clone, 'mlp.lock'))).toBe(true)
+    expect(existsSync(join(raw, 'mlp.lock'))).toBe(false)
+    expect((await mlp(d.home, ['repro', '--force'], { cwd: raw })).code).toBe(0)
+    expect(existsSync(marker)).toBe(false)
+  })
+
+  it('a tracked pipeline file that is a symlink, or lies in a folder now a symlink, is refused; the same file as a regular one runs', async () => {
+    const proj = await newProject(d.home)
+    const marker = join(await tempDir('mlp-marker-'), 'PWNED')
+    const refused = async (args: string[]): Promise<string> => {
+      const r = await mlp(d.home, args, { cwd: proj })
+      expect(r.code).not.toBe(0)
+      expect(r.stderr.trim().split('\n')).toHaveLength(1)
+      return r.stderr.trim()
+    }
+    put(proj, 'data/raw/dvc.yaml', evilTo(marker))
+    expect((await mlp(d.home, ['add', 'data/raw'], { cwd: proj })).code).toBe(0)
+    // a subfolder's file linked into the dataset, committed
+    mkdirSync(join(proj, 'sub'))
+    symlinkSync('../data/raw/dvc.yaml', join(proj, 'sub/dvc.yaml'))
+    git(proj, 'add', '-A')
+    git(proj, 'commit', '-q', '-m', 'linked pipeline file')
+    expect(await refused(['repro'])).toMatch(/sub\/dvc\.yaml is a symlink; mlp reads only a regular file as a pipeline file/)
+    // the root's file linked into the dataset: an error, not silently no pipeline
+    rmSync(join(proj, 'sub/dvc.yaml'))
+    symlinkSync('data/raw/dvc.yaml', join(proj, 'dvc.yaml'))
+    git(proj, 'add', '-A')
+    expect(await refused(['repro'])).toMatch(/\/dvc\.yaml is a symlink/)
+    expect(await refused(['dag'])).toMatch(/\/dvc\.yaml is a symlink/)
+    rmSync(join(proj, 'dvc.yaml'))
+    // a tracked folder swapped in the workspace for a link to the dataset: git still lists other/dvc.yaml
+    put(proj, 'other/dvc.yaml', 'stages:\n  ok:\n    cmd: echo ok\n')
+    git(proj, 'add', '-A')
+    rmSync(join(proj, 'other'), { recursive: true })
+    symlinkSync('data/raw', join(proj, 'other'))
+    expect(await refused(['repro'])).toMatch(/other\/dvc\.yaml lies in a folder reached through a symlink \('other'\)/)
+    expect(existsSync(marker)).toBe(false)
+
+    // positive control: the same text as a regular tracked file in sub/ is code, and runs
+    rmSync(join(proj, 'other'))
+    put(proj, 'sub/dvc.yaml', evilTo(marker))
+    git(proj, 'add', '-A')
+    expect(statuses(await mlpJson<Outcome[]>(d.home, ['repro'], { cwd: proj }))).toEqual({ 'sub/dvc.yaml:evil': 'ran' })
+    expect(existsSync(marker)).toBe(true)
   })
 })

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
@@ -9,8 +9,10 @@ import { buildGraph, rootPath, selectStages, stagesOf } from '../src/pipeline/gr
 import { loadProjectPipeline, stageTargetFromCwd, targetFromCwd } from '../src/pipeline/project-pipeline.js'
 import { addStage } from '../src/pipeline/stage-add.js'
 import { stageOutsOf, type TrackedOut } from '../src/tracking/targets.js'
+import { findProject } from '../src/tracking/project.js'
 import { readDag, readParamsDiff } from '../src/pipeline/read-only.js'
 import { loadPipeline } from '../src/pipeline/schema.js'
+import { reservedPathProblem } from '../src/pipeline/reserved-paths.js'
 import { stageParams } from '../src/pipeline/params.js'
 
 /** `${expr}` as a pipeline file writes it (kept out of template literals). */
@@ -301,5 +303,114 @@ describe('stage add writes the pipeline file of the current folder', () => {
     await mkdir(join(dir, 'data', 'prepared.txt'), { recursive: true })
     await expect(addStage(dir, join(dir, 'data', 'prepared.txt'), { name: 'x', cmd: 'echo' })).rejects.toThrow("cannot add a stage to data/prepared.txt/mlp.yaml: it is inside the out 'data/prepared.txt', so mlp never reads a pipeline file there")
     expect(await readdir(join(dir, 'data', 'prepared.txt'))).toEqual([])
+  })
+})
+
+describe('pipeline files reached through symlinks, and datasets that carry a .mlp', () => {
+  const EVIL_FILE = 'stages:\n  evil:\n    cmd: touch pwned\n'
+
+  it('refuses a tracked pipeline file that is a symlink, in a subfolder or at the root; reads the same file when regular', async () => {
+    const dir = await repo({ 'data/raw/dvc.yaml': EVIL_FILE, 'data/raw.mlp': 'outs: []\n' })
+    await mkdir(join(dir, 'sub'))
+    await symlink('../data/raw/dvc.yaml', join(dir, 'sub', 'dvc.yaml'))
+    git(dir, 'add', 'sub/dvc.yaml')
+    expect(() => loadProjectPipeline(dir)).toThrow(/sub\/dvc\.yaml is a symlink; mlp reads only a regular file as a pipeline file/)
+    await symlink('data/raw/dvc.yaml', join(dir, 'dvc.yaml'))
+    expect(() => loadProjectPipeline(dir)).toThrow(/\/dvc\.yaml is a symlink/)
+    // positive control: the same text as regular files is read, the root's and the subfolder's
+    await rm(join(dir, 'dvc.yaml'))
+    await rm(join(dir, 'sub', 'dvc.yaml'))
+    await writeFile(join(dir, 'sub', 'dvc.yaml'), EVIL_FILE)
+    await writeFile(join(dir, 'dvc.yaml'), 'stages:\n  top:\n    cmd: echo top\n')
+    expect(loadProjectPipeline(dir)?.stages.map((s) => s.name)).toEqual(['top', 'sub/dvc.yaml:evil'])
+  })
+
+  it('refuses a tracked pipeline file whose folder is now a symlink into data; reads it in a real folder', async () => {
+    const dir = await repo({ 'sub/dvc.yaml': 'stages:\n  ok:\n    cmd: echo ok\n', 'data/raw/dvc.yaml': EVIL_FILE }, ['data/raw/dvc.yaml'])
+    expect(loadProjectPipeline(dir)?.stages.map((s) => s.name)).toEqual(['sub/dvc.yaml:ok'])
+    // the tracked folder swapped for a link to a dataset: git still lists sub/dvc.yaml
+    await rm(join(dir, 'sub'), { recursive: true })
+    await symlink('data/raw', join(dir, 'sub'))
+    expect(() => loadProjectPipeline(dir)).toThrow(/lies in a folder reached through a symlink \('sub'\)/)
+    // gc's list of lock files leaves it out rather than stopping
+    expect(candidateLockFiles(dir)).toEqual([])
+  })
+
+  it('never takes a .mlp inside a pointer-tracked or untracked folder for a project root', async () => {
+    const dir = await repo({ 'dvc.yaml': 'stages:\n  top:\n    cmd: echo top\n', '.mlp/config.yaml': '', 'data/raw.mlp': 'outs: []\n', 'data/raw/.mlp/config.yaml': '', 'data/raw/dvc.yaml': EVIL_FILE }, ['data/raw/.mlp/config.yaml', 'data/raw/dvc.yaml'])
+    expect(findProject(join(dir, 'data', 'raw'))).toBe(dir)
+    // only a pointer file says it is data: still not a root outside git
+    const plain = await project({ '.mlp/config.yaml': '', 'data/raw.mlp': 'outs: []\n', 'data/raw/.mlp/config.yaml': '' })
+    expect(findProject(join(plain, 'data', 'raw'))).toBe(plain)
+    // untracked by git, no pointer file: still not a root
+    await rm(join(dir, 'data', 'raw.mlp'))
+    expect(findProject(join(dir, 'data', 'raw'))).toBe(dir)
+    // positive control: a project committed in a subfolder of the repository (a monorepo) is its own root
+    git(dir, 'add', '-f', 'data/raw/.mlp/config.yaml')
+    expect(findProject(join(dir, 'data', 'raw'))).toBe(join(dir, 'data', 'raw'))
+  })
+})
+
+describe('a pipeline or lock file is never data', () => {
+  it('names pipeline and lock files anywhere, and .mlp/ contents, as reserved; other paths are not', () => {
+    for (const p of ['mlp.yaml', 'dvc.yaml', 'mlp.lock', 'dvc.lock', 'a/b/dvc.yaml', 'sub\\mlp.lock', 'MLP.YAML', './dvc.yaml']) expect(reservedPathProblem(p), p).toMatch(/is a pipeline or lock file/)
+    expect(reservedPathProblem('.mlp/config.yaml')).toMatch(/inside \.mlp\//)
+    // positive controls: data, a folder that merely contains one, look-alike names
+    for (const p of ['data.csv', 'ds', 'mlp.yaml.bak', 'dvc.yaml.mlp', 'my-dvc.yaml', 'dvc.yaml/x', 'sub/.mlp/x']) expect(reservedPathProblem(p), p).toBeUndefined()
+  })
+
+  it('refuses a stage out that is a pipeline or lock file, after wdir, naming the stage; an ordinary out loads', async () => {
+    const outTo = (out: string, wdir = ''): string => `stages:\n  gen:\n    cmd: echo\n${wdir === '' ? '' : `    wdir: ${wdir}\n`}    outs: [${out}]\n`
+    for (const [out, wdir, shown] of [['mlp.yaml', '', 'mlp.yaml'], ['dvc.lock', 'sub', 'sub/dvc.lock'], ['../dvc.yaml', 'sub', 'dvc.yaml']]) {
+      const dir = await repo({ 'dvc.yaml': outTo(out, wdir), 'sub/keep.txt': '' })
+      expect(() => loadProjectPipeline(dir)).toThrow(`stage 'gen': out '${shown}' is a pipeline or lock file`)
+    }
+    // a subfolder's file writing the root's pipeline file
+    const sub = await repo({ 'dvc.yaml': ROOT, 'train/dvc.yaml': outTo('../mlp.yaml') })
+    expect(() => loadProjectPipeline(sub)).toThrow(/train\/dvc\.yaml:2: stage 'train\/dvc\.yaml:gen': out 'mlp\.yaml'/)
+    const ok = await repo({ 'dvc.yaml': outTo('model.txt') })
+    expect(loadProjectPipeline(ok)?.stages.map((s) => s.name)).toEqual(['gen'])
+    // buildGraph checks on its own too (stage add checks new stages with it)
+    const stages = loadPipeline(join(ok, 'dvc.yaml')).stages
+    stages[0].outs[0].path = 'mlp.lock'
+    expect(() => buildGraph(stages, 'dvc.yaml')).toThrow(/stage 'gen': out 'mlp\.lock' is a pipeline or lock file/)
+  })
+
+  it('stage add refuses an out that is a pipeline file and writes nothing', async () => {
+    const dir = await repo({ 'dvc.yaml': ROOT })
+    const before = await readFile(join(dir, 'dvc.yaml'), 'utf8')
+    await expect(addStage(dir, dir, { name: 'bad', cmd: 'echo', outs: ['mlp.yaml'] })).rejects.toThrow(/stage 'bad': out 'mlp\.yaml' is a pipeline or lock file/)
+    await mkdir(join(dir, 'eval'))
+    await expect(addStage(dir, join(dir, 'eval'), { name: 'bad', cmd: 'echo', outsNoCache: ['dvc.yaml'] })).rejects.toThrow(/out 'eval\/dvc\.yaml' is a pipeline or lock file/)
+    expect(await readFile(join(dir, 'dvc.yaml'), 'utf8')).toBe(before)
+    expect(await readdir(join(dir, 'eval'))).toEqual([])
+    // positive control
+    await addStage(dir, dir, { name: 'good', cmd: 'echo', outs: ['good.txt'] })
+    expect(loadProjectPipeline(dir)?.stages.map((s) => s.name)).toContain('good')
+  })
+
+  it('does not read a root pipeline file a pointer file tracks', async () => {
+    for (const pointer of ['mlp.yaml.mlp', 'mlp.yaml.dvc']) {
+      const dir = await repo({ 'dvc.yaml': ROOT, 'mlp.yaml': 'stages:\n  evil:\n    cmd: touch pwned\n', [pointer]: 'outs: []\n' })
+      expect(() => loadProjectPipeline(dir)).toThrow(`mlp does not read it: ${pointer} tracks it as data`)
+    }
+    // a pointer by another name whose out is the pipeline file: `mlp pull` would write it
+    const named = await repo({ 'dvc.yaml': ROOT, 'mlp.yaml': 'stages:\n  evil:\n    cmd: touch pwned\n', 'data.mlp': 'outs:\n  - path: mlp.yaml\n    cid: bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy\n    size: 1\n' })
+    expect(() => loadProjectPipeline(named)).toThrow('mlp does not read it: data.mlp tracks it as data')
+    // positive control: a pointer to other data does not stop the root file being read
+    await writeFile(join(named, 'data.mlp'), 'outs:\n  - path: data.csv\n    cid: bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy\n    size: 1\n')
+    expect(loadProjectPipeline(named)?.stages.map((s) => s.name)).toEqual(['evil'])
+    // positive control: without the pointer, the root's mlp.yaml is read
+    const dir = await repo({ 'dvc.yaml': ROOT, 'mlp.yaml': 'stages:\n  evil:\n    cmd: echo\n' })
+    expect(loadProjectPipeline(dir)?.stages.map((s) => s.name)).toEqual(['evil'])
+  })
+
+  it('has no pipeline when every tracked file lies in a pointer-tracked folder; dag says there are no stages', async () => {
+    const dir = await repo({ 'ds/dvc.yaml': 'stages:\n  evil:\n    cmd: touch pwned\n', 'ds.mlp': 'outs: []\n' })
+    expect(loadProjectPipeline(dir)).toBeUndefined()
+    expect(() => readDag(dir)).toThrow(/no stages in .*: every pipeline file is inside a pointer-tracked folder/)
+    // positive control: without the pointer, that file is read
+    await rm(join(dir, 'ds.mlp'))
+    expect(loadProjectPipeline(dir)?.stages.map((s) => s.name)).toEqual(['ds/dvc.yaml:evil'])
   })
 })

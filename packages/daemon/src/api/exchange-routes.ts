@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import { join, relative, resolve } from 'node:path'
+import { basename, join, relative, resolve } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { BlockNotFoundError, PathError, type FetchedRoot, type SharedRoot } from '@mlp/proto'
 import type { Exchange } from '../exchange/exchange.js'
@@ -17,6 +17,7 @@ import { pin } from '../tracking/pins.js'
 import { readPointer } from '../tracking/pointers.js'
 import { writeTreeNew } from '../tracking/safe-write.js'
 import { stageOutputs } from '../pipeline/lock-outs.js'
+import { reservedPathProblem } from '../pipeline/reserved-paths.js'
 import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
 import { resolveOutputs } from '../tracking/targets.js'
@@ -100,6 +101,9 @@ export function createExchangeHandlers (c: ExchangeRoutesComponents): Pick<Handl
       }
       if (roots.length === 0) throw new PathError('nothing to fetch: name content ids or .mlp pointer files')
       if (outPath != null && roots.length !== 1) throw new PathError('-o needs exactly one content id')
+      // checked before fetching: a pipeline or lock file written from a peer would be read as code
+      const reserved = outPath == null ? undefined : reservedPathProblem(basename(resolve(cwd, outPath)))
+      if (reserved != null) throw new PathError(`cannot fetch to ${outPath}: ${reserved}`)
       const results: FetchedRoot[] = []
       for (const root of roots) {
         // protected until pinned: fetchDag's own protection ends before the pin is written

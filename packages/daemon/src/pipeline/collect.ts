@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, lstatSync, realpathSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { PipelineError } from './errors.js'
 
@@ -38,16 +38,46 @@ function gitListed (root: string): string[] | undefined {
 }
 
 /**
+ * Why the pipeline file at `rel` (relative to `root`, `/`-separated) must not
+ * be read, or undefined: it is a symlink, or a folder on its way from `root`
+ * is one. Git tracks symlinks as symlinks, so a tracked `dvc.yaml` (or a
+ * tracked folder replaced by a link in the workspace) could lead into a
+ * dataset pulled from a peer, and its stages would run as code. Only a
+ * regular file reached through real folders is read.
+ */
+export function symlinkProblem (root: string, rel: string): string | undefined {
+  const file = join(root, rel)
+  let st
+  try {
+    st = lstatSync(file)
+  } catch {
+    return undefined
+  }
+  if (st.isSymbolicLink()) return `${file} is a symlink; mlp reads only a regular file as a pipeline file`
+  if (!st.isFile()) return `${file} is not a regular file`
+  const folder = dirname(rel)
+  if (folder === '.') return undefined
+  try {
+    if (realpathSync(join(root, folder)) === join(realpathSync(root), folder)) return undefined
+  } catch {}
+  return `${file} lies in a folder reached through a symlink ('${folder}'); mlp reads pipeline files only in the project's real folders`
+}
+
+/**
  * Candidate pipeline files of the project at `root`, relative to it, the
  * root's first, then shallower folders before deeper ones. The root's file
  * is always a candidate (tracked or not: a new project's pipeline is not
  * committed yet); other folders' files only when git tracks or stages them.
  * Outside a git repository only the root's file is read: nothing then tells
  * code from data. One file per folder: mlp.yaml, else dvc.yaml. The caller
- * still drops those inside outs ({@link insideOuts}).
+ * still drops those inside outs ({@link insideOuts}). A symlinked file, or
+ * one in a symlinked folder, is a {@link PipelineError} ({@link symlinkProblem})
+ * unless it lies in a pointer-tracked folder, which is never read anyway;
+ * with `skipSymlinks` it is left out instead (gc must not stop for it).
  */
-export function candidateFiles (root: string): string[] {
-  const rootFile = PIPELINE_NAMES.find((n) => existsSync(join(root, n)))
+export function candidateFiles (root: string, skipSymlinks = false): string[] {
+  // lstat: a dangling symlink is still the root's file, and is refused below
+  const rootFile = PIPELINE_NAMES.find((n) => lexists(join(root, n)))
   const listed = gitListed(root) ?? []
   const byFolder = new Map<string, string>()
   for (const f of listed) {
@@ -56,13 +86,29 @@ export function candidateFiles (root: string): string[] {
     const folder = f.slice(0, slash)
     const name = f.slice(slash + 1)
     // a tracked file deleted from the workspace is not read
-    if (!existsSync(join(root, f))) continue
+    if (!lexists(join(root, f))) continue
     const prev = byFolder.get(folder)
     if (prev == null || PIPELINE_NAMES.indexOf(name) < PIPELINE_NAMES.indexOf(prev.slice(slash + 1))) byFolder.set(folder, f)
   }
   const subs = [...byFolder.values()].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0))
   if (subs.length + 1 > MAX_PIPELINE_FILES) throw new PipelineError(`${root}: git tracks ${subs.length + 1} pipeline files; mlp reads at most ${MAX_PIPELINE_FILES}`)
-  return [...(rootFile == null ? [] : [rootFile]), ...subs]
+  const all = [...(rootFile == null ? [] : [rootFile]), ...subs]
+  return all.filter((rel) => {
+    const problem = symlinkProblem(root, rel)
+    if (problem == null) return true
+    if (skipSymlinks || (rel.includes('/') && insideOuts(root, rel, new Set()) != null)) return false
+    throw new PipelineError(problem)
+  })
+}
+
+/** Whether something (a symlink too, dangling or not) is at `path`. */
+function lexists (path: string): boolean {
+  try {
+    lstatSync(path)
+    return true
+  } catch {
+    return false
+  }
 }
 
 function depth (path: string): number {
@@ -91,7 +137,7 @@ export function insideOuts (root: string, rel: string, outs: Set<string>): strin
  * stop it.
  */
 export function candidateLockFiles (root: string): string[] {
-  return [...new Set(candidateFiles(root).map((f) => join(root, dirname(f), 'mlp.lock')))].filter((f) => existsSync(f))
+  return [...new Set(candidateFiles(root, true).map((f) => join(root, dirname(f), 'mlp.lock')))].filter((f) => existsSync(f))
 }
 
 /**

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs'
 import { join, normalize } from 'node:path'
 import { PipelineError } from './errors.js'
+import { reservedPathProblem } from './reserved-paths.js'
 import type { Stage } from './schema.js'
 
 /** The stage graph: edges run from the stage that writes a path to each stage that reads it. */
@@ -90,6 +91,9 @@ export function buildGraph (stages: Stage[], file: string, root?: string, collec
   for (const s of stages) {
     for (const o of s.outs) {
       const path = rootPath(s, o.path)
+      // a pipeline file written by a run would be read as code by the next command
+      const reserved = reservedPathProblem(path)
+      if (reserved != null) throw new PipelineError(`${at(s)}: stage '${s.name}': out ${reserved}`)
       const clash = outs.clash(path)
       if (clash?.kind === 'same') throw new PipelineError(`${at(s)}: stage '${s.name}': out '${path}' is also an out of stage ${other(s, clash.other.stage)}`)
       if (clash != null) throw new PipelineError(`${at(s)}: stage '${s.name}': out '${path}' overlaps out '${clash.other.path}' of stage ${other(s, clash.other.stage)}`)

@@ -7,6 +7,8 @@ import { PipelineError } from './errors.js'
 import { MAX_STAGES } from './expansion.js'
 import { rootPath } from './graph.js'
 import { lockPathFor } from './lock.js'
+import { reservedPathProblem } from './reserved-paths.js'
+import { rootPointerOf } from './root-pointers.js'
 import { loadPipeline, type Pipeline, type Stage } from './schema.js'
 
 export { targetFromCwd } from './address.js'
@@ -52,7 +54,9 @@ function outsOf (stages: Stage[]): string[] {
  * and those git tracks in subfolders, never one inside a stage's out or a
  * pointer-tracked folder (checked before the file is parsed, so a dataset
  * that carries a dvc.yaml is never read as code); see {@link candidateFiles}.
- * Undefined when the project has none. With one file this is exactly
+ * Undefined when the project has none, or reads none (every file is
+ * data). A root file a pointer tracks, or a stage out that is a pipeline
+ * or lock file, is a {@link PipelineError}. With one file this is exactly
  * `loadPipeline(file)`. The stages of all files together are at most
  * {@link MAX_STAGES}.
  */
@@ -66,6 +70,7 @@ export function loadProjectPipeline (root: string): ProjectPipeline | undefined 
     // the root's own file is always read; a subfolder's only when no out read so far holds it
     if (rel.includes('/') && insideOuts(root, rel, outs) != null) continue
     const file = join(root, rel)
+    if (!rel.includes('/')) refuseTrackedRootFile(root, rel)
     const pipeline = rel.includes('/') ? loadPipeline(file, { root }) : loadPipeline(file)
     count += pipeline.stages.length
     if (count > MAX_STAGES) throw new PipelineError(`${file}: the project's pipeline files expand to over ${MAX_STAGES} stages; mlp allows at most ${MAX_STAGES} stages per pipeline`)
@@ -78,12 +83,15 @@ export function loadProjectPipeline (root: string): ProjectPipeline | undefined 
     if (kept.length === units.length) break
     units = kept
   }
+  // every file excluded (all inside pointer-tracked folders): a project with no pipeline, whose data still checks out
+  if (units.length === 0) return undefined
   const unitOf = new Map<string, { unit: PipelineUnit, local: string }>()
   const stages: Stage[] = []
   for (const unit of units) {
     for (const s of unit.pipeline.stages) {
       // errors about a stage name its own file once there are several
       if (units.length > 1) s.file = unit.file
+      refuseReservedOuts(s, unit.file)
       unitOf.set(s.name, { unit, local: localName(s.name) })
       stages.push(s)
     }
@@ -91,11 +99,32 @@ export function loadProjectPipeline (root: string): ProjectPipeline | undefined 
   return { units, stages, file: units[0].file, unitOf }
 }
 
+/**
+ * A root pipeline file a pointer file tracks ({@link rootPointerOf}) is
+ * data (pulled from a peer, ignored by git), never code: a
+ * {@link PipelineError} naming the pointer, rather than running what a
+ * teammate's `mlp pull` wrote.
+ */
+function refuseTrackedRootFile (root: string, rel: string): void {
+  const pointer = rootPointerOf(root, rel)
+  if (pointer != null) throw new PipelineError(`${join(root, rel)}: mlp does not read it: ${pointer} tracks it as data; delete both files (and commit) to drop it`)
+}
+
+/** A stage out that is a pipeline or lock file (or in `.mlp/`) is a {@link PipelineError}: the next command would read what the run wrote as code. */
+function refuseReservedOuts (s: Stage, file: string): void {
+  for (const o of s.outs) {
+    const why = reservedPathProblem(rootPath(s, o.path))
+    if (why != null) throw new PipelineError(`${s.file ?? file}:${s.line}: stage '${s.name}': out ${why}`)
+  }
+}
+
 /** {@link loadProjectPipeline}, or a {@link PipelineFileError} that says how to make a pipeline. */
 export function requireProjectPipeline (root: string): ProjectPipeline {
   const p = loadProjectPipeline(root)
-  if (p == null) throw new PipelineFileError(`no mlp.yaml or dvc.yaml in ${root}: add a stage with \`mlp stage add\``)
-  return p
+  if (p != null) return p
+  // files that exist but are all data: say why none is read, not that there is none
+  if (candidateFiles(root).length > 0) throw new PipelineFileError(`no stages in ${root}: every pipeline file is inside a pointer-tracked folder or a stage out, so mlp reads none: add a stage with \`mlp stage add\``)
+  throw new PipelineFileError(`no mlp.yaml or dvc.yaml in ${root}: add a stage with \`mlp stage add\``)
 }
 
 /**

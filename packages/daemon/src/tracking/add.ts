@@ -3,6 +3,7 @@ import { existsSync, lstatSync } from 'node:fs'
 import { basename, dirname, join, relative, sep } from 'node:path'
 import { PathError, type AddedOut, type AddProgress } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
+import { reservedPathProblem } from '../pipeline/reserved-paths.js'
 import type { Store } from '../store/index.js'
 import { protectRoots } from '../store/in-flight.js'
 import { ignoreInGit } from './gitignore.js'
@@ -47,6 +48,9 @@ export async function addPaths (store: Store, cwd: string, paths: string[], opti
   const targets = paths.map((p) => {
     const { abs, rel } = projectPath(root, cwd, p)
     if (abs.endsWith(POINTER_SUFFIX)) throw new PathError(`${p} is a pointer file: add the data it describes instead`)
+    // a pipeline file pulled as data would be read as code by a teammate's next command
+    const reserved = reservedPathProblem(rel)
+    if (reserved != null) throw new PathError(`cannot add ${p}: ${reserved}`)
     try {
       lstatSync(abs)
     } catch {

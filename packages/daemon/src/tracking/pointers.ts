@@ -2,6 +2,7 @@ import { open, rename, rm, writeFile } from 'node:fs/promises'
 import { LineCounter, parseDocument, stringify } from 'yaml'
 import { PointerFileError } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
+import { reservedPathProblem } from '../pipeline/reserved-paths.js'
 import { relativePathProblem } from '../store/path-rules.js'
 
 /** Suffix of pointer files. */
@@ -64,6 +65,9 @@ export function parsePointer (text: string, file: string): Pointer {
     }
     if (typeof out.path !== 'string') throw new PointerFileError(`${where}: 'path' must be a string`)
     checkRelativePath(out.path, where)
+    // a crafted pointer must not make pull or checkout write a pipeline file or lock
+    const reserved = reservedPathProblem(out.path)
+    if (reserved != null) throw new PointerFileError(`${where}: path ${reserved}`)
     if (typeof out.cid !== 'string') throw new PointerFileError(`${where}: 'cid' must be a string`)
     try {
       CID.parse(out.cid)

@@ -1,4 +1,5 @@
-import { existsSync, statSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, realpathSync, statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path'
 import { AlreadyInitializedError, NotAGitRepoError, NotAProjectError, PathError } from '@mlp/proto'
@@ -18,7 +19,7 @@ function isDaemonHome (dir: string): boolean {
 function findUp (start: string, marker: string): string | undefined {
   let dir = resolve(start)
   for (let i = 0; i < 256; i++) {
-    if (existsSync(join(dir, marker)) && !(marker === PROJECT_DIR && isDaemonHome(join(dir, marker)))) return dir
+    if (existsSync(join(dir, marker))) return dir
     const parent = dirname(dir)
     if (parent === dir) return undefined
     dir = parent
@@ -26,13 +27,92 @@ function findUp (start: string, marker: string): string | undefined {
   return undefined
 }
 
-/** The root of the mlp project containing `cwd`. */
-export function findProject (cwd: string): string {
-  const root = findUp(cwd, PROJECT_DIR)
-  if (root == null || !statSync(join(root, PROJECT_DIR)).isDirectory()) {
-    throw new NotAProjectError(`${cwd} is not inside an mlp project: run \`mlp init\` at the root of your git repository`)
+/** Every ancestor of `start` (itself first) holding a `.mlp` folder that is not a daemon home, nearest first. */
+function markedAncestors (start: string): string[] {
+  const out: string[] = []
+  let dir = resolve(start)
+  for (let i = 0; i < 256; i++) {
+    const marker = join(dir, PROJECT_DIR)
+    if (isDirectory(marker) && !isDaemonHome(marker)) out.push(dir)
+    const parent = dirname(dir)
+    if (parent === dir) break
+    dir = parent
   }
-  return root
+  return out
+}
+
+function isDirectory (path: string): boolean {
+  try {
+    return statSync(path).isDirectory()
+  } catch {
+    return false
+  }
+}
+
+function realOrSelf (path: string): string {
+  try {
+    return realpathSync(path)
+  } catch {
+    return path
+  }
+}
+
+/** `git -C dir ...`'s stdout, or undefined when git fails there (not a repository, or no git). */
+function gitOut (dir: string, args: string[]): string | undefined {
+  try {
+    return execFileSync('git', ['-C', dir, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, GIT_OPTIONAL_LOCKS: '0' } })
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Why the `.mlp` folder in `dir` does not make `dir` a project root, or
+ * undefined when it does. `outer` are the folders above it that hold a
+ * `.mlp` too. A dataset pulled from a peer may carry a `.mlp/` of its own:
+ * were that a project, the dataset's `dvc.yaml` would be its root pipeline
+ * file and `mlp repro` in it would run the peer's commands. So `dir` is a
+ * root only when
+ * - no outer project tracks a folder holding it (or it) with a `.mlp` or
+ *   `.dvc` pointer file: that folder is data whatever it holds, and
+ * - inside a git repository, `dir` is the repository's top-level (where
+ *   `mlp init` puts it) or git tracks `dir/.mlp/config.yaml` (a project
+ *   committed in a subfolder of a monorepo): a `.mlp` git does not track
+ *   below the top-level came from somewhere other than the repository.
+ * Outside git nothing tells code from data but the pointer files.
+ */
+function notARootBecause (dir: string, outer: string[]): string | undefined {
+  for (const o of outer) {
+    const parts = relative(o, dir).split(sep)
+    for (let i = 1; i <= parts.length; i++) {
+      const a = parts.slice(0, i).join(sep)
+      if (existsSync(join(o, `${a}.mlp`)) || existsSync(join(o, `${a}.dvc`))) return `${dir} is inside '${a}', data the project ${o} tracks with a pointer file`
+    }
+  }
+  const top = gitOut(dir, ['rev-parse', '--show-toplevel'])?.trim()
+  if (top == null || top === '') return undefined
+  if (realOrSelf(top) === realOrSelf(dir)) return undefined
+  const config = `${PROJECT_DIR}/config.yaml`
+  const listed = gitOut(dir, ['ls-files', '-z', '--cached', '--', `:(literal)${config}`])
+  if (listed?.split('\0').includes(config) === true) return undefined
+  return `${dir}/${PROJECT_DIR}/config.yaml is not tracked by the git repository ${top}`
+}
+
+/**
+ * The root of the mlp project containing `cwd`: the nearest folder above it
+ * (or it) whose `.mlp` folder makes it a root (see {@link notARootBecause});
+ * a `.mlp` that does not is passed over and the walk goes on upward.
+ */
+export function findProject (cwd: string): string {
+  const marked = markedAncestors(cwd)
+  let skipped: string | undefined
+  for (let i = 0; i < marked.length; i++) {
+    const why = notARootBecause(marked[i], marked.slice(i + 1))
+    if (why == null) return marked[i]
+    skipped ??= why
+  }
+  const hint = skipped == null ? '' : ` (${skipped}, so it is not a project root)`
+  throw new NotAProjectError(`${cwd} is not inside an mlp project${hint}: run \`mlp init\` at the root of your git repository`)
 }
 
 /** Makes the git repository containing `cwd` an mlp project; returns its root. */
