@@ -7,6 +7,7 @@ import { ping, type Ping } from '@libp2p/ping'
 import { privateNetwork } from './pnet.js'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
+import { guardYamuxWindowUpdates } from './yamux-guard.js'
 import type { PrivateKey } from '@libp2p/interface'
 import { AddressInUseError } from '@mlp/proto'
 
@@ -38,6 +39,7 @@ export interface NodeInit {
  * {@link AddressInUseError} naming the address.
  */
 export async function createNode (init: NodeInit): Promise<MlpNode> {
+  guardYamuxWindowUpdates()
   try {
     return await createLibp2p({
       privateKey: init.privateKey,
