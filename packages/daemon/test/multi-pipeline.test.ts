@@ -1,6 +1,4 @@
-import { execFileSync } from 'node:child_process'
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { describe, expect, it } from 'vitest'
@@ -14,24 +12,7 @@ import { readDag, readParamsDiff } from '../src/pipeline/read-only.js'
 import { loadPipeline } from '../src/pipeline/schema.js'
 import { reservedPathProblem } from '../src/pipeline/reserved-paths.js'
 import { stageParams } from '../src/pipeline/params.js'
-
-/** `${expr}` as a pipeline file writes it (kept out of template literals). */
-const $ = (expr: string): string => '$' + `{${expr}}`
-
-/** A project folder (a `.mlp` marker) holding `files`. */
-async function project (files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'mlp-multi-'))
-  await mkdir(join(dir, '.mlp'))
-  for (const [name, text] of Object.entries(files)) {
-    await mkdir(join(dir, name, '..'), { recursive: true })
-    await writeFile(join(dir, name), text)
-  }
-  return dir
-}
-
-function git (dir: string, ...args: string[]): void {
-  execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { cwd: dir, stdio: 'ignore' })
-}
+import { $, git, project } from './helpers/pipeline-project.js'
 
 /** A git repository of `files`, all of them tracked except those in `untracked`. */
 async function repo (files: Record<string, string>, untracked: string[] = []): Promise<string> {

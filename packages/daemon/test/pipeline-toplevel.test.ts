@@ -1,29 +1,10 @@
-import { execFileSync } from 'node:child_process'
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { buildGraph } from '../src/pipeline/graph.js'
 import { metricFiles, readDag, readMetrics, readParamsDiff } from '../src/pipeline/read-only.js'
 import { loadPipeline } from '../src/pipeline/schema.js'
-
-/** `${expr}` as a pipeline file writes it (kept out of template literals). */
-const $ = (expr: string): string => '$' + `{${expr}}`
-
-/** A project folder (a `.mlp` marker) holding `files`. */
-async function project (files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'mlp-toplevel-'))
-  await mkdir(join(dir, '.mlp'))
-  for (const [name, text] of Object.entries(files)) {
-    await mkdir(join(dir, name, '..'), { recursive: true })
-    await writeFile(join(dir, name), text)
-  }
-  return dir
-}
-
-function git (dir: string, ...args: string[]): void {
-  execFileSync('git', ['-c', 'user.email=t@example.com', '-c', 'user.name=t', ...args], { cwd: dir, stdio: 'ignore' })
-}
+import { $, git, project } from './helpers/pipeline-project.js'
 
 // shaped like DVC's example project: the metrics file is named only at the top level
 const EXAMPLE = [

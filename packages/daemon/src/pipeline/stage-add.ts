@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { basename, join } from 'node:path'
 import { Document, parseDocument } from 'yaml'
-import { PathError, PipelineFileError, type StageAddResult } from '@mlp/proto'
+import { PathError, PipelineFileError, type StageAddRequest, type StageAddResult } from '@mlp/proto'
 import { cwdFolder } from './address.js'
 import { gitTracks, insideOuts } from './collect.js'
 import { PipelineError } from './errors.js'
@@ -12,19 +12,8 @@ import { loadProjectPipeline } from './project-pipeline.js'
 import { loadPipeline, pipelineFile, type Stage } from './schema.js'
 import { PROJECT_DIR } from '../tracking/project.js'
 
-/** A stage as `mlp stage add` was given it (already type-checked). */
-export interface NewStage {
-  name: string
-  cmd: string
-  deps?: string[]
-  outs?: string[]
-  outsNoCache?: string[]
-  params?: string[]
-  metrics?: string[]
-  metricsNoCache?: string[]
-  gpu?: number
-  force?: boolean
-}
+/** A stage as `mlp stage add` was given it (already type-checked): the API request without its cwd. */
+export type NewStage = Omit<StageAddRequest, 'cwd'>
 
 /**
  * Adds a stage to the pipeline file of the folder `cwd` is in, as DVC's
