@@ -137,6 +137,23 @@ describe('strangers', () => {
     expect(again.code).not.toBe(0)
     expect(again.stderr).toContain('not shared')
   }, TIMEOUT_MS)
+
+  it('one WANT of many ids is answered id by id, each as its turn comes', async () => {
+    const a = await openDaemon()
+    const { proj, cid } = await addedData(a)
+    await mlpJson(a.home, ['share', 'data'], { cwd: proj })
+    const inner = (await mlpJson<Array<{ name: string, cid: string }>>(a.home, ['ls', cid])).find((e) => e.name === 'x.bin')?.cid as string
+    // added, never shared: no walk from a shared root reaches it
+    writeRandom(join(proj, 'secret.bin'), 100_000)
+    const [secret] = await mlpJson<Array<{ cid: string }>>(a.home, ['add', 'secret.bin'], { cwd: proj })
+    const s = await strangerNode()
+    const ids = [inner, cid, inner, secret.cid].map((c) => CID.parse(c).bytes)
+    const replies = await ask(s, a, { type: MsgType.Want, req: 3, cids: ids }, 4)
+    // the inner node before the root was served: refused; the root; the same
+    // inner node, granted by the root served just before it; the secret: refused
+    expect(replies.map((r) => r.type)).toEqual([MsgType.Missing, MsgType.Block, MsgType.Block, MsgType.Missing])
+    expect(replies.map((r) => 'cid' in r ? CID.decode(r.cid).toString() : '')).toEqual([inner, cid, inner, secret.cid])
+  }, TIMEOUT_MS)
 })
 
 describe('teammates by `mlp team add`', () => {

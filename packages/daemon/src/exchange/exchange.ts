@@ -118,10 +118,27 @@ export class Exchange {
    */
   private async serveWant (ch: Channel, req: number, ids: Uint8Array[], peer: string, scope?: StrangerScope): Promise<void> {
     if (scope != null) {
-      // one by one, in order: a block served earlier in this request may grant a later one
-      for (const id of ids) {
-        const cid = CID.decode(id)
-        await this.sendBlocks(ch, req, [id], scope.allows(cid) ? [cid] : [], peer, scope)
+      // In order, in runs: a block served earlier in this request may grant a
+      // later one, so a run ends at the first id not allowed yet, which is
+      // asked again once the run is served. One store read per run, not per
+      // block: one by one, a stranger's fetch waited on an index round trip
+      // for every block (13,750 of them for 1 GiB).
+      let i = 0
+      while (i < ids.length) {
+        const run: CID[] = []
+        while (i + run.length < ids.length) {
+          const cid = CID.decode(ids[i + run.length])
+          if (!scope.allows(cid)) break
+          run.push(cid)
+        }
+        if (run.length > 0) {
+          await this.sendBlocks(ch, req, ids.slice(i, i + run.length), run, peer, scope)
+          i += run.length
+        } else {
+          // not allowed even with everything before it served: not read at all
+          await this.sendBlocks(ch, req, [ids[i]], [], peer, scope)
+          i++
+        }
       }
       return
     }
