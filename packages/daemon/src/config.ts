@@ -6,6 +6,7 @@ import { LOG_LEVELS, type LogLevel } from './logger.js'
 import { DEFAULT_COMPACT_BELOW } from './store/constants.js'
 import { parseMultiaddr } from './multiaddrs.js'
 import { DEFAULT_REPLICA_MIN_FREE, DEFAULT_REPLICA_QUOTA, parseSize } from './trust/team-quota.js'
+import { parseSlurmConfig, SLURM_KEYS, type SlurmConfig } from './exec/slurm/config.js'
 
 /** The daemon's configuration after config.yaml and flags are merged. */
 export interface DaemonConfig {
@@ -20,7 +21,7 @@ export interface DaemonConfig {
   /** Swarm key file for a private team network (default `MLP_HOME/swarm.key` if it exists). */
   swarmKey?: string
   /** How this machine runs peers' jobs: `sandbox: false` runs them without bubblewrap (default true: sandboxed, and a job fails if bwrap cannot run). */
-  executor: { sandbox: boolean, simulatedGpus?: number }
+  executor: { sandbox: boolean, simulatedGpus?: number, /** `kind: slurm`: stages placed here go to this Slurm partition (default: run locally). */ slurm?: SlurmConfig }
   /** Bytes of copies (`push --to`) one teammate may have kept here (default 50 GiB). */
   replicaQuota: number
   /** Free space a copy for a teammate must leave on the store's disk (default 1 GiB; 5% of the disk at least). */
@@ -112,19 +113,32 @@ export function parseConfig (text: string, file = 'config.yaml'): Partial<Daemon
       case 'executor': {
         if (!isMap(value)) throw new ConfigError(`${at}: 'executor' must be a mapping such as {sandbox: true}`)
         const executor: DaemonConfig['executor'] = { sandbox: true }
+        // kind: slurm and its keys are read together after the loop: they only mean something as a whole
+        const slurm: Record<string, unknown> = {}
+        const slurmAt: Record<string, string> = {}
         for (const item of value.items) {
           const sub = item.key as Node
           const name = isScalar(sub) ? String(sub.value) : String(sub)
           const v = item.value as Node | null
+          if (name === 'kind' || (SLURM_KEYS as readonly string[]).includes(name)) {
+            slurm[name] = isScalar(v) ? v.value : (v as { toJSON?: () => unknown } | null)?.toJSON?.() ?? null
+            slurmAt[name] = where(sub)
+            continue
+          }
           // stand-in GPUs for tutorials and CI: marked simulated everywhere, never placed on without opt-in
           if (name === 'simulatedGpus') {
             executor.simulatedGpus = simulatedGpus(v, where(sub))
             continue
           }
-          if (name !== 'sandbox') throw new ConfigError(`${where(sub)}: unknown key 'executor.${name}' (known keys: sandbox, simulatedGpus)`)
+          if (name !== 'sandbox') throw new ConfigError(`${where(sub)}: unknown key 'executor.${name}' (known keys: sandbox, simulatedGpus, kind, ${SLURM_KEYS.join(', ')})`)
           if (!isScalar(v) || typeof v.value !== 'boolean') throw new ConfigError(`${where(sub)}: 'executor.sandbox' must be true or false`)
           executor.sandbox = v.value
         }
+        const kind = slurm.kind ?? 'local'
+        const { kind: _, ...slurmKeys } = slurm
+        if (kind !== 'local' && kind !== 'slurm') throw new ConfigError(`${slurmAt.kind}: 'executor.kind' must be local or slurm`)
+        if (kind === 'slurm') executor.slurm = parseSlurmConfig(slurmKeys, (k) => slurmAt[k] ?? at)
+        else if (Object.keys(slurmKeys).length > 0) throw new ConfigError(`${slurmAt[Object.keys(slurmKeys)[0]]}: 'executor.${Object.keys(slurmKeys)[0]}' needs 'executor.kind: slurm'`)
         out.executor = executor
         break
       }

@@ -26,11 +26,20 @@ import { projectRootSource } from './tracking/roots.js'
 import type { Resources } from '@mlp/proto'
 import { createExecHandlers } from './api/exec-routes.js'
 import { createMigrateHandlers } from './api/migrate-routes.js'
+import { createExpHandlers } from './api/exp-routes.js'
+import { ExpRecords } from './exp/records.js'
+import { expRootSource } from './exp/roots.js'
+import { ExpSync } from './exp/sync.js'
+import { createReviewHandlers } from './api/review-routes.js'
+import { peerBlocks } from './diff/peer-blocks.js'
+import { plotsRenderer } from './report/plots.js'
 import { fetchDag } from './exchange/fetch.js'
 import { GpuAllocator, JobTable } from './exec/jobs.js'
 import { RemoteExec } from './exec/remote.js'
 import { detectResources } from './exec/resources.js'
 import { ExecService } from './exec/service.js'
+import { SlurmExecutor } from './exec/slurm/executor.js'
+import { PartitionResources } from './exec/slurm/resources.js'
 import { TrustGrants } from './trust/grants.js'
 import { createTeamHandlers } from './api/team-routes.js'
 import { TeamList } from './trust/team.js'
@@ -181,9 +190,21 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     const peerRunCache = new PeerRunCacheService({ node, store, runCache, exchange, providers, log, isTeammate })
     await peerRunCache.start()
     cleanups.push(async () => { await peerRunCache.stop() })
-    const execService = new ExecService({ node, store, exchange, providers, log, trust, privateKey, home: paths.home, sandbox: config.executor.sandbox, jobs, gpus, runCache, resources, jobsDir: join(paths.home, 'jobs'), isTeammate })
+    // executor.kind slurm: peers' stages go to the partition, and peers are told its GPUs (this machine's own stay for its own stages)
+    const slurmConfig = config.executor.slurm
+    const slurm = slurmConfig != null ? new SlurmExecutor(slurmConfig, { log, self: node.peerId.toString() }) : undefined
+    const partition = slurmConfig != null ? new PartitionResources(slurmConfig, () => jobs.counts()) : undefined
+    const offered = partition != null ? async (): Promise<Resources> => await partition.get() : resources
+    const execService = new ExecService({ node, store, exchange, providers, log, trust, privateKey, home: paths.home, sandbox: config.executor.sandbox, jobs, gpus, runCache, resources: offered, jobsDir: join(paths.home, 'jobs'), isTeammate, slurm })
     await execService.start()
     cleanups.push(async () => { await execService.stop() })
+    // experiment records: kept per project and author, synced with teammates only
+    const expRecords = new ExpRecords(join(paths.home, 'exps'))
+    await expRecords.load()
+    store.roots.register(expRootSource(expRecords))
+    const expSync = new ExpSync({ node, records: expRecords, log, isTeammate })
+    await expSync.start()
+    cleanups.push(async () => { await expSync.stop() })
 
     const startedAt = new Date()
     const version = await packageVersion()
@@ -221,6 +242,21 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
         }),
         ...createExecHandlers({ trust, jobs, remote, resources }),
         ...createMigrateHandlers({ store }),
+        ...createExpHandlers({
+          store,
+          log,
+          runCache,
+          peerId: node.peerId.toString(),
+          peers: async (key, signal) => await peerRunCache.query(key, signal),
+          remote,
+          gpus,
+          fetch: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) },
+          records: expRecords,
+          sync: expSync,
+          privateKey,
+          workDir: join(paths.home, 'exp-runs')
+        }),
+        ...createReviewHandlers({ store, peers: peerBlocks({ exchange, log, providers }), plots: plotsRenderer({ store, fetch: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) } }) }),
         ...createHandlers({
           node,
           peers,

@@ -5,6 +5,9 @@
  * `result` or `error` frame. Short routes simply send no progress.
  */
 import type { ErrorJSON } from './errors.js'
+import type { DiffRequest, DiffResult, ReportRequest, ReportResult } from './review.js'
+import type { PlotsDiffRequest, PlotsResult, PlotsShowRequest } from './plots.js'
+import type { ExpApplyResult, ExpBranchResult, ExpRow, ExpRunProgress, ExpRunRequest, ExpRunResult } from './exp.js'
 
 /** Path prefix of every route; bumped on an incompatible change. */
 export const API_PREFIX = '/v0/'
@@ -63,6 +66,18 @@ export interface Resources {
   /** Jobs running on this machine for peers or itself. */
   runningJobs: number
   queuedJobs: number
+  /** Set when this daemon hands stages to a Slurm partition (config `executor: {kind: slurm}`): its GPUs are the partition's, and a busy partition queues instead of refusing. */
+  slurm?: SlurmPartitionInfo
+}
+
+/** A Slurm partition as a login-node daemon reports it (from `sinfo`). */
+export interface SlurmPartitionInfo {
+  partition: string
+  gpusTotal: number
+  /** GPUs no job holds right now; 0 still takes stages (they queue in Slurm). */
+  gpusFree: number
+  /** Why Slurm gives no capacity now (slurmctld unreachable); absent when it answers. */
+  error?: string
 }
 
 /** A remote or local stage job, as `mlp jobs` lists it. */
@@ -77,6 +92,8 @@ export interface JobInfo {
   startedAt: string
   endedAt?: string
   message?: string
+  /** The Slurm job id, when a Slurm executor runs it. */
+  slurmJobId?: string
 }
 
 /**
@@ -498,6 +515,17 @@ export interface Routes {
   'params/diff': { request: { cwd: string, rev?: string }, result: ValueDiff[], progress: never }
   'metrics/show': { request: { cwd: string }, result: MetricValue[], progress: never }
   'metrics/diff': { request: { cwd: string, rev?: string }, result: ValueDiff[], progress: never }
+  'plots/show': { request: PlotsShowRequest, result: PlotsResult, progress: never }
+  'plots/diff': { request: PlotsDiffRequest, result: PlotsResult, progress: never }
+  diff: { request: DiffRequest, result: DiffResult, progress: never }
+  report: { request: ReportRequest, result: ReportResult, progress: never }
+  'exp/run': { request: ExpRunRequest, result: ExpRunResult, progress: ExpRunProgress }
+  'exp/run-all': { request: { cwd: string, jobs?: number }, result: ExpRunResult[], progress: ExpRunProgress }
+  'exp/show': { request: { cwd: string, sortBy?: string, sortOrder?: 'asc' | 'desc' }, result: ExpRow[], progress: never }
+  'exp/apply': { request: { cwd: string, name: string }, result: ExpApplyResult, progress: never }
+  'exp/remove': { request: { cwd: string, name: string }, result: ExpRow, progress: never }
+  'exp/diff': { request: { cwd: string, a: string, b?: string }, result: ValueDiff[], progress: never }
+  'exp/branch': { request: { cwd: string, name: string, branch: string }, result: ExpBranchResult, progress: never }
 }
 
 /**
@@ -525,7 +553,7 @@ export const END_TRAILER = 'x-mlp-end'
 export type RouteName = keyof Routes
 
 /** Every route name, for the server's dispatch table and request validation. */
-export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'install', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push', 'repro', 'dag', 'stage/add', 'params/diff', 'metrics/show', 'metrics/diff', 'team/add', 'team/rm', 'team/ls', 'unshare', 'share/ls', 'trust/add', 'trust/rm', 'trust/ls', 'jobs', 'logs', 'cancel', 'resources', 'pins/ls', 'pins/rm', 'remove', 'migrate']
+export const ROUTE_NAMES: readonly RouteName[] = ['id', 'daemon/status', 'daemon/stop', 'peers/ls', 'peers/add', 'init', 'add', 'status', 'checkout', 'install', 'ls', 'gc', 'verify', 'share', 'fetch', 'pull', 'push', 'repro', 'dag', 'stage/add', 'params/diff', 'metrics/show', 'metrics/diff', 'plots/show', 'plots/diff', 'team/add', 'team/rm', 'team/ls', 'unshare', 'share/ls', 'trust/add', 'trust/rm', 'trust/ls', 'jobs', 'logs', 'cancel', 'resources', 'pins/ls', 'pins/rm', 'remove', 'migrate', 'diff', 'report', 'exp/run', 'exp/run-all', 'exp/show', 'exp/apply', 'exp/remove', 'exp/diff', 'exp/branch']
 
 /** One NDJSON line of a response. */
 export type Frame<R extends RouteName = RouteName> =

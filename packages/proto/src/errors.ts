@@ -116,6 +116,10 @@ export const NotTrustedError = define('NotTrustedError', 'The peer does not trus
 export const UntrustedResultError = define('UntrustedResultError', 'A result from a peer was rejected')
 /** This executor cannot sandbox a peer's job (no bubblewrap, or no namespaces) and was not told to run jobs unsandboxed. */
 export const SandboxUnavailableError = define('SandboxUnavailableError', 'Cannot sandbox the job')
+/** The Slurm executor cannot reach Slurm (slurmctld down, or a Slurm command missing). */
+export const SlurmUnavailableError = define('SlurmUnavailableError', 'Slurm does not answer')
+/** A stage cannot be expressed as a Slurm job (a resource Slurm has no flag for), or Slurm ended it (TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED...). */
+export const SlurmJobError = define('SlurmJobError', 'The Slurm job failed')
 /** No machine offers what a stage asks for. */
 export const NoEligiblePeerError = define('NoEligiblePeerError', 'No peer can run this stage')
 /** A team line (`mlp-team:v1:<hex>`) or swarm key that is malformed, or a different key already in place. */

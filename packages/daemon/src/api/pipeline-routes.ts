@@ -1,27 +1,24 @@
-import { relative } from 'node:path'
-import { CID } from 'multiformats/cid'
-import { parse } from 'yaml'
-import { BadRequestError, type ValueDiff } from '@mlp/proto'
+import { BadRequestError } from '@mlp/proto'
 import { reproduce, type ReproComponents } from '../pipeline/reproduce.js'
-import { diffValues, gitShow, revisionValues, workspaceValues } from '../pipeline/values.js'
-import { metricFiles, readDag, readMetrics, readParamsDiff } from '../pipeline/read-only.js'
-import { type LockFile } from '../pipeline/lock.js'
+import { readDag, readMetrics, readParamsDiff } from '../pipeline/read-only.js'
 import { requireProjectPipeline, stageTargetFromCwd } from '../pipeline/project-pipeline.js'
 import { addStage, type NewStage } from '../pipeline/stage-add.js'
 import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
+import { createPlotsHandlers, type PlotsRoute } from './plots-routes.js'
 import type { Handlers } from './server.js'
 import { cwdOf, optionalBoolean, optionalCount, optionalString, stringList } from './validate.js'
 
 /** What the pipeline routes need: what reproducing needs. */
 export type PipelineRoutesComponents = ReproComponents
 
-/** Routes about pipelines. */
-export type PipelineRoute = 'repro' | 'dag' | 'stage/add' | 'params/diff' | 'metrics/show' | 'metrics/diff'
+/** Routes about pipelines (`metrics/diff` is a review route, api/review-routes.ts: it may read a revision's data from peers). */
+export type PipelineRoute = 'repro' | 'dag' | 'stage/add' | 'params/diff' | 'metrics/show'
 
 /** Handlers of the pipeline routes. */
-export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handlers, PipelineRoute> {
+export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handlers, PipelineRoute | PlotsRoute> {
   return {
+    ...createPlotsHandlers(c),
     repro: async (body, { signal, progress }) => {
       const cwd = cwdOf(body)
       const root = findProject(cwd)
@@ -54,38 +51,6 @@ export function createPipelineHandlers (c: PipelineRoutesComponents): Pick<Handl
       return await addStage(root, cwd, body as NewStage)
     },
     'params/diff': async (body) => await readParamsDiff(cwdOf(body), optionalString(body.rev, 'rev') ?? 'HEAD'),
-    'metrics/show': async (body) => readMetrics(cwdOf(body)),
-    'metrics/diff': async (body) => {
-      const root = findProject(cwdOf(body))
-      const rev = optionalString(body.rev, 'rev') ?? 'HEAD'
-      // every pipeline file's lock at that revision (one beside each file)
-      const locks: LockFile[] = []
-      for (const unit of requireProjectPipeline(root).units) {
-        const lockText = await gitShow(root, relative(root, unit.lockFile), rev)
-        if (lockText != null) locks.push(parse(lockText) as LockFile)
-      }
-      // a cached metrics file is not in git: read the version that revision's lock names from the store
-      const fromLock = (f: string) => async (): Promise<string | undefined> => {
-        // the file itself, or (a top-level metrics file, as in DVC's examples) a file inside a directory out
-        const out = locks.flatMap((lock) => Object.values(lock?.stages ?? {})).flatMap((e) => e.outs ?? []).find((o) => o.path === f || f.startsWith(`${o.path}/`))
-        if (out == null) return undefined
-        try {
-          let cid = CID.parse(out.cid)
-          for (const name of f.slice(out.path.length + 1).split('/').filter((n) => n !== '')) {
-            const child = (await c.store.exporter.list(cid)).find((e) => e.name === name)
-            if (child == null) return undefined
-            cid = CID.parse(child.cid)
-          }
-          const parts: Uint8Array[] = []
-          for await (const chunk of c.store.exporter.file(cid)) parts.push(chunk)
-          return Buffer.concat(parts).toString('utf8')
-        } catch {
-          return undefined
-        }
-      }
-      const out: ValueDiff[] = []
-      for (const f of metricFiles(root)) out.push(...diffValues(f, await revisionValues(root, f, rev, fromLock(f)), workspaceValues(root, f)))
-      return out
-    }
+    'metrics/show': async (body) => readMetrics(cwdOf(body))
   }
 }

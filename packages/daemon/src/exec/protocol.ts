@@ -18,12 +18,22 @@ export interface JobSpec {
   gpu: number
   gpuMemoryMib?: number
   gpuModel?: string
+  /** CPUs, memory (MiB) and wall time (Slurm's format) the stage asks: a Slurm executor maps them to sbatch flags; others ignore them. */
+  cpus?: number
+  memoryMib?: number
+  time?: string
   /** The deps as the stage key hashes them (root-relative path, content id); each is also an input. */
   deps: Array<{ path: string, cid: string }>
   /** Param values the stage key hashes: params file (relative to wdir) → key → value. */
   params: Record<string, Record<string, unknown>>
   /** The run cache key the requester computed: the executor recomputes it, then signs its result under it. */
   key: string
+}
+
+/** Where a Slurm executor ran a job: the requester records it in mlp.lock's `ran_on`. */
+export interface SlurmRun {
+  jobId: string
+  partition: string
 }
 
 /** Requester → executor. */
@@ -36,6 +46,6 @@ export type ExecEvent =
   | { event: 'started', gpus: number[] }
   | { event: 'log', stream: 'stdout' | 'stderr', line: string }
   /** The declared outs, signed by the executor (see trust/results.ts): the requester checks both before writing anything. */
-  | ({ event: 'done' } & SignedResult)
+  | ({ event: 'done', slurm?: SlurmRun } & SignedResult)
   | { event: 'failed', message: string, stderrTail?: string[] }
   | { event: 'cancelled' }

@@ -8,7 +8,7 @@ import type { JobTable } from './jobs.js'
 import type { LogLine } from './local.js'
 import type { TrustGrants } from '../trust/grants.js'
 import type { SignedResult } from '../trust/results.js'
-import { EXEC_PROTOCOL, RESOURCES_PROTOCOL, type ExecEvent, type ExecRequest, type JobSpec } from './protocol.js'
+import { EXEC_PROTOCOL, RESOURCES_PROTOCOL, type ExecEvent, type ExecRequest, type JobSpec, type SlurmRun } from './protocol.js'
 import { describeResources, satisfies } from './resources.js'
 import { checkResult } from './result-check.js'
 
@@ -37,7 +37,7 @@ export interface Want {
 
 /** The outcome of a remote job. */
 export type RemoteResult =
-  | { ok: true, result: SignedResult, peer: string }
+  | { ok: true, result: SignedResult, peer: string, slurm?: SlurmRun }
   | { ok: false, message: string, stderrTail?: string[] }
 
 /**
@@ -156,7 +156,9 @@ export class RemoteExec {
             }
             // detached: the executor's run cache has the result; the next `mlp repro` restores it from there
             this.c.jobs.finish(rec, 'done', detached ? `finished on ${peer} after the requester stopped waiting; \`mlp repro\` restores its outputs from there` : undefined)
-            return { ok: true, result, peer }
+            // the Slurm job id is not signed: it is only where the run happened, kept only when well formed
+            const slurm = e.slurm != null && /^\d{1,20}$/.test(String(e.slurm.jobId)) && /^[A-Za-z0-9_.-]{1,64}$/.test(String(e.slurm.partition)) ? { jobId: e.slurm.jobId, partition: e.slurm.partition } : undefined
+            return { ok: true, result, peer, ...(slurm != null ? { slurm } : {}) }
           } else if (e.event === 'failed' || e.event === 'cancelled') {
             const message = e.event === 'failed' ? e.message : `job ${spec.id} was cancelled on ${peer}`
             this.c.jobs.finish(rec, e.event === 'failed' ? 'failed' : 'cancelled', message)

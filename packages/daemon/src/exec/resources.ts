@@ -89,12 +89,25 @@ export function satisfies (r: Resources, want: { gpu: number, gpuMemoryMib?: num
   const fit = usable.filter((g) => (want.gpuMemoryMib == null || g.memoryTotalMib >= want.gpuMemoryMib) && (want.gpuModel == null || g.name.toLowerCase().includes(want.gpuModel.toLowerCase())))
   if (fit.length >= want.gpu) return { ok: true }
   const simulated = r.gpus.length - usable.length
-  if (usable.length === 0) return { ok: false, why: simulated > 0 ? 'only simulated GPUs (`mlp repro --simulated-gpus` to use them)' : 'no GPU' }
+  if (usable.length === 0) return { ok: false, why: simulated > 0 ? 'only simulated GPUs (`mlp repro --simulated-gpus` to use them)' : r.slurm?.error != null ? `Slurm partition ${r.slurm.partition}: ${r.slurm.error}` : 'no GPU' }
+  // Slurm has no gres for GPU memory: the login node's executor.gresTypes table must give each model's
+  if (r.slurm != null && want.gpuMemoryMib != null && usable.every((g) => g.memoryTotalMib === 0)) return { ok: false, why: `Slurm partition ${r.slurm.partition} cannot match gpu_memory_mib: its executor.gresTypes gives no GPU model's memory` }
   return { ok: false, why: `${usable.length} GPU(s): ${usable.map((g) => `${g.name} ${g.memoryTotalMib} MiB`).join(', ')}` }
+}
+
+/** A Slurm partition's GPUs in a few words: `Slurm partition gpu: 4 GPUs (NVIDIA H200 x4), 1 free`. */
+export function describePartition (r: Resources): string {
+  const s = r.slurm
+  if (s == null) return ''
+  if (s.error != null) return `Slurm partition ${s.partition}: no capacity now (${s.error})`
+  const models = new Map<string, number>()
+  for (const g of r.gpus) models.set(g.name, (models.get(g.name) ?? 0) + 1)
+  return `Slurm partition ${s.partition}: ${s.gpusTotal} GPU${s.gpusTotal === 1 ? '' : 's'}${models.size > 0 ? ` (${[...models].map(([m, n]) => `${m} x${n}`).join(', ')})` : ''}, ${s.gpusFree} free`
 }
 
 /** One line describing what a machine offers, for errors and `mlp peers`. */
 export function describeResources (r: Resources): string {
+  if (r.slurm != null) return `${describePartition(r)}; ${r.runningJobs} running, ${r.queuedJobs} queued`
   const gpus = r.gpus.length === 0 ? 'no GPU' : r.gpus.map((g) => `${g.name}${g.simulated === true ? ' [simulated]' : ''} (${g.memoryFreeMib}/${g.memoryTotalMib} MiB free)`).join(', ')
   return `${gpus}; ${r.cpus} CPUs; ${Math.round(r.memoryBytes / 2 ** 30)} GiB RAM; ${r.runningJobs} running, ${r.queuedJobs} queued`
 }

@@ -26,6 +26,9 @@ import { specKeyProblem } from './spec-key.js'
 import { STREAM_IDLE_MS } from '../exchange/constants.js'
 import { firstMessage } from '../net/first-message.js'
 import { handleRequests } from '../net/request-handler.js'
+import type { SlurmExecutor, SlurmJobRecord } from './slurm/executor.js'
+import type { JobRecord } from './jobs.js'
+import type { LogLine } from './local.js'
 
 /** Components of {@link ExecService}. */
 export interface ExecServiceComponents {
@@ -50,6 +53,8 @@ export interface ExecServiceComponents {
   jobsDir: string
   /** Whether `peer` is a teammate (trust/team-policy.ts): only teammates learn this machine's GPUs and jobs. */
   isTeammate: (peer: string) => boolean
+  /** Set with `executor: {kind: slurm}`: jobs go to Slurm instead of running here. */
+  slurm?: SlurmExecutor
 }
 
 /** A path from a job spec that must stay inside the job's directory. */
@@ -85,6 +90,10 @@ async function makeDirsInside (work: string, rel: string, self: boolean, what: s
 export class ExecService {
   /** Open exec streams per requester, so `mlp trust rm` ends them at once. */
   private readonly live = new Map<string, Set<(why: string) => void>>()
+  /** Set by stop(): a Slurm job is then left in Slurm (not cancelled, its directory kept) for the next start to re-attach to. */
+  private stopping = false
+  /** Slurm jobs re-attached after a restart, by stage key: a requester sending the same stage again joins the job instead of submitting another. */
+  private readonly attached = new Map<string, { peer: string, rec: JobRecord, done: Promise<ExecEvent> }>()
 
   constructor (private readonly c: ExecServiceComponents) {
     c.trust.onRevoke((peer, lost) => {
@@ -107,9 +116,12 @@ export class ExecService {
       if (!this.c.isTeammate(peer)) throw new Error('resources are told to teammates only')
       return { type: MsgType.Json, req: msg.req, json: JSON.stringify(await this.c.resources()) }
     })
+    if (this.c.slurm != null) for (const r of await this.c.slurm.records()) this.reattach(r)
   }
 
   async stop (): Promise<void> {
+    this.stopping = true
+    this.c.slurm?.stop()
     await this.c.node.unhandle(EXEC_PROTOCOL)
     await this.c.node.unhandle(RESOURCES_PROTOCOL)
     for (const job of this.c.jobs.list()) if (job.role === 'executor' && (job.state === 'running' || job.state === 'queued')) this.c.jobs.get(job.id)?.abort?.abort()
@@ -169,20 +181,26 @@ export class ExecService {
     for (const p of [...spec.inputs.map((i) => i.path), ...spec.outs.map((o) => o.path), spec.wdir === '.' ? 'x' : spec.wdir]) {
       if (!safeRelative(p)) return await send({ event: 'failed', message: `path '${p}' escapes the job directory` })
     }
+    const joined = this.attached.get(spec.key)
+    if (joined != null && joined.peer === peer) return await this.join(joined, send)
     const rec = this.c.jobs.add({ id: spec.id, stage: spec.stage, role: 'executor', peer, state: 'queued', gpus: [], startedAt: new Date().toISOString() })
     const abort = new AbortController()
     rec.abort = abort
     const listener = (l: { stream: 'stdout' | 'stderr', line: string } | null): void => { if (l != null) void send({ event: 'log', ...l }) }
     rec.listeners.add(listener)
-    const work = join(this.c.jobsDir, spec.id)
+    const slurm = this.c.slurm
+    const work = slurm != null ? slurm.workDir(spec.id) : join(this.c.jobsDir, spec.id)
     let gpus: number[] = []
     try {
       await send({ event: 'queued' })
-      gpus = await this.c.gpus.acquire(spec.gpu, abort.signal)
-      rec.info.state = 'running'
-      rec.info.gpus = gpus
-      await send({ event: 'started', gpus })
-      this.c.log.info('job started', { job: spec.id, stage: spec.stage, peer, gpus })
+      // under Slurm, Slurm queues and assigns GPUs: the job is 'running' when Slurm says so
+      if (slurm == null) {
+        gpus = await this.c.gpus.acquire(spec.gpu, abort.signal)
+        rec.info.state = 'running'
+        rec.info.gpus = gpus
+        await send({ event: 'started', gpus })
+        this.c.log.info('job started', { job: spec.id, stage: spec.stage, peer, gpus })
+      }
       await mkdir(work, { recursive: true })
       for (const input of spec.inputs) {
         const cid = CID.parse(input.cid)
@@ -197,6 +215,8 @@ export class ExecService {
       }
       // a peer's code: scrubbed environment, and (unless the config opts out) a sandbox without MLP_HOME
       const env = jobEnv({ jobDir: work, executor: this.c.node.peerId.toString(), stage: spec.stage, gpus })
+      // Slurm sets the GPUs it assigns; an empty value here would hide them
+      if (slurm != null) delete env.CUDA_VISIBLE_DEVICES
       const cwd = join(work, spec.wdir)
       // the inputs, and each command before the next, may leave symlinks in the job directory: never made through
       const dirs = async (): Promise<string | undefined> => {
@@ -210,7 +230,30 @@ export class ExecService {
         return await send({ event: 'failed', message: `${this.c.node.peerId.toString()} refused job ${spec.id}: ${dirProblem}` })
       }
       const launcher = await sandboxFor(this.c.sandbox, { home: this.c.home, jobDir: work, cwd, env })
-      for (const cmd of spec.cmd) {
+      let slurmRun: { jobId: string, partition: string } | undefined
+      if (slurm != null) {
+        const r = await slurm.run({
+          spec,
+          peer,
+          work,
+          cwd,
+          env,
+          launcher,
+          signal: abort.signal,
+          onLine: (l) => { this.c.jobs.log(rec, l) },
+          onQueued: (id, reason) => { this.slurmQueued(rec, id, reason) },
+          onRunning: (id) => { void this.slurmRunning(rec, id, send) },
+          onSubmitted: (id) => { rec.info.slurmJobId = id },
+          leaving: () => this.stopping
+        })
+        if (r.code !== 0) {
+          const message = `command exited with code ${r.code} in Slurm job ${r.slurmJobId} on ${this.c.node.peerId.toString()}`
+          this.c.jobs.finish(rec, 'failed', message)
+          return await send({ event: 'failed', message, stderrTail: r.stderrTail })
+        }
+        slurmRun = { jobId: r.slurmJobId, partition: slurm.config.partition }
+      }
+      for (const cmd of slurm != null ? [] : spec.cmd) {
         const problem = await dirs()
         if (problem != null) {
           this.c.jobs.finish(rec, 'failed', problem)
@@ -222,32 +265,134 @@ export class ExecService {
           return await send({ event: 'failed', message: `command exited with code ${r.code} on ${this.c.node.peerId.toString()}: ${cmd}`, stderrTail: r.stderrTail })
         }
       }
-      const outs = []
-      for (const o of spec.outs) {
-        const abs = join(work, o.path)
-        const problem = this.checkOut(work, abs, o.path)
-        if (problem != null) {
-          this.c.jobs.finish(rec, 'failed', problem)
-          return await send({ event: 'failed', message: problem })
-        }
-        const r = await this.c.store.importer.import(abs, o.path.split('/').pop() as string, { store: true, signal: abort.signal })
-        outs.push({ path: o.path, cid: r.link.cid.toString(), size: r.size, ...(r.kind === 'dir' ? { nfiles: r.nfiles } : {}) })
+      const collected = await this.collect(spec, work, abort.signal)
+      if ('problem' in collected) {
+        this.c.jobs.finish(rec, 'failed', collected.problem)
+        return await send({ event: 'failed', message: collected.problem })
       }
-      await this.c.store.blockstore.commit()
-      // signed once: the requester checks it, and any teammate may relay the same entry from a run cache
-      const signed = await signResult(spec.key, this.c.privateKey, this.c.node.peerId.toString(), outs)
-      await this.c.runCache.put(spec.key, signed)
       this.c.jobs.finish(rec, 'done')
       this.c.log.info('job done', { job: spec.id, stage: spec.stage, peer })
-      await send({ event: 'done', ...signed })
+      await send({ event: 'done', ...collected.signed, ...(slurmRun != null ? { slurm: slurmRun } : {}) })
     } catch (err) {
+      if (slurm != null && this.stopping && rec.info.slurmJobId != null) {
+        // not cancelled: the job goes on in Slurm, and this daemon's next start collects it
+        const message = `${this.c.node.peerId.toString()} stopped while Slurm job ${rec.info.slurmJobId} runs: it goes on, and once the daemon is back \`mlp repro\` collects its result`
+        this.c.jobs.finish(rec, 'failed', message)
+        return await send({ event: 'failed', message })
+      }
       const cancelled = abort.signal.aborted
       this.c.jobs.finish(rec, cancelled ? 'cancelled' : 'failed', cancelled && abort.signal.reason instanceof Error ? abort.signal.reason.message : (err as Error).message)
       await send(cancelled ? { event: 'cancelled' } : { event: 'failed', message: `${this.c.node.peerId.toString()}: ${(err as Error).message}` })
     } finally {
       rec.listeners.delete(listener)
       this.c.gpus.release(gpus)
-      await rm(work, { recursive: true, force: true })
+      // a daemon stopping leaves its Slurm jobs, and their directories, for the next start to re-attach to
+      if (slurm != null && this.stopping && rec.info.slurmJobId != null) this.c.log.info('left a slurm job running for the next start', { job: spec.id, slurmJobId: rec.info.slurmJobId })
+      else if (slurm != null) await slurm.clean(spec.id)
+      else await rm(work, { recursive: true, force: true })
+    }
+  }
+
+  /** Stores the declared outs, signs them under the stage key and puts them in the run cache; or why an out is refused. */
+  private async collect (spec: JobSpec, work: string, signal: AbortSignal): Promise<{ signed: Awaited<ReturnType<typeof signResult>> } | { problem: string }> {
+    const outs = []
+    for (const o of spec.outs) {
+      const abs = join(work, o.path)
+      const problem = this.checkOut(work, abs, o.path)
+      if (problem != null) return { problem }
+      const r = await this.c.store.importer.import(abs, o.path.split('/').pop() as string, { store: true, signal })
+      outs.push({ path: o.path, cid: r.link.cid.toString(), size: r.size, ...(r.kind === 'dir' ? { nfiles: r.nfiles } : {}) })
+    }
+    await this.c.store.blockstore.commit()
+    // signed once: the requester checks it, and any teammate may relay the same entry from a run cache
+    const signed = await signResult(spec.key, this.c.privateKey, this.c.node.peerId.toString(), outs)
+    await this.c.runCache.put(spec.key, signed)
+    return { signed }
+  }
+
+  /** Slurm holds the job back: the requester sees why (Slurm's reason, e.g. Resources). */
+  private slurmQueued (rec: JobRecord, slurmJobId: string, reason: string): void {
+    rec.info.slurmJobId = slurmJobId
+    rec.info.state = 'queued'
+    this.c.jobs.log(rec, { stream: 'stderr', line: `Slurm job ${slurmJobId} is queued (PENDING${reason !== '' && reason !== 'None' ? `, reason: ${reason}` : ''})` })
+  }
+
+  private async slurmRunning (rec: JobRecord, slurmJobId: string, send: (e: ExecEvent) => Promise<void>): Promise<void> {
+    rec.info.slurmJobId = slurmJobId
+    rec.info.state = 'running'
+    this.c.jobs.log(rec, { stream: 'stderr', line: `Slurm job ${slurmJobId} is running` })
+    this.c.log.info('job started', { job: rec.info.id, stage: rec.info.stage, peer: rec.info.peer, slurmJobId })
+    await send({ event: 'started', gpus: [] })
+  }
+
+  /**
+   * Follows a Slurm job an earlier run of this daemon submitted, then stores
+   * and signs its outs into the run cache, as if its requester were still
+   * waiting: the requester's next `mlp repro` finds the result there, or
+   * joins this job if it is still running.
+   */
+  private reattach (r: SlurmJobRecord): void {
+    const slurm = this.c.slurm as SlurmExecutor
+    const { spec, peer } = r
+    const rec = this.c.jobs.add({ id: spec.id, stage: spec.stage, role: 'executor', peer, state: 'queued', gpus: [], startedAt: r.submittedAt, slurmJobId: r.slurmJobId })
+    const abort = new AbortController()
+    rec.abort = abort
+    const self = this.c.node.peerId.toString()
+    this.c.log.info('re-attached to a slurm job', { job: spec.id, stage: spec.stage, slurmJobId: r.slurmJobId })
+    const work = slurm.workDir(spec.id)
+    const done = (async (): Promise<ExecEvent> => {
+      try {
+        if (!this.c.trust.has(peer, 'run')) throw new Error(`${peer} no longer holds --run here`)
+        const res = await slurm.follow(r.slurmJobId, {
+          spec,
+          peer,
+          work,
+          cwd: join(work, spec.wdir),
+          env: {},
+          signal: abort.signal,
+          onLine: (l) => { this.c.jobs.log(rec, l) },
+          onQueued: (id, reason) => { this.slurmQueued(rec, id, reason) },
+          onRunning: (id) => { void this.slurmRunning(rec, id, async () => {}) },
+          leaving: () => this.stopping
+        })
+        if (res.code !== 0) {
+          const message = `command exited with code ${res.code} in Slurm job ${r.slurmJobId} on ${self}`
+          this.c.jobs.finish(rec, 'failed', message)
+          return { event: 'failed', message, stderrTail: res.stderrTail }
+        }
+        const collected = await this.collect(spec, work, abort.signal)
+        if ('problem' in collected) {
+          this.c.jobs.finish(rec, 'failed', collected.problem)
+          return { event: 'failed', message: collected.problem }
+        }
+        this.c.jobs.finish(rec, 'done')
+        this.c.log.info('re-attached slurm job done', { job: spec.id, slurmJobId: r.slurmJobId })
+        return { event: 'done', ...collected.signed, slurm: { jobId: r.slurmJobId, partition: slurm.config.partition } }
+      } catch (err) {
+        const cancelled = abort.signal.aborted
+        const message = cancelled ? `job ${spec.id} was cancelled` : `${self}: ${(err as Error).message}`
+        this.c.jobs.finish(rec, cancelled ? 'cancelled' : 'failed', message)
+        return cancelled ? { event: 'cancelled' } : { event: 'failed', message }
+      } finally {
+        if (!this.stopping) await slurm.clean(spec.id)
+      }
+    })()
+    const entry = { peer, rec, done }
+    this.attached.set(spec.key, entry)
+    void done.finally(() => { if (this.attached.get(spec.key) === entry) this.attached.delete(spec.key) })
+  }
+
+  /** A requester sent again a stage whose re-attached Slurm job is under way: it gets that job's output and result. */
+  private async join (job: { rec: JobRecord, done: Promise<ExecEvent> }, send: (e: ExecEvent) => Promise<void>): Promise<void> {
+    await send({ event: 'queued' })
+    for (const l of job.rec.log) await send({ event: 'log', ...l })
+    const listener = (l: LogLine | null): void => { if (l != null) void send({ event: 'log', ...l }) }
+    job.rec.listeners.add(listener)
+    try {
+      if (job.rec.info.state === 'running') await send({ event: 'started', gpus: [] })
+      await send(await job.done)
+    } finally {
+      job.rec.listeners.delete(listener)
     }
   }
 

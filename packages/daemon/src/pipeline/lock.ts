@@ -22,8 +22,20 @@ export interface LockEntry {
   /** file → key → value. */
   params: Record<string, Record<string, unknown>>
   outs: LockedPath[]
-  /** Peer id of the machine the stage ran on. */
-  ran_on?: string
+  /** Peer id of the machine the stage ran on; for a stage a Slurm executor ran, also its Slurm job id and partition. */
+  ran_on?: string | SlurmRanOn
+}
+
+/** `ran_on` of a stage a login-node daemon ran as a Slurm job: `{peer, slurm_job, partition}`. */
+export interface SlurmRanOn {
+  peer: string
+  slurm_job: string
+  partition: string
+}
+
+/** The peer id in a lock entry's `ran_on`, whichever form it has. */
+export function ranOnPeer (ranOn: LockEntry['ran_on']): string | undefined {
+  return typeof ranOn === 'string' ? ranOn : typeof ranOn?.peer === 'string' ? ranOn.peer : undefined
 }
 
 /** mlp.lock: the state every stage was last reproduced with. */

@@ -4,6 +4,7 @@ import { PipelineFileError, type DagResult, type MetricValue, type ValueDiff } f
 import { findProject } from '../tracking/project.js'
 import { buildGraph, rootPath } from './graph.js'
 import { loadProjectPipeline, requireProjectPipeline } from './project-pipeline.js'
+import { resolveRevisionOrUnborn } from './revision.js'
 import { diffValues, revisionValues, workspaceValues } from './values.js'
 
 // The pipeline questions answered from the workspace and git alone: no store,
@@ -24,6 +25,8 @@ export function readDag (cwd: string): DagResult {
 /** `mlp params diff`: params of `params.yaml` and every file the stages name, against a git revision. */
 export async function readParamsDiff (cwd: string, rev = 'HEAD'): Promise<ValueDiff[]> {
   const root = findProject(cwd)
+  // an unknown revision is an error, not a table of nulls
+  await resolveRevisionOrUnborn(root, rev)
   const files = new Set(['params.yaml'])
   for (const unit of loadProjectPipeline(root)?.units ?? []) {
     for (const s of unit.pipeline.stages) for (const p of s.params) files.add(join(s.wdir, p.file))

@@ -5,6 +5,7 @@ import { NotTrustedError, StageFailedError, type ReproProgress, type ReproReques
 import { CID } from 'multiformats/cid'
 import type { GpuAllocator } from '../exec/jobs.js'
 import type { RemoteExec } from '../exec/remote.js'
+import type { SlurmRun } from '../exec/protocol.js'
 import { runCommand } from '../exec/local.js'
 import type { Logger } from '../logger.js'
 import type { Store } from '../store/index.js'
@@ -111,7 +112,8 @@ export async function reproduce (c: ReproComponents, root: string, pipeline: Pro
     options.onEvent?.({ name: 'pipeline:stage', detail: { stage: stage.name, status: 'running', reasons } })
     const result = await execute(c, root, stage, state, options, protect)
     if (result.failed != null) return emit({ stage: stage.name, status: 'failed', reasons: [result.failed], stderrTail: result.stderrTail })
-    own.lock.stages[own.key] = entry(stage, state, result.outs, result.ranOn ?? c.peerId)
+    // a Slurm executor's job id goes into the lock beside the peer: the cluster's own records find the run by it
+    own.lock.stages[own.key] = entry(stage, state, result.outs, result.slurm != null ? { peer: result.ranOn ?? c.peerId, slurm_job: result.slurm.jobId, partition: result.slurm.partition } : result.ranOn ?? c.peerId)
     await saveLock(stage.name)
     // a peer's result is kept as it signed it (teammates may get it relayed); our own run is signed here
     if (result.signed != null) await c.runCache.put(state.key, result.signed)
@@ -181,7 +183,7 @@ async function storeProtected (store: Store, root: string, path: string, cache: 
   })
 }
 
-function entry (stage: Stage, state: StageState, outs: LockedPath[], ranOn: string): LockEntry {
+function entry (stage: Stage, state: StageState, outs: LockedPath[], ranOn: NonNullable<LockEntry['ran_on']>): LockEntry {
   return { cmd: stage.cmd.length === 1 ? stage.cmd[0] : stage.cmd, deps: state.deps, params: state.params, outs, ran_on: ranOn }
 }
 
@@ -227,7 +229,7 @@ async function checkoutOuts (store: Store, root: string, outs: LockedPath[], sig
   }
 }
 
-async function execute (c: ReproComponents, root: string, stage: Stage, state: StageState, options: ReproOptions, protect: Protect): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
+async function execute (c: ReproComponents, root: string, stage: Stage, state: StageState, options: ReproOptions, protect: Protect): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, slurm?: SlurmRun, signed?: RunCacheEntry }> {
   const want = stage.resources ?? (stage.runOn != null ? { gpu: 0 } : undefined)
   if (want != null && options.local !== true && c.remote != null) {
     const placement = await c.remote.place({ ...want, runOn: stage.runOn, allowSimulated: options.simulatedGpus === true }, options.signal)
@@ -242,7 +244,7 @@ async function execute (c: ReproComponents, root: string, stage: Stage, state: S
 }
 
 /** Sends a stage to the first of `peers` that accepts it, relays its log, and brings its outs back. */
-async function executeRemote (c: ReproComponents, root: string, stage: Stage, state: StageState, peers: string[], options: ReproOptions, protect: Protect): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
+async function executeRemote (c: ReproComponents, root: string, stage: Stage, state: StageState, peers: string[], options: ReproOptions, protect: Protect): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, slurm?: SlurmRun, signed?: RunCacheEntry }> {
   const remote = c.remote as RemoteExec
   // inputs travel as content ids: deps and params files go into the store first
   const inputs: Array<{ path: string, cid: string }> = []
@@ -263,6 +265,9 @@ async function executeRemote (c: ReproComponents, root: string, stage: Stage, st
     gpu: stage.resources?.gpu ?? 0,
     gpuMemoryMib: stage.resources?.gpuMemoryMib,
     gpuModel: stage.resources?.gpuModel,
+    cpus: stage.resources?.cpus,
+    memoryMib: stage.resources?.memoryMib,
+    time: stage.resources?.time,
     // what the key hashes, so the executor can recompute it before signing a result under it
     deps: state.deps.map((d) => ({ path: d.path, cid: d.cid })),
     params: state.params,
@@ -289,12 +294,12 @@ async function executeRemote (c: ReproComponents, root: string, stage: Stage, st
     const cached = outs.filter((o) => stage.outs.find((x) => rootPath(stage, x.path) === o.path)?.cache !== false)
     await checkoutOuts(c.store, root, cached, options.signal)
     for (const o of cached) await ignoreInGit(join(root, o.path))
-    return { outs, ranOn: result.peer, signed: result.result }
+    return { outs, ranOn: result.peer, slurm: result.slurm, signed: result.result }
   }
   throw new NotTrustedError(refusals.join('; '))
 }
 
-async function executeLocal (c: ReproComponents, root: string, stage: Stage, gpus: number[], options: ReproOptions, protect: Protect): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, signed?: RunCacheEntry }> {
+async function executeLocal (c: ReproComponents, root: string, stage: Stage, gpus: number[], options: ReproOptions, protect: Protect): Promise<{ outs: LockedPath[], failed?: string, stderrTail?: string[], ranOn?: string, slurm?: SlurmRun, signed?: RunCacheEntry }> {
   for (const o of stage.outs) {
     // like DVC: outs are removed before the run unless `persist: true`
     if (!o.persist) await rm(join(root, rootPath(stage, o.path)), { recursive: true, force: true })

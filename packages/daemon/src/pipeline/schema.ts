@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs'
 import { basename, dirname, join, normalize, relative, sep } from 'node:path'
 import { LineCounter, parseDocument, isMap, isScalar, type Document } from 'yaml'
+import { slurmTime } from '../exec/slurm/time-limit.js'
 import { PipelineError } from './errors.js'
 import { ExpansionBudget, foreachCount, matrixCount } from './expansion.js'
 import { readPipelineText } from './file-size.js'
+import { metricDirections, type MetricDirection } from './metric-direction.js'
 import { readParsingConfig } from './dvc-config.js'
 import type { ParsingConfig } from './render.js'
 import { isComposite, jsonTemplateValues, plainValue, templateValues } from './py-float.js'
@@ -17,6 +19,15 @@ export interface StageOut {
   /** true: not deleted before the stage runs. */
   persist: boolean
   kind: 'out' | 'metric' | 'plot'
+  /** A `plots:` out given as a mapping: its options as written (`x`, `y`, `template`, `title`, ...); see plots/declarations.ts. */
+  plot?: Record<string, unknown>
+}
+
+/** One entry of the top-level `plots:` list: a data file or a plot id, and its options (empty for a bare path). */
+export interface TopLevelPlot {
+  /** Relative to the pipeline file's folder when it is a path. */
+  key: string
+  options: Record<string, unknown>
 }
 
 /** Params a stage depends on: some keys of a file, or (keys null) the whole file. */
@@ -30,6 +41,12 @@ export interface Resources {
   gpu: number
   gpuMemoryMib?: number
   gpuModel?: string
+  /** CPUs per task (`cpus`): sbatch `--cpus-per-task` on a Slurm executor. */
+  cpus?: number
+  /** Memory in MiB (`memory_mib`): sbatch `--mem` on a Slurm executor. */
+  memoryMib?: number
+  /** Wall-time limit in Slurm's format (`time: 90`, `time: "04:00:00"`): sbatch `--time` on a Slurm executor. */
+  time?: string
 }
 
 /** A stage after foreach/matrix expansion and `${}` interpolation. */
@@ -48,6 +65,8 @@ export interface Stage {
   alwaysChanged: boolean
   resources?: Resources
   runOn?: string
+  /** `meta.mlp.metrics`: which way each metric is better (pipeline/metric-direction.ts). */
+  metricsBetter?: Record<string, MetricDirection>
   /** Line of the stage in its file, for errors. */
   line: number
   /** The pipeline file it comes from, set when a project has several (errors then name it). */
@@ -64,6 +83,8 @@ export interface Pipeline {
   params: string[]
   /** Top-level `plots:`: each a file path or a plot id (a mapping's key). */
   plots: string[]
+  /** The same entries with their options, in order (absent where no file was read). */
+  plotDefs?: TopLevelPlot[]
 }
 
 const STAGE_KEYS = ['cmd', 'wdir', 'deps', 'outs', 'params', 'metrics', 'plots', 'frozen', 'always_changed', 'meta', 'desc', 'vars', 'resources', 'run_on', 'foreach', 'do', 'matrix']
@@ -219,8 +240,8 @@ export function loadPipeline (file: string, options: LoadOptions = {}): Pipeline
  * global context as DVC does; each entry a path (or, for plots, a mapping
  * whose one key is a path or plot id). Paths must stay inside the project.
  */
-function topLists (top: Record<string, unknown>, ctx: Context, file: string, budget: ExpansionBudget, lineOfKey: (key: string) => number, prefix: string): Pick<Pipeline, 'metrics' | 'params' | 'plots'> {
-  const out: Pick<Pipeline, 'metrics' | 'params' | 'plots'> = { metrics: [], params: [], plots: [] }
+function topLists (top: Record<string, unknown>, ctx: Context, file: string, budget: ExpansionBudget, lineOfKey: (key: string) => number, prefix: string): Pick<Pipeline, 'metrics' | 'params' | 'plots' | 'plotDefs'> {
+  const out: Pick<Pipeline, 'metrics' | 'params' | 'plots'> & { plotDefs: TopLevelPlot[] } = { metrics: [], params: [], plots: [], plotDefs: [] }
   for (const key of ['metrics', 'params', 'plots'] as const) {
     if (top[key] == null) continue
     const where = `${file}:${lineOfKey(key)}: top-level '${key}'`
@@ -233,6 +254,11 @@ function topLists (top: Record<string, unknown>, ctx: Context, file: string, bud
       if (path == null || path === '') throw new PipelineError(`${where}: each entry must be a path${key === 'plots' ? ' or a mapping of one path to its options' : ''}`)
       if (path.startsWith('/') || normalize(join(prefix, path)).split('/')[0] === '..') throw new PipelineError(`${where}: path '${path}' must stay inside the project`)
       out[key].push(path)
+      if (key === 'plots') {
+        const options = isMapping ? Object.values(entry)[0] ?? {} : {}
+        if (typeof options !== 'object' || Array.isArray(options)) throw new PipelineError(`${where}: plot '${path}': its options must be a mapping (x, y, template, title...)`)
+        out.plotDefs.push({ key: path, options: options as Record<string, unknown> })
+      }
     }
   }
   return out
@@ -320,7 +346,7 @@ function outList (value: unknown, kind: StageOut['kind'], where: string): StageO
       const [path, opts] = Object.entries(v as Record<string, unknown>)[0]
       const o = (opts ?? {}) as Record<string, unknown>
       for (const k of Object.keys(o)) if (!OUT_KEYS.includes(k)) throw new PipelineError(`${where}: out '${path}': unknown key '${k}'`)
-      return { path, cache: o.cache !== false, persist: o.persist === true, kind }
+      return { path, cache: o.cache !== false, persist: o.persist === true, kind, ...(kind === 'plot' ? { plot: o } : {}) }
     }
     throw new PipelineError(`${where}: each out must be a path or a mapping of one path to its options`)
   })
@@ -364,9 +390,10 @@ function mlpSettings (body: Record<string, unknown>, where: string): Record<stri
   if (fromMeta == null) return body
   if (typeof fromMeta !== 'object' || Array.isArray(fromMeta)) throw new PipelineError(`${where}: 'meta.mlp' must be a mapping (resources, run_on)`)
   const m = fromMeta as Record<string, unknown>
-  for (const k of Object.keys(m)) if (k !== 'resources' && k !== 'run_on') throw new PipelineError(`${where}: meta.mlp: unknown key '${k}' (known: resources, run_on)`)
+  for (const k of Object.keys(m)) if (k !== 'resources' && k !== 'run_on' && k !== 'metrics') throw new PipelineError(`${where}: meta.mlp: unknown key '${k}' (known: resources, run_on, metrics)`)
   for (const k of ['resources', 'run_on']) if (m[k] != null && body[k] != null) throw new PipelineError(`${where}: '${k}' is set both in the stage and in meta.mlp; keep one`)
-  return { ...body, ...Object.fromEntries(Object.entries(m).filter(([, v]) => v != null)) }
+  // `metrics` here says which way each metric is better (metric-direction.ts), not which files are metrics
+  return { ...body, ...Object.fromEntries(Object.entries(m).filter(([k, v]) => v != null && k !== 'metrics')) }
 }
 
 function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Context, line: number, file: string, budget: ExpansionBudget, parsing: ParsingConfig, prefix: string): Stage {
@@ -381,12 +408,16 @@ function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Contex
   if (body.resources != null) {
     const r = body.resources as Record<string, unknown>
     if (typeof r !== 'object' || Array.isArray(r)) throw new PipelineError(`${where}: 'resources' must be a mapping`)
-    for (const k of Object.keys(r)) if (!['gpu', 'gpu_memory_mib', 'gpu_model'].includes(k)) throw new PipelineError(`${where}: resources: unknown key '${k}' (known: gpu, gpu_memory_mib, gpu_model)`)
+    for (const k of Object.keys(r)) if (!['gpu', 'gpu_memory_mib', 'gpu_model', 'cpus', 'memory_mib', 'time'].includes(k)) throw new PipelineError(`${where}: resources: unknown key '${k}' (known: gpu, gpu_memory_mib, gpu_model, cpus, memory_mib, time)`)
     const gpu = r.gpu ?? 0
     if (!Number.isInteger(gpu) || (gpu as number) < 0) throw new PipelineError(`${where}: resources.gpu must be a whole number`)
     if (r.gpu_memory_mib != null && (!Number.isInteger(r.gpu_memory_mib) || (r.gpu_memory_mib as number) <= 0)) throw new PipelineError(`${where}: resources.gpu_memory_mib must be a positive whole number`)
     if (r.gpu_model != null && typeof r.gpu_model !== 'string') throw new PipelineError(`${where}: resources.gpu_model must be a string`)
-    resources = { gpu: gpu as number, gpuMemoryMib: r.gpu_memory_mib as number | undefined, gpuModel: r.gpu_model as string | undefined }
+    if (r.cpus != null && (!Number.isInteger(r.cpus) || (r.cpus as number) <= 0)) throw new PipelineError(`${where}: resources.cpus must be a positive whole number`)
+    if (r.memory_mib != null && (!Number.isInteger(r.memory_mib) || (r.memory_mib as number) <= 0)) throw new PipelineError(`${where}: resources.memory_mib must be a positive whole number`)
+    const time = r.time == null ? undefined : slurmTime(r.time)
+    if (r.time != null && time == null) throw new PipelineError(`${where}: resources.time must be minutes or Slurm's [days-]hours:minutes:seconds, such as 90 or "04:00:00"`)
+    resources = { gpu: gpu as number, gpuMemoryMib: r.gpu_memory_mib as number | undefined, gpuModel: r.gpu_model as string | undefined, ...(r.cpus != null ? { cpus: r.cpus as number } : {}), ...(r.memory_mib != null ? { memoryMib: r.memory_mib as number } : {}), ...(time != null ? { time } : {}) }
   }
   if (body.run_on != null && typeof body.run_on !== 'string') throw new PipelineError(`${where}: 'run_on' must be a peer id`)
   const outs = [...outList(body.outs, 'out', where), ...outList(body.metrics, 'metric', where), ...outList(body.plots, 'plot', where)]
@@ -408,6 +439,7 @@ function buildStage (name: string, rawBody: Record<string, unknown>, ctx: Contex
     alwaysChanged: body.always_changed === true,
     resources,
     runOn: body.run_on as string | undefined,
+    metricsBetter: metricDirections(body.meta, where),
     line
   }
 }

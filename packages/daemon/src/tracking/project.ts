@@ -3,6 +3,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path'
 import { AlreadyInitializedError, NotAGitRepoError, NotAProjectError, PathError } from '@mlp/proto'
+import { ensureProjectId } from './project-id.js'
 
 /** Folder that marks an mlp project, at the root of its git repository. */
 export const PROJECT_DIR = '.mlp'
@@ -115,14 +116,20 @@ export function findProject (cwd: string): string {
   throw new NotAProjectError(`${cwd} is not inside an mlp project${hint}: run \`mlp init\` at the root of your git repository`)
 }
 
-/** Makes the git repository containing `cwd` an mlp project; returns its root. */
+/** Makes the git repository containing `cwd` an mlp project with a random project id (or adds the id to one without); returns its root. */
 export async function initProject (cwd: string): Promise<string> {
   const root = findUp(cwd, '.git')
   if (root == null) throw new NotAGitRepoError(`${cwd} is not inside a git repository: run \`git init\` first`)
-  if (existsSync(join(root, PROJECT_DIR))) throw new AlreadyInitializedError(`${root} is already an mlp project (${PROJECT_DIR}/ exists)`)
+  if (existsSync(join(root, PROJECT_DIR))) {
+    // a project from before project ids gets one (what experiments are matched by); otherwise nothing to do.
+    // Never in a daemon's home (`~/.mlp` at the top of a home-directory repository): its config.yaml is the daemon's
+    if (!isDaemonHome(join(root, PROJECT_DIR)) && await ensureProjectId(root)) return root
+    throw new AlreadyInitializedError(`${root} is already an mlp project (${PROJECT_DIR}/ exists)`)
+  }
   await mkdir(join(root, PROJECT_DIR))
   await writeFile(join(root, PROJECT_DIR, '.gitignore'), '/tmp/\n')
   await writeFile(join(root, PROJECT_DIR, 'config.yaml'), '# project settings for mlp (committed to git)\n')
+  await ensureProjectId(root)
   return root
 }
 

@@ -4,6 +4,11 @@ import { formatBytes, table } from '../../format.js'
 import type { Resources } from '@mlp/proto'
 
 function resources (r: Resources): string {
+  // a login-node daemon: its GPUs are a Slurm partition's, and a busy one still takes stages (they queue there)
+  if (r.slurm != null) {
+    const s = r.slurm
+    return s.error != null ? `Slurm partition ${s.partition}: no capacity now (${s.error})` : `Slurm partition ${s.partition}: ${s.gpusTotal} GPU(s) ${[...new Set(r.gpus.map((g) => g.name))].join(', ')}, ${s.gpusFree} free, ${r.runningJobs} jobs running`
+  }
   // a simulated GPU (executor.simulatedGpus) is said so first, so it is never read as a real device
   const gpus = r.gpus.length === 0 ? 'no GPU' : r.gpus.map((g) => g.simulated === true ? 'SIMULATED GPU (no device; `mlp repro --simulated-gpus` to use)' : `${g.name} ${g.memoryFreeMib}/${g.memoryTotalMib} MiB free`).join(', ')
   return `${gpus}, ${r.cpus} CPUs, ${r.runningJobs} jobs running`

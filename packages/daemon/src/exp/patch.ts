@@ -1,0 +1,45 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ExpError, type ExpRecord } from '@mlp/proto'
+import { CID } from 'multiformats/cid'
+import type { Store } from '../store/index.js'
+import type { ExpComponents } from './context.js'
+import { MAX_PATCH_BYTES } from './constants.js'
+
+/** Adds an experiment's patch to the block store and pins it, so gc keeps what a teammate may fetch to apply it. */
+export async function storePatch (store: Store, bytes: Buffer, name: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'mlp-exp-'))
+  try {
+    const file = join(dir, 'changes.patch')
+    await writeFile(file, bytes)
+    const r = await store.lock.read(async () => await store.importer.import(file, 'changes.patch', { store: true }))
+    await store.pins.pin(r.link.cid, `experiment ${name}: code changes`)
+    return r.link.cid.toString()
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/**
+ * An experiment's patch bytes (empty when it changed no tracked file),
+ * fetched from whichever peer holds them; the size must be the record's.
+ */
+export async function fetchPatchBytes (c: ExpComponents, rec: ExpRecord, signal?: AbortSignal): Promise<Buffer> {
+  if (rec.patch == null) return Buffer.alloc(0)
+  const { cid, size } = rec.patch
+  try {
+    await c.fetch(CID.parse(cid), signal)
+  } catch (err) {
+    throw new ExpError(`no reachable peer holds the code changes (${cid}) of experiment '${rec.name}': start its author's daemon or a teammate's who has them, then try again`, { cause: err })
+  }
+  const parts: Uint8Array[] = []
+  let total = 0
+  for await (const chunk of c.store.exporter.file(CID.parse(cid), signal)) {
+    total += chunk.length
+    if (total > MAX_PATCH_BYTES) break
+    parts.push(chunk)
+  }
+  if (total !== size) throw new ExpError(`the code changes of experiment '${rec.name}' are ${total} bytes, not the ${size} its record says`)
+  return Buffer.concat(parts)
+}

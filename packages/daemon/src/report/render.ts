@@ -1,0 +1,109 @@
+import type { DiffEntry, DiffResult, ReportBase, ReportPlot, ValueDiff } from '@mlp/proto'
+import { bytes, fileLink, table, text, value } from './markdown.js'
+
+/** Paths listed per kind of change; the rest are counted. */
+export const REPORT_PATHS_PER_KIND = 20
+
+/** A stage of the head's lock: where it ran and whether it ran again since the base. */
+export interface StageRow {
+  stage: string
+  ranOn?: string
+  state: 'new' | 'reran' | 'unchanged'
+}
+
+/** Everything a report shows. */
+export interface ReportInput {
+  branch: string
+  head?: string
+  base: ReportBase
+  diff: DiffResult
+  params: ValueDiff[]
+  metrics: ValueDiff[]
+  /** By metrics file ('' for any file): metric key → which way is better. */
+  directions: Map<string, Record<string, 'higher' | 'lower'>>
+  stages: StageRow[]
+  plots: ReportPlot[]
+  /** False when no plots renderer was available. */
+  plotsRendered: boolean
+}
+
+/** The report as markdown: every value from a commit goes through `text`, so none can break a table or inject markup. */
+export function renderReport (r: ReportInput): string {
+  const short = (c?: string): string => (c == null ? 'no commit' : c.slice(0, 12))
+  const out: string[] = [
+    `# mlp report: ${text(r.branch)} against ${text(r.base.rev)}`,
+    '',
+    `Base: ${text(r.base.rev)} at ${short(r.base.commit)} (${text(r.base.how)}). Head: the workspace of ${text(r.branch)} at ${short(r.head)}.`,
+    '',
+    ...dataSection(r.diff),
+    '## Params',
+    '',
+    r.params.length === 0 ? 'No param changed.' : table(['file', 'param', 'base', 'head'], r.params.map((p) => [text(p.file), text(p.key), value(p.old), value(p.new)])),
+    '',
+    '## Metrics',
+    '',
+    r.metrics.length === 0 ? 'No metric changed.' : table(['file', 'metric', 'base', 'head', 'change', 'verdict'], r.metrics.map((m) => metricRow(m, r.directions))),
+    '',
+    'A stage says which way its metrics are better with `meta: {mlp: {metrics: {acc: higher, loss: lower}}}`.',
+    '',
+    '## Stages',
+    '',
+    r.stages.length === 0 ? 'No stage is recorded in mlp.lock.' : table(['stage', 'since base', 'ran on'], r.stages.map((s) => [text(s.stage), s.state, s.ranOn == null ? '-' : text(s.ranOn)])),
+    '',
+    // said, not left out silently: a reader of the review would look for it here
+    'How long each stage ran is not shown: mlp.lock does not record it yet.',
+    '',
+    '## Plots',
+    '',
+    ...plotsSection(r),
+    ''
+  ]
+  return out.join('\n')
+}
+
+function dataSection (d: DiffResult): string[] {
+  const s = d.summary
+  const out = [
+    '## Data changes',
+    '',
+    table(['change', 'files', 'bytes'], [
+      ['added', String(s.added), bytes(s.bytes.added)],
+      ['deleted', String(s.deleted), bytes(s.bytes.deleted)],
+      ['modified', String(s.modified), `${bytes(s.bytes.modifiedOld)} → ${bytes(s.bytes.modifiedNew)}`],
+      ['renamed', String(s.renamed), '-']
+    ]),
+    ''
+  ]
+  const kinds: Array<[string, DiffEntry[]]> = [['Added', d.added], ['Deleted', d.deleted], ['Modified', d.modified], ['Renamed', d.renamed]]
+  for (const [title, list] of kinds) {
+    if (list.length === 0) continue
+    const shown = list.slice(0, REPORT_PATHS_PER_KIND)
+    out.push(`### ${title} (${list.length === shown.length ? list.length : `first ${shown.length} of ${list.length}`})`, '')
+    out.push(table(['path', 'size', 'content id'], shown.map((e) => [
+      e.oldPath != null ? `${text(e.oldPath)} → ${text(e.path)}` : text(e.path),
+      e.old != null && e.new != null && e.old.size !== e.new.size ? `${bytes(e.old.size)} → ${bytes(e.new.size)}` : bytes((e.new ?? e.old)?.size ?? 0),
+      text((e.new ?? e.old)?.cid ?? '')
+    ])), '')
+  }
+  return out
+}
+
+function metricRow (m: ValueDiff, directions: Map<string, Record<string, 'higher' | 'lower'>>): string[] {
+  const way = directions.get(m.file)?.[m.key] ?? directions.get('')?.[m.key]
+  let change = '-'
+  let verdict = '-'
+  if (typeof m.old === 'number' && typeof m.new === 'number') {
+    const delta = +(m.new - m.old).toFixed(6)
+    change = `${delta > 0 ? '+' : ''}${delta}${m.old !== 0 ? ` (${delta > 0 ? '+' : ''}${+((delta / Math.abs(m.old)) * 100).toFixed(2)}%)` : ''}`
+    if (way != null && delta !== 0) verdict = (delta > 0) === (way === 'higher') ? `better (${way} is better)` : `worse (${way} is better)`
+  }
+  return [text(m.file), text(m.key), value(m.old), value(m.new), change, verdict]
+}
+
+function plotsSection (r: ReportInput): string[] {
+  if (!r.plotsRendered) return ['Plots were not rendered: this daemon has no plots renderer.']
+  if (r.plots.length === 0) return ['The pipeline declares no plots.']
+  const out: string[] = ['Each plot shows the base and the head. The SVG files sit beside this report; commit them with it for the forge to show them.', '']
+  for (const p of r.plots) out.push(`### ${text(p.title)}`, '', `!${fileLink(p.title, p.file)}`, '', fileLink(`${p.title} (SVG file)`, p.file), '')
+  return out
+}
