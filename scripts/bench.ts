@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, totalmem, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { benchBigDir } from './bench-bigdir.js'
+import { benchExp } from './bench-exp.js'
 import { benchExchange } from './bench-exchange.js'
 import { benchPipeline } from './bench-pipeline.js'
 import { benchStore } from './bench-store.js'
@@ -23,6 +24,7 @@ try {
   if (only == null || only === 'pipeline') figures.push(...await benchPipeline(work, home))
   if (only == null || only === 'exchange') figures.push(...await benchExchange(work, extra))
   if (only == null || only === 'bigdir') figures.push(...await benchBigDir(work, extra))
+  if (only == null || only === 'exp') figures.push(...await benchExp(work, home, pid, extra))
   const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'cpu'}, ${Math.round(totalmem() / 2 ** 30)} GiB RAM, Node ${process.version}`
   process.stdout.write(`\nmlp benchmarks (${new Date().toISOString()}, ${machine}, work dir ${work})\n\n${table(figures)}\n`)
   mkdirSync('bench-results', { recursive: true })

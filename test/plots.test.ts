@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { mlp, mlpJson, tempDir } from './helpers/cli.js'
+import { mlp, mlpJson, tempDir, waitFor } from './helpers/cli.js'
 import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
 import { countPixels } from './helpers/png.js'
 import { newProject } from './helpers/project.js'
@@ -227,4 +227,54 @@ describe('mlp plots', () => {
     expect(res.plots[0].svg).toBe(here.plots[0].svg)
     expect(res.plots[0].svg).toContain('>HEAD~1</text>')
   }, 120_000)
+
+  // last: it runs an experiment in the project
+  it('diff <experiment>: its data comes from its recorded lock, labelled with its name; a revision of that name wins', async () => {
+    const head = git(proj, 'rev-parse', 'HEAD').trim()
+    const run = await mlp(a.home, ['exp', 'run', '-S', 'train.lr=0.7', '-n', 'lr07'], { cwd: proj })
+    expect(run.code, run.stderr).toBe(0)
+    // the workspace back at HEAD's lr (restored from the run cache): only the experiment's record has lr 0.7's data now
+    writeFileSync(join(proj, 'params.yaml'), 'train:\n  lr: 0.3\n')
+    await mlpJson(a.home, ['repro'], { cwd: proj })
+    const exp = await mlpJson<PlotsJson>(a.home, ['plots', 'diff', 'lr07', '--targets', 'loss.csv', '-o', 'exp.html'], { cwd: proj })
+    expect(exp.revisions).toEqual([{ rev: 'lr07', commit: head }, { rev: 'workspace' }])
+    expect(exp.plots[0].svg).toContain('>lr07</text>')
+    // two different lines: the experiment's loss is not its base commit's (the control: HEAD against the workspace is one line twice)
+    expect(new Set(linePaths(exp.plots[0].svg)).size).toBe(2)
+    const same = await mlpJson<PlotsJson>(a.home, ['plots', 'diff', 'HEAD', '--targets', 'loss.csv', '-o', 'same.html'], { cwd: proj })
+    expect(linePaths(same.plots[0].svg)).toHaveLength(2)
+    expect(new Set(linePaths(same.plots[0].svg)).size).toBe(1)
+    // a branch of the same name is the revision drawn
+    git(proj, 'branch', 'lr07', 'HEAD~1')
+    const branch = await mlpJson<PlotsJson>(a.home, ['plots', 'diff', 'lr07', '--targets', 'loss.csv', '-o', 'branch.html'], { cwd: proj })
+    expect(branch.revisions[0]).toEqual({ rev: 'lr07', commit: git(proj, 'rev-parse', 'HEAD~1').trim() })
+    // neither a revision nor an experiment: one line naming it
+    const none = await mlp(a.home, ['plots', 'diff', 'nosuchexp', '-o', 'none.html'], { cwd: proj })
+    expect(none.code).not.toBe(0)
+    expect(none.stderr).toContain('nosuchexp')
+    expect(existsSync(join(proj, 'none.html'))).toBe(false)
+  }, 180_000)
+
+  it('diff <experiment> on a teammate\'s clone: the record comes by sync, its outs from the peer that ran it', async () => {
+    const b = await pool.start()
+    const clone = await tempDir('mlp-clone-exp-')
+    git(clone, 'clone', '-q', proj, '.')
+    await mlpJson(b.home, ['peers', 'add', a.addrs[0]])
+    await waitFor('the experiment record on the teammate', async () => (await mlpJson<Array<{ name: string }>>(b.home, ['exp', 'show'], { cwd: clone })).some((r) => r.name === 'lr07'), 60_000)
+    // a's branch lr07 is origin/lr07 here: the bare name is the experiment's
+    // the clone's workspace has no loss.csv (a cached out): the experiment against HEAD, both from a's store
+    const res = await mlpJson<PlotsJson>(b.home, ['plots', 'diff', 'lr07', 'HEAD', '--targets', 'loss.csv', '-o', 'exp.html'], { cwd: clone })
+    expect(res.revisions.map((r) => r.rev)).toEqual(['lr07', 'HEAD'])
+    expect(new Set(linePaths(res.plots[0].svg)).size).toBe(2)
+    // drawn from bytes fetched from a: exactly what a draws
+    // (on a, lr07 is a branch now: `<author>/<name>` names the experiment)
+    const here = await mlpJson<PlotsJson>(a.home, ['plots', 'diff', `${a.peerId}/lr07`, 'HEAD', '--targets', 'loss.csv', '-o', 'exp.html'], { cwd: proj })
+    expect(res.plots[0].svg).toBe(here.plots[0].svg)
+  }, 180_000)
 })
+
+/** The `d` of each line a plot's SVG draws (Vega's line marks), one per series. */
+function linePaths (svg: string): string[] {
+  const groups = svg.match(/<g class="mark-line[\s\S]*?<\/g>/g) ?? []
+  return groups.flatMap((g) => [...g.matchAll(/<path[^>]*\sd="([^"]+)"/g)].map((m) => m[1]))
+}

@@ -53,7 +53,9 @@ describe('mlp report', () => {
     expect(md).toContain('| metrics.json | acc | 0.8 | 0.85 | +0.05 (+6.25%) | better (higher is better) |')
     expect(md).toContain('| metrics.json | loss | 0.5 | 0.4 | -0.1 (-20%) | better (lower is better) |')
     // the stage reran since the base, and where
-    expect(md).toMatch(new RegExp(`\\| train \\| reran \\| ${a.peerId} \\|`))
+    // the stage reran since the base, where, and how long it took (mlp.lock's duration_s)
+    expect(md).toMatch(new RegExp(`\\| train \\| reran \\| ${a.peerId} \\| [0-9.]+ s \\|`))
+    expect(readFileSync(join(proj, 'mlp.lock'), 'utf8')).toMatch(/duration_s: [0-9.]+/)
     // every relative link points at a file that exists beside the report
     const links = [...md.matchAll(/\]\(\.\/([^)]+)\)/g)].map((m) => m[1])
     expect(links.filter((l) => l.endsWith('.svg')).length).toBeGreaterThan(0)
@@ -91,4 +93,30 @@ describe('mlp report', () => {
     expect(bad.code).not.toBe(0)
     expect(bad.stderr).toContain('nosuchbase')
   })
+
+  // last: it runs an experiment, which changes the workspace
+  it('lists the experiments that started on the branch, and a stage restored from the run cache as restored', async () => {
+    const head = git(proj, ['rev-parse', 'HEAD']).trim()
+    // a no-op repro leaves the lock as it was, duration_s included
+    const ranLock = readFileSync(join(proj, 'mlp.lock'), 'utf8')
+    expect(ranLock).toMatch(/duration_s: [0-9.]+/)
+    await mlpJson(a.home, ['repro'], { cwd: proj })
+    expect(readFileSync(join(proj, 'mlp.lock'), 'utf8')).toBe(ranLock)
+    const run = await mlp(a.home, ['exp', 'run', '-S', 'train.lr=0.3', '-n', 'lr03'], { cwd: proj })
+    expect(run.code, run.stderr).toBe(0)
+    // back to the committed lr: the run cache has that run, so nothing runs and the lock says so
+    writeFileSync(join(proj, 'params.yaml'), 'train:\n  lr: 0.2\n')
+    await mlpJson(a.home, ['repro'], { cwd: proj })
+    const lock = readFileSync(join(proj, 'mlp.lock'), 'utf8')
+    expect(lock).toContain(`restored_from: ${a.peerId}`)
+    expect(lock).not.toContain('duration_s')
+    const onBranch = await mlpJson<{ markdown: string }>(a.home, ['report', head], { cwd: proj })
+    expect(onBranch.markdown).toMatch(new RegExp(`\\| lr03 \\| this machine \\| done \\| ${a.peerId} \\| train\\.lr=0\\.3 \\| acc=0\\.85, loss=0\\.4 \\|`))
+    expect(onBranch.markdown).toMatch(new RegExp(`\\| train \\| unchanged \\| ${a.peerId} \\| restored from the run cache of ${a.peerId} \\|`))
+    // an experiment from a commit before the base is not the branch's (the control: it was listed above)
+    git(proj, ['commit', '-q', '--allow-empty', '-m', 'after the experiment'])
+    const later = await mlpJson<{ markdown: string }>(a.home, ['report', 'HEAD'], { cwd: proj })
+    expect(later.markdown).toContain('## Experiments')
+    expect(later.markdown).not.toContain('lr03')
+  }, 180_000)
 })

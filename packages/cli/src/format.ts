@@ -10,8 +10,22 @@ export function formatDuration (ms: number): string {
   return [h > 0 ? `${h}h` : '', h > 0 || m > 0 ? `${m}m` : '', `${s}s`].filter(Boolean).join(' ')
 }
 
-/** Left-aligned text table with a header row. */
-export function table (header: string[], rows: string[][]): string {
+/** C0 and C1 controls, DEL, and invisible or bidi code points (the daemon's store/path-rules.ts lists the same). */
+// eslint-disable-next-line no-control-regex
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/gu
+
+/**
+ * `text` with every control, invisible or bidi character written as a
+ * `\uXXXX` escape: cells hold what peers wrote (experiment keys, values,
+ * names), and none of it may reach the terminal as an escape sequence.
+ */
+export function printable (text: string): string {
+  return text.replace(HIDDEN, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
+/** Left-aligned text table with a header row; every cell goes through {@link printable}. */
+export function table (header: string[], rawRows: string[][]): string {
+  const rows = rawRows.map((r) => r.map((cell) => printable(cell)))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)))
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')
   return [line(header), ...rows.map(line)].join('\n')

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { formatFetch } from '../src/format.js'
+import { formatFetch, printable, table } from '../src/format.js'
 
 describe('the fetch progress line', () => {
   const root = 'bafyb4iabcdefghijklmnop'
@@ -32,5 +32,24 @@ describe('the fetch progress line, first moments and last', () => {
     const finished = formatFetch({ root, bytes: 10e6, peers: 0, totalBytes: 10e6, presentBytes: 0, path: 'data/train.bin' }, 0, 2000)
     expect(finished).not.toMatch(/peer/)
     expect(finished).toMatch(/100% 10\.0 MB\/10\.0 MB {2}5\.0 MB\/s {2}ETA \S+$/)
+  })
+})
+
+describe('the table', () => {
+  it('escapes control, invisible and bidi characters in every cell, so peer text cannot drive the terminal', () => {
+    const E = '\x1b'
+    const evil = `lr${E}[2K${E}[1G${E}]0;owned${E}\\${E}[31mDELETED${E}[0m`
+    const out = table(['NAME', 'PARAMS'], [['x\u202eyz\u200b', evil], ['ok\u009b31m', 'a\tb\nc']])
+    // nothing raw reaches the terminal: no ESC, no C1 CSI, no bidi override, no line break inside a row
+    // eslint-disable-next-line no-control-regex
+    expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u200b\u202e]/u)
+    expect(out.split('\n')).toHaveLength(3)
+    expect(out).toContain('lr\\u001b[2K\\u001b[1G')
+    expect(out).toContain('x\\u202eyz\\u200b')
+    expect(out).toContain('ok\\u009b31m')
+    expect(out).toContain('a\\u0009b\\u000ac')
+    // positive control: ordinary text, accents and all, is left as it is and aligned
+    expect(table(['NAME', 'METRICS'], [['lucky-otter', 'acc=0.9 café="ü"'], ['a', 'b']])).toBe('NAME         METRICS\nlucky-otter  acc=0.9 café="ü"\na            b')
+    expect(printable('train.lr=0.2')).toBe('train.lr=0.2')
   })
 })

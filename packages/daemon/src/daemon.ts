@@ -27,6 +27,8 @@ import type { Resources } from '@mlp/proto'
 import { createExecHandlers } from './api/exec-routes.js'
 import { createMigrateHandlers } from './api/migrate-routes.js'
 import { createExpHandlers } from './api/exp-routes.js'
+import { byteLimited } from './exp/patch.js'
+import { knownProjectIds } from './exp/projects.js'
 import { ExpRecords } from './exp/records.js'
 import { expRootSource } from './exp/roots.js'
 import { ExpSync } from './exp/sync.js'
@@ -199,7 +201,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     await execService.start()
     cleanups.push(async () => { await execService.stop() })
     // experiment records: kept per project and author, synced with teammates only
-    const expRecords = new ExpRecords(join(paths.home, 'exps'))
+    const expRecords = new ExpRecords(join(paths.home, 'exps'), { knownProjects: async () => await knownProjectIds(store) })
     await expRecords.load()
     store.roots.register(expRootSource(expRecords))
     const expSync = new ExpSync({ node, records: expRecords, log, isTeammate })
@@ -229,7 +231,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
         ...createStoreHandlers({ store, log, fetchRoot: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) } }),
         ...createRootsHandlers({ store, log, compactBelow: config.gcCompactBelow, afterGc: async () => { await providers.withdrawMissing() } }),
         ...createExchangeHandlers({ store, exchange, replication, providers, log, shares }),
-        ...createTeamHandlers({ node, team, policy: teamPolicy, shares, providers, replicaQuota: config.replicaQuota }),
+        ...createTeamHandlers({ node, team, policy: teamPolicy, shares, providers, replicaQuota: config.replicaQuota, onRemoved: async (peer) => { await expRecords.dropAuthor(peer) } }),
         ...createPipelineHandlers({
           store,
           log,
@@ -238,7 +240,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
           peers: async (key, signal) => await peerRunCache.query(key, signal),
           remote,
           gpus,
-          fetch: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) }
+          fetch: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) },
+          experiments: { list: (project) => expRecords.list(project), self: node.peerId.toString() }
         }),
         ...createExecHandlers({ trust, jobs, remote, resources }),
         ...createMigrateHandlers({ store }),
@@ -250,13 +253,13 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
           peers: async (key, signal) => await peerRunCache.query(key, signal),
           remote,
           gpus,
-          fetch: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) },
+          fetch: async (cid, signal, maxBytes) => { await fetchDag({ exchange, store, log, providers }, cid, maxBytes != null ? byteLimited(maxBytes, signal) : { signal }) },
           records: expRecords,
           sync: expSync,
           privateKey,
           workDir: join(paths.home, 'exp-runs')
         }),
-        ...createReviewHandlers({ store, peers: peerBlocks({ exchange, log, providers }), plots: plotsRenderer({ store, fetch: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) } }) }),
+        ...createReviewHandlers({ store, peers: peerBlocks({ exchange, log, providers }), experiments: { list: (project) => expRecords.list(project), self: node.peerId.toString() }, plots: plotsRenderer({ store, fetch: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) } }) }),
         ...createHandlers({
           node,
           peers,

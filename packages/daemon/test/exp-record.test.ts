@@ -6,6 +6,7 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import type { ExpRecord } from '@mlp/proto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { canonicalJson, recordProblem, signRecord, verifyRecord } from '../src/exp/record.js'
+import { byteLimited } from '../src/exp/patch.js'
 import { ExpRecords } from '../src/exp/records.js'
 import { parseParamSet } from '../src/exp/set-params.js'
 
@@ -82,9 +83,18 @@ describe('experiment records', () => {
       [{ at: 'yesterday' }, /time/],
       [{ durationMs: -5 }, /duration/],
       [{ extra: 1 }, /unknown field/],
-      [{ locks: [{ path: 'mlp.lock', text: 'x'.repeat(300 * 1024) }] }, /bytes/]
+      [{ locks: [{ path: 'mlp.lock', text: 'x'.repeat(300 * 1024) }] }, /bytes/],
+      // text that is shown: no terminal escapes, C1 controls or bidi overrides in keys, files, stage names or values
+      [{ params: [{ file: 'params.yaml', key: 'lr\x1b[2K\x1b[31mDELETED', old: 0.1, new: 0.2 }] }, /params: bad key/],
+      [{ metrics: [{ file: 'metrics.json', key: 'acc\u009b8m', value: 1 }] }, /metrics: bad key/],
+      [{ metrics: [{ file: 'metrics\u202e.json', key: 'acc', value: 1 }] }, /metrics: bad file/],
+      [{ metrics: [{ file: 'metrics.json', key: 'acc', value: { 'a\u200b': 1 } }] }, /metrics: a value/],
+      [{ params: [{ file: 'params.yaml', key: 'lr', old: 0.1, new: ['x\x1b]0;owned\x07'] }] }, /params: a value/],
+      [{ ranOn: { 'train\x1b[8m': aliceId } }, /ranOn/]
     ]
     for (const [change, why] of bad) expect(recordProblem({ ...ok, ...change, sig: 'x' }), JSON.stringify(change).slice(0, 80)).toMatch(why)
+    // positive control: non-ASCII keys and a multi-line string value are fine
+    expect(recordProblem({ ...ok, params: [{ file: 'params.yaml', key: 'modèle.taux', old: 'a\nb', new: 'c\td' }], ranOn: { entraîner: aliceId }, sig: 'x' })).toBeUndefined()
     expect(await verifyRecord(null)).toBeDefined()
   })
 
@@ -113,6 +123,62 @@ describe('experiment records', () => {
     const again = new ExpRecords(join(dir, 'caps'))
     await again.load()
     expect(again.list(PROJECT).map((r) => `${r.author === aliceId ? 'a' : 'b'}:${r.name}:${r.state}`).sort()).toEqual(['a:one:done', 'a:two:removed', 'b:three:done'])
+  })
+
+  it('enforce a byte budget per author across projects, and a tight one for projects this machine does not know', async () => {
+    const P1 = '1'.repeat(32)
+    const P2 = '2'.repeat(32)
+    const P3 = '3'.repeat(32)
+    const size = async (r: Omit<ExpRecord, 'sig'>, key = alice): Promise<ExpRecord> => await signRecord(r, key)
+    const one = await size(draft({ project: P1, name: 'r' }))
+    const n = Buffer.byteLength(JSON.stringify(one)) + 8
+    // every project known: two records' worth per author in all, whatever the projects
+    const known = new ExpRecords(join(dir, 'budget'), { maxAuthorBytes: 2 * n, knownProjects: async () => new Set([P1, P2, P3]) })
+    expect(await known.putMany([one, await size(draft({ project: P2, name: 'r' }))])).toEqual(['stored', 'stored'])
+    expect(await known.put(await size(draft({ project: P3, name: 'r' })))).toBe('full')
+    expect(await known.put(await size(draft({ project: P1, name: 'r2' })))).toBe('full')
+    // positive controls: another author has a budget of their own; a newer version of a kept record replaces it in place
+    expect(await known.put(await size(draft({ project: P3, name: 'r', author: bobId }), bob))).toBe('stored')
+    expect(await known.put(await size(draft({ project: P1, name: 'r', at: '2026-01-03T00:00:00.000Z' })))).toBe('stored')
+    expect(known.list(P3).map((r) => r.author)).toEqual([bobId])
+
+    // only P1 known: records for other project ids share one small budget
+    const some = new ExpRecords(join(dir, 'unknown'), { maxUnknownBytes: n, knownProjects: async () => new Set([P1]) })
+    expect(await some.put(await size(draft({ project: P2, name: 'u1' })))).toBe('stored')
+    expect(await some.putMany([await size(draft({ project: P3, name: 'u2' })), await size(draft({ project: P2, name: 'u3' }))])).toEqual(['full', 'full'])
+    // positive control: the known project still takes records
+    expect(await some.putMany([await size(draft({ project: P1, name: 'k1' })), await size(draft({ project: P1, name: 'k2' }))])).toEqual(['stored', 'stored'])
+    // what one batch kept is on disk; a dropped author is gone from memory and disk
+    const reloaded = new ExpRecords(join(dir, 'unknown'))
+    await reloaded.load()
+    expect(reloaded.list(P1).map((r) => r.name).sort()).toEqual(['k1', 'k2'])
+    await some.dropAuthor(aliceId)
+    expect(some.all()).toEqual([])
+    const dropped = new ExpRecords(join(dir, 'unknown'))
+    await dropped.load()
+    expect(dropped.all()).toEqual([])
+    // and the budget is free again
+    expect(await some.put(await size(draft({ project: P2, name: 'u1' })))).toBe('stored')
+  })
+
+  it('stop fetching a patch past the size its record declares', () => {
+    const progress = { root: CID, blocks: 1, peers: 1, presentBytes: 0 }
+    // positive control: within the limit, the fetch goes on
+    const within = byteLimited(1000)
+    within.onProgress?.({ ...progress, bytes: 1000, totalBytes: 1000 })
+    expect(within.signal?.aborted).toBe(false)
+    // more bytes than declared, or a root that says the DAG is bigger, stop it with an error naming the limit
+    for (const over of [{ bytes: 1001, totalBytes: 0 }, { bytes: 10, totalBytes: 5000 }]) {
+      const limited = byteLimited(1000)
+      limited.onProgress?.({ ...progress, ...over })
+      expect(limited.signal?.aborted).toBe(true)
+      expect((limited.signal?.reason as Error).message).toMatch(/bigger than the 1000 bytes/)
+    }
+    // the caller's signal still stops it
+    const caller = new AbortController()
+    const both = byteLimited(1000, caller.signal)
+    caller.abort()
+    expect(both.signal?.aborted).toBe(true)
   })
 
   it('-S parses as dvc exp run --set-param', () => {

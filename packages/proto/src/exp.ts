@@ -101,6 +101,8 @@ export interface ExpApplyResult {
   by: string
   /** False when the workspace already held the experiment's code changes. */
   patched: boolean
+  /** What the patch changed, as `git apply --numstat --summary` says it (`added<TAB>deleted<TAB>path`, `create mode 100644 path`); empty when nothing was patched. */
+  changes: string[]
   /** Lock files written, from the project root. */
   locks: string[]
   /** Outs checked out, from the project root. */

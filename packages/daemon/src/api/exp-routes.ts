@@ -9,6 +9,7 @@ import { runExperiment } from '../exp/run.js'
 import { experimentRows } from '../exp/show.js'
 import { requireProjectId } from '../tracking/project-id.js'
 import { findProject } from '../tracking/project.js'
+import { registerProject } from '../tracking/roots.js'
 import type { Handlers } from './server.js'
 import { cwdOf, optionalBoolean, optionalCount, optionalString, requiredString, stringList } from './validate.js'
 
@@ -28,7 +29,10 @@ export function createExpHandlers (c: ExpComponents): Pick<Handlers, ExpRoute> {
     },
     'exp/run-all': async (body, { signal, progress }) => await runQueue(c, cwdOf(body), { jobs: optionalCount(body.jobs, 'jobs'), signal, onEvent: progress }),
     'exp/show': async (body, { signal }) => {
-      const project = requireProjectId(findProject(cwdOf(body)))
+      const root = findProject(cwdOf(body))
+      const project = requireProjectId(root)
+      // a project looked at here is one this machine knows: its teammates' records get the full budget (exp/records.ts)
+      await registerProject(c.store, root)
       const order = optionalString(body.sortOrder, 'sortOrder')
       if (order != null && order !== 'asc' && order !== 'desc') throw new BadRequestError("'sortOrder' must be asc or desc")
       // teammates connected now may hold records this daemon missed (added as a teammate after connecting)

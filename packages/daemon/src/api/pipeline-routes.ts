@@ -6,11 +6,12 @@ import { addStage, type NewStage } from '../pipeline/stage-add.js'
 import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
 import { createPlotsHandlers, type PlotsRoute } from './plots-routes.js'
+import type { PlotsExperiments } from '../plots/experiments.js'
 import type { Handlers } from './server.js'
 import { cwdOf, optionalBoolean, optionalCount, optionalString, stringList } from './validate.js'
 
 /** What the pipeline routes need: what reproducing needs. */
-export type PipelineRoutesComponents = ReproComponents
+export type PipelineRoutesComponents = ReproComponents & { experiments?: PlotsExperiments }
 
 /** Routes about pipelines (`metrics/diff` is a review route, api/review-routes.ts: it may read a revision's data from peers). */
 export type PipelineRoute = 'repro' | 'dag' | 'stage/add' | 'params/diff' | 'metrics/show'

@@ -1,5 +1,6 @@
 import { BadRequestError, PlotError, type PlotsResult } from '@mlp/proto'
-import { drawPlots, plotsHtml, WORKSPACE, type PlotsComponents } from '../plots/index.js'
+import { drawPlots, plotsHtml, WORKSPACE, type PlotsComponents, type RevisionInput } from '../plots/index.js'
+import { withExperiments, type PlotsExperiments } from '../plots/experiments.js'
 import { findProject } from '../tracking/project.js'
 import type { Handlers } from './server.js'
 import { cwdOf, stringList } from './validate.js'
@@ -15,10 +16,12 @@ function diffRevisions (revs: string[]): string[] {
 }
 
 /** Handlers of the plots routes: they draw and answer the page; the CLI writes it where the user said. */
-export function createPlotsHandlers (c: PlotsComponents): Pick<Handlers, PlotsRoute> {
+export function createPlotsHandlers (c: PlotsComponents & { experiments?: PlotsExperiments }): Pick<Handlers, PlotsRoute> {
   const page = async (cwd: string, revisions: string[], targets: string[] | undefined, signal: AbortSignal): Promise<PlotsResult> => {
     const root = findProject(cwd)
-    const drawn = await drawPlots(c, root, { revisions, targets, cwd, signal })
+    // `plots diff <exp>`: a name git does not know may be an experiment's
+    const inputs: RevisionInput[] = c.experiments != null ? await withExperiments(c.experiments, root, revisions) : revisions
+    const drawn = await drawPlots(c, root, { revisions: inputs, targets, cwd, signal })
     // asked to draw, with nothing declared: say how to declare one rather than write an empty page
     if (drawn.plots.length === 0 && drawn.skipped.length === 0) throw new PlotError(`no plots declared in ${root}: add a stage's \`plots:\` or a top-level \`plots:\` list to mlp.yaml (or dvc.yaml), or name a data file: \`mlp plots show eval/loss.csv\``)
     return { ...drawn, html: plotsHtml(drawn) }

@@ -19,6 +19,8 @@ export interface TeamRoutesComponents {
   shares: ShareList
   providers: Providers
   replicaQuota: number
+  /** Called once a peer removed with `mlp team rm` is no teammate at all any more: forgets what it sent (its experiment records). Default: nothing. */
+  onRemoved?: (peer: string) => Promise<void>
 }
 
 /** Routes about teammates and what strangers may read. */
@@ -69,6 +71,7 @@ export function createTeamHandlers (c: TeamRoutesComponents): Pick<Handlers, Tea
         const other = c.policy.via(peer)
         throw new NotInTeamError(`${peer} was not added with \`mlp team add\`${other.length > 0 ? ` (it is a teammate through ${other.join(', ')}: see \`mlp team ls\`)` : ''}`)
       }
+      if (!c.policy.isTeammate(peer)) await c.onRemoved?.(peer)
       return listing()
     },
     'team/ls': async () => listing(),

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { ExpError, type ExpBranchResult } from '@mlp/proto'
 import { requireProjectId } from '../tracking/project-id.js'
 import { findProject } from '../tracking/project.js'
+import { refuseSymlinks } from './apply.js'
 import { findExperiment, type ExpComponents } from './context.js'
 import { git, hasCommit } from './git.js'
 import { fetchPatchBytes } from './patch.js'
@@ -25,6 +26,8 @@ export async function branchExperiment (c: ExpComponents, cwd: string, ref: stri
   if (await hasCommit(root, `refs/heads/${branch}`)) throw new ExpError(`branch '${branch}' exists already: choose another name`)
   if (!await hasCommit(root, rec.base)) throw new ExpError(`experiment '${rec.name}' started from commit ${rec.base}, which this repository does not have: \`git fetch\` first`)
   const patch = await fetchPatchBytes(c, rec, signal)
+  // a branch is checked out later: a symlink in it is as dangerous as one applied
+  if (patch.length > 0) await refuseSymlinks(root, rec, patch)
   const dir = await mkdtemp(join(tmpdir(), 'mlp-exp-branch-'))
   try {
     const env = { GIT_INDEX_FILE: join(dir, 'index') }

@@ -9,6 +9,10 @@ export const MAX_RECORDS_PER_AUTHOR = 2000
 export const MAX_BYTES_PER_AUTHOR = 16 * 1024 * 1024
 /** Projects one author's records may span on this daemon: a teammate cannot fill the disk with project ids. */
 export const MAX_PROJECTS_PER_AUTHOR = 200
+/** Bytes of one author's records across every project: all of them are held in memory too. */
+export const MAX_BYTES_PER_AUTHOR_TOTAL = 32 * 1024 * 1024
+/** Bytes of one author's records for projects this machine does not know (exp/projects.ts): enough for a teammate's experiments in a project not cloned here yet, not for a flood of made-up project ids. */
+export const MAX_UNKNOWN_PROJECT_BYTES = 1024 * 1024
 
 /** Params or metrics rows in one record. */
 export const MAX_VALUES = 2000
@@ -24,6 +28,8 @@ export const MAX_PATCH_BYTES = 32 * 1024 * 1024
 
 /** Bytes of records per message on the sync protocol (frames are capped at 2 MiB). */
 export const SYNC_BATCH_BYTES = 1024 * 1024
+/** Records refused in one sync stream before it is cut off: a teammate sending junk gets a few log lines, not one per record. */
+export const MAX_REFUSED_PER_SYNC = 100
 /** Messages one sync stream may carry before it is cut off. */
 export const MAX_SYNC_MESSAGES = 2000
 /** How long a sync with one peer may take. */

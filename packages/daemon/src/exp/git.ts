@@ -94,6 +94,34 @@ export async function patchedBlobs (root: string, base: string, patch: Buffer, p
   return blobs
 }
 
+/** git's file type bits of an index mode, and the type of a symlink (a mode of 120000, or any 12xxxx, is one to git). */
+const S_IFMT = 0o170000
+const S_IFLNK = 0o120000
+
+/**
+ * The paths `patch`, applied to `base`, leaves as symlinks (created, or
+ * retargeted, or a file turned into one), as git itself reads the patch:
+ * it is applied in a temporary index, the workspace and the user's index
+ * untouched. An experiment is code and params edits and never needs a
+ * symlink, while a teammate's symlink would let a later write by mlp (the
+ * lock, the outs) land outside the project, so callers refuse any.
+ */
+export async function patchSymlinks (root: string, base: string, patch: Buffer, tmpIndex: string): Promise<string[]> {
+  const paths = await patchPaths(root, patch)
+  if (paths.length === 0) return []
+  const env = { GIT_INDEX_FILE: tmpIndex }
+  await git(root, ['read-tree', base], { env })
+  await git(root, ['apply', '--cached', '-'], { input: patch, env })
+  const listed = (await git(root, ['ls-files', '-s', '-z', '--', ...paths.map((p) => `:(literal)${p}`)], { env })).toString('utf8')
+  const links: string[] = []
+  for (const entry of listed.split('\0').filter((e) => e !== '')) {
+    const tab = entry.indexOf('\t')
+    const mode = Number.parseInt(entry.slice(0, tab).split(' ')[0], 8)
+    if ((mode & S_IFMT) === S_IFLNK) links.push(entry.slice(tab + 1))
+  }
+  return links
+}
+
 /** The blob id git would give the workspace file `path`, or undefined when it is missing. */
 export async function workspaceBlob (root: string, path: string): Promise<string | undefined> {
   try {

@@ -2,7 +2,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { PrivateKey } from '@libp2p/interface'
 import type { ExpRecord, ExpState } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
-import { relativePathProblem } from '../store/path-rules.js'
+import { hasHiddenChar, relativePathProblem } from '../store/path-rules.js'
 import { PROJECT_ID_PATTERN } from '../tracking/project-id.js'
 import { MAX_LOCKS, MAX_NAME_LENGTH, MAX_PATCH_BYTES, MAX_RECORD_BYTES, MAX_STAGES, MAX_VALUES } from './constants.js'
 
@@ -41,13 +41,32 @@ function isIso (s: unknown): boolean {
   return typeof s === 'string' && s.length <= 40 && !Number.isNaN(Date.parse(s))
 }
 
+/** Deepest nesting of a param or metric value walked: a params file's values are shallow. */
+const MAX_VALUE_DEPTH = 32
+
+/**
+ * Whether every string in a JSON value (object keys too) is free of control
+ * and invisible characters: `exp show` and `exp diff` print them. Tabs and
+ * line breaks are let through in values (a multi-line string param is
+ * real, and printed JSON-quoted), never in keys.
+ */
+function valueShowable (v: unknown, depth = 0): boolean {
+  if (typeof v === 'string') return !hasHiddenChar(v.replace(/[\t\n\r]/g, ''))
+  if (v == null || typeof v !== 'object') return true
+  if (depth > MAX_VALUE_DEPTH) return false
+  if (Array.isArray(v)) return v.every((x) => valueShowable(x, depth + 1))
+  return Object.entries(v).every(([k, x]) => !hasHiddenChar(k) && valueShowable(x, depth + 1))
+}
+
 function valueRowsProblem (rows: unknown, what: string): string | undefined {
   if (!Array.isArray(rows) || rows.length > MAX_VALUES) return `${what} must be a list of at most ${MAX_VALUES} rows`
   for (const row of rows) {
     if (row == null || typeof row !== 'object' || Array.isArray(row)) return `${what}: a row is not an object`
     const { file, key } = row as { file?: unknown, key?: unknown }
-    if (typeof file !== 'string' || file.length > 4096 || relativePathProblem(file) != null) return `${what}: bad file ${JSON.stringify(file)}`
-    if (typeof key !== 'string' || key === '' || key.length > 512) return `${what}: bad key`
+    if (typeof file !== 'string' || file.length > 4096 || relativePathProblem(file) != null || hasHiddenChar(file)) return `${what}: bad file`
+    if (typeof key !== 'string' || key === '' || key.length > 512 || hasHiddenChar(key)) return `${what}: bad key`
+    const values = row as { value?: unknown, old?: unknown, new?: unknown }
+    if (![values.value, values.old, values.new].every((v) => valueShowable(v))) return `${what}: a value with a control or invisible character`
   }
   return undefined
 }
@@ -55,7 +74,8 @@ function valueRowsProblem (rows: unknown, what: string): string | undefined {
 /**
  * Why `value` is not a well-formed record, or undefined. Records come from
  * peers: every field's type, shape and size is checked, paths against the
- * project path rules, and no field is allowed that the signature does not
+ * project path rules, every text that is shown (keys, values, files, stage
+ * names) for control and invisible characters, and no field is allowed that the signature does not
  * cover the same way on both sides.
  */
 export function recordProblem (value: unknown): string | undefined {
@@ -80,12 +100,12 @@ export function recordProblem (value: unknown): string | undefined {
   if (!Array.isArray(r.locks) || r.locks.length > MAX_LOCKS) return 'bad locks'
   for (const l of r.locks as unknown[]) {
     const { path, text } = (l ?? {}) as { path?: unknown, text?: unknown }
-    if (typeof path !== 'string' || relativePathProblem(path) != null || !(path === 'mlp.lock' || path.endsWith('/mlp.lock'))) return 'bad lock path'
+    if (typeof path !== 'string' || relativePathProblem(path) != null || hasHiddenChar(path) || !(path === 'mlp.lock' || path.endsWith('/mlp.lock'))) return 'bad lock path'
     if (typeof text !== 'string') return 'bad lock text'
   }
   if (r.ranOn == null || typeof r.ranOn !== 'object' || Array.isArray(r.ranOn)) return 'bad ranOn'
   const ran = Object.entries(r.ranOn)
-  if (ran.length > MAX_STAGES || ran.some(([stage, peer]) => stage.length > 512 || typeof peer !== 'string' || !PEER_ID.test(peer))) return 'bad ranOn'
+  if (ran.length > MAX_STAGES || ran.some(([stage, peer]) => stage.length > 512 || hasHiddenChar(stage) || typeof peer !== 'string' || !PEER_ID.test(peer))) return 'bad ranOn'
   if (!isIso(r.startedAt) || !isIso(r.at)) return 'bad time'
   if (!Number.isSafeInteger(r.durationMs) || (r.durationMs as number) < 0) return 'bad duration'
   if (typeof r.sig !== 'string' || r.sig.length > 200) return 'bad signature'

@@ -24,6 +24,26 @@ export interface LockEntry {
   outs: LockedPath[]
   /** Peer id of the machine the stage ran on; for a stage a Slurm executor ran, also its Slurm job id and partition. */
   ran_on?: string | SlurmRanOn
+  /**
+   * Wall seconds the stage's run took, as the requester timed it (for a
+   * peer's or Slurm's run: sending, queueing, running and bringing the outs
+   * back). Absent for a stage restored from a run cache: signed run-cache
+   * entries carry no duration, and an unsigned one would be a peer's word.
+   */
+  duration_s?: number
+  /** For a stage restored from a run cache instead of run: the peer id whose cache gave it (this machine's for its own). */
+  restored_from?: string
+}
+
+/** A lock entry's `duration_s` when it is a plain non-negative number (locks are commits, possibly a teammate's); else undefined. */
+export function lockDuration (e: { duration_s?: unknown }): number | undefined {
+  const d = e.duration_s
+  return typeof d === 'number' && Number.isFinite(d) && d >= 0 ? d : undefined
+}
+
+/** Seconds from a millisecond timer, to the millisecond: short enough to read, exact enough for a quick stage. */
+export function durationSeconds (ms: number): number {
+  return Math.round(Math.max(0, ms)) / 1000
 }
 
 /** `ran_on` of a stage a login-node daemon ran as a Slurm job: `{peer, slurm_job, partition}`. */
@@ -77,7 +97,9 @@ export async function writeLock (file: string, lock: LockFile, order: string[]):
       ...(e.deps.length > 0 ? { deps: e.deps } : {}),
       ...(Object.keys(e.params).length > 0 ? { params: e.params } : {}),
       ...(e.outs.length > 0 ? { outs: e.outs } : {}),
-      ...(e.ran_on != null ? { ran_on: e.ran_on } : {})
+      ...(e.ran_on != null ? { ran_on: e.ran_on } : {}),
+      ...(e.duration_s != null ? { duration_s: e.duration_s } : {}),
+      ...(e.restored_from != null ? { restored_from: e.restored_from } : {})
     } as LockEntry
   }
   // a fresh name made with 'wx': a committed symlink named like the temp file is never written through

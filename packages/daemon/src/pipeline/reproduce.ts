@@ -15,7 +15,7 @@ import { ignoreInGit } from '../tracking/gitignore.js'
 import { checkRelativePath } from '../store/path-rules.js'
 import { removeInside } from '../tracking/safe-write.js'
 import { buildGraph, rootPath, selectStages, type StageGraph } from './graph.js'
-import { readLock, writeLock, type LockEntry, type LockFile, type LockedPath } from './lock.js'
+import { durationSeconds, readLock, writeLock, type LockEntry, type LockFile, type LockedPath } from './lock.js'
 import type { ProjectPipeline } from './project-pipeline.js'
 import { RunCache, type RunCacheEntry } from './runcache.js'
 import { dryPlacement } from './dry-placement.js'
@@ -104,16 +104,20 @@ export async function reproduce (c: ReproComponents, root: string, pipeline: Pro
     if (options.force !== true && options.runCache !== false && !stage.alwaysChanged) {
       const restored = await restore(c, root, stage, state, protect, options.signal)
       if (restored != null) {
-        own.lock.stages[own.key] = entry(stage, state, restored.entry.outs, restored.entry.ranOn)
+        // who ran it originally, and whose cache gave it; no duration: the signed entry does not carry one
+        own.lock.stages[own.key] = { ...entry(stage, state, restored.entry.outs, restored.entry.ranOn), restored_from: restored.from === LOCAL_RUN_CACHE ? c.peerId : restored.from }
         await saveLock(stage.name)
         return emit({ stage: stage.name, status: 'restored', reasons, from: restored.from })
       }
     }
     options.onEvent?.({ name: 'pipeline:stage', detail: { stage: stage.name, status: 'running', reasons } })
+    const started = performance.now()
     const result = await execute(c, root, stage, state, options, protect)
+    const took = durationSeconds(performance.now() - started)
     if (result.failed != null) return emit({ stage: stage.name, status: 'failed', reasons: [result.failed], stderrTail: result.stderrTail })
     // a Slurm executor's job id goes into the lock beside the peer: the cluster's own records find the run by it
     own.lock.stages[own.key] = entry(stage, state, result.outs, result.slurm != null ? { peer: result.ranOn ?? c.peerId, slurm_job: result.slurm.jobId, partition: result.slurm.partition } : result.ranOn ?? c.peerId)
+    own.lock.stages[own.key].duration_s = took
     await saveLock(stage.name)
     // a peer's result is kept as it signed it (teammates may get it relayed); our own run is signed here
     if (result.signed != null) await c.runCache.put(state.key, result.signed)
@@ -171,6 +175,9 @@ function dryOutcome (stage: Stage, state: StageState, graph: StageGraph, outcome
   return { stage: stage.name, status: reasons.length > 0 ? 'would-run' : 'skipped', reasons }
 }
 
+/** `from` of a stage restored from this daemon's own run cache. */
+const LOCAL_RUN_CACHE = 'local run cache'
+
 /** Protects content ids from gc for the rest of a `reproduce` call. */
 type Protect = (cids: string[]) => void
 
@@ -193,7 +200,7 @@ async function restore (c: ReproComponents, root: string, stage: Stage, state: S
   const local = await c.runCache.believed(state.key)
   // protected before checking: a gc between the check and the lock write must not take them
   if (local != null) protect(local.outs.map((o) => o.cid))
-  if (local != null && (await Promise.all(local.outs.map(async (o) => await complete(c.store, o.cid)))).every(Boolean)) found = { entry: local, from: 'local run cache' }
+  if (local != null && (await Promise.all(local.outs.map(async (o) => await complete(c.store, o.cid)))).every(Boolean)) found = { entry: local, from: LOCAL_RUN_CACHE }
   if (found == null && c.peers != null) {
     const remote = await c.peers(state.key, signal).catch((err: Error) => {
       c.log.warn('run cache query failed', { stage: stage.name, error: err.message })

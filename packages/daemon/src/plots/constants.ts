@@ -29,3 +29,46 @@ export const CONFUSION_SIZE = 300
 
 /** File endings of image plots, which DVC shows as they are and mlp skips. */
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.gif', '.svg']
+
+/** Most columns of a CSV/TSV record: a wider header would make every row an object of that many keys. */
+export const MAX_COLUMNS = 10_000
+
+/** Longest CSV/TSV cell, in characters: values are numbers and short class names, and a longer one reaches the legend and the SVG. */
+export const MAX_CELL_CHARS = 4096
+
+/** Deepest nesting of a JSON/YAML plot data file: records are flat, and deeper values reach code that recurses. */
+export const MAX_NESTING = 64
+
+/** Longest class name (a nominal axis value) drawn, in characters. */
+export const MAX_CLASS_CHARS = 200
+
+/**
+ * Smallest and largest magnitude of a drawn number (0 aside): Vega's scales
+ * fail with an internal error on denormals (5e-324) and near the double's limits.
+ */
+export const MIN_MAGNITUDE = 1e-300
+export const MAX_MAGNITUDE = 1e300
+
+/**
+ * Most bytes of data files one page reads, every file at every revision
+ * together (64 MiB). A commit of 300 KB can declare 400 plots of one 16 MiB
+ * file (git stores it once): each plot reads it again, and without this cap
+ * the daemon ran out of memory holding them.
+ */
+export const MAX_PAGE_DATA_BYTES = 64 * 1024 * 1024
+
+/** Most plots one page draws: each is an SVG of its own, drawn one after another. */
+export const MAX_PAGE_PLOTS = 100
+
+/** Most series one plot overlays, every revision together: the legend stays readable. */
+export const MAX_PLOT_SERIES = 50
+
+/** Most classes of a confusion matrix (on each axis): 1,500 took 93 s and 2.2 GB to draw. */
+export const MAX_CONFUSION_CLASSES = 200
+
+/**
+ * Most cells of one CSV/TSV file (header included). Each cell becomes a
+ * property of a row object: 16 MiB of `1,` is 8 million of them, hundreds of
+ * MB of heap, where 50,000 records of 40 columns are 2 million.
+ */
+export const MAX_FILE_CELLS = 2_000_000

@@ -2,16 +2,22 @@ import { relative, resolve, sep } from 'node:path'
 import { PlotError, type AbsentData, type PlotRevision, type RenderedPlot, type SkippedPlot } from '@mlp/proto'
 import { loadProjectPipeline, type ProjectPipeline } from '../pipeline/project-pipeline.js'
 import { resolveRevision } from '../pipeline/revision.js'
-import { MAX_PAGE_POINTS, MAX_PLOT_POINTS, MAX_REVISIONS, WORKSPACE } from './constants.js'
+import { MAX_CONFUSION_CLASSES, MAX_PAGE_DATA_BYTES, MAX_PAGE_PLOTS, MAX_PAGE_POINTS, MAX_PLOT_POINTS, MAX_PLOT_SERIES, MAX_REVISIONS, WORKSPACE } from './constants.js'
 import { parseData, dataFormat, type DataTable } from './data.js'
 import { declaredPlots, plotFromOptions, type PlotDecl } from './declarations.js'
 import { seriesPoints, yFieldOf, type SeriesTables } from './points.js'
 import { SvgRenderer } from './render.js'
-import { DataAbsentError, RevisionReader, type PlotsComponents } from './source.js'
+import { DataAbsentError, RevisionReader, type PlotsComponents, type ReadRevision } from './source.js'
 import { vegaLiteSpec, type PlotPoint } from './templates.js'
 
 /** A revision to draw: a git revision (`HEAD~1`, a branch, a commit) or {@link WORKSPACE}, with the legend label to show for it (default: as given). */
-export type RevisionInput = string | { rev: string, label?: string }
+export type RevisionInput = string | { rev: string, label?: string, experiment?: ExperimentSource }
+
+/** An experiment drawn as a revision: its base commit and its record's locks (see plots/experiments.ts). */
+export interface ExperimentSource {
+  base: string
+  locks: Array<{ path: string, text: string }>
+}
 
 /** Options of {@link drawPlots}. */
 export interface DrawOptions {
@@ -34,12 +40,17 @@ export interface DrawnPlots {
   absent: AbsentData[]
 }
 
-async function resolveRevisions (root: string, inputs: RevisionInput[]): Promise<Array<PlotRevision & { label: string }>> {
-  const out: Array<PlotRevision & { label: string }> = []
+async function resolveRevisions (root: string, inputs: RevisionInput[]): Promise<Array<ReadRevision & { label: string }>> {
+  const out: Array<ReadRevision & { label: string }> = []
   for (const input of inputs) {
     const rev = typeof input === 'string' ? input : input.rev
     const label = typeof input === 'string' ? input : input.label ?? input.rev
     if (out.some((r) => r.label === label)) continue
+    const experiment = typeof input === 'string' ? undefined : input.experiment
+    if (experiment != null) {
+      out.push({ rev, commit: experiment.base, label, locks: experiment.locks })
+      continue
+    }
     out.push(rev === WORKSPACE ? { rev, label } : { rev, commit: await resolveRevision(root, rev), label })
   }
   if (out.length === 0) throw new PlotError('no revision to draw')
@@ -76,6 +87,7 @@ function axisTitle (label: string | undefined, fields: Array<string | undefined>
 class Page {
   private readonly tables = new Map<string, Promise<DataTable>>()
   private points = 0
+  private bytes = 0
   readonly absent: AbsentData[] = []
 
   constructor (readonly readers: RevisionReader[], readonly labels: string[], readonly renderer: SvgRenderer, readonly signal?: AbortSignal) {}
@@ -85,10 +97,24 @@ class Page {
     const key = JSON.stringify([reader.revision.rev, file, header])
     let t = this.tables.get(key)
     if (t == null) {
-      t = reader.read(file).then((text) => parseData(text, file, `${file} at ${reader.revision.rev}`, { header }))
+      t = reader.read(file).then((text) => {
+        reader.forget(file)
+        this.chargeBytes(text.length, `${file} at ${reader.revision.rev}`)
+        return parseData(text, file, `${file} at ${reader.revision.rev}`, { header })
+      })
       this.tables.set(key, t)
     }
     return await t
+  }
+
+  /**
+   * Counts a file read against the page's {@link MAX_PAGE_DATA_BYTES}, before it is parsed:
+   * one file is at most 16 MiB, so the page holds at most that much more text than the cap.
+   */
+  private chargeBytes (bytes: number, what: string): void {
+    this.bytes += bytes
+    const mib = (n: number): string => `${Math.round(n / 1024 / 1024)} MiB`
+    if (this.bytes > MAX_PAGE_DATA_BYTES) throw new PlotError(`${what}: the plots read over ${mib(MAX_PAGE_DATA_BYTES)} of data files together: name fewer plots or revisions (\`mlp plots show <plot>\`)`)
   }
 
   /** Counts records about to be drawn against the page's cap and the plot's. */
@@ -130,11 +156,17 @@ class Page {
         const parts = [...(this.readers.length > 1 ? [rev] : []), ...(plot.series.length > 1 ? [files.size > 1 ? `${ref.file}: ${yField}` : yField] : [])]
         const label = parts.length === 0 ? rev : parts.join(' · ')
         if (!series.includes(label)) series.push(label)
+        if (series.length > MAX_PLOT_SERIES) throw new PlotError(`${plot.where}: over ${MAX_PLOT_SERIES} series (every revision together): mlp overlays at most that many in one plot`)
         points.push(...seriesPoints(plot, s, rev, label, plot.where))
       }
     }
     // drawn from no revision at all: there is nothing to show, say why
     if (series.length === 0 && absent.length > 0) throw absent[0]
+    if (plot.template.startsWith('confusion')) {
+      // every class is a row and a column of cells: drawing 1,500 took 93 s and 2.2 GB
+      const classes = Math.max(new Set(points.map((p) => p.x)).size, new Set(points.map((p) => p.y)).size)
+      if (classes > MAX_CONFUSION_CLASSES) throw new PlotError(`${plot.where}: ${classes} classes: mlp draws a confusion matrix of at most ${MAX_CONFUSION_CLASSES}`)
+    }
     const spec = vegaLiteSpec({
       template: plot.template,
       title: plot.title,
@@ -160,6 +192,7 @@ export async function drawPlots (c: PlotsComponents, root: string, options: Draw
   const readers = revisions.map((r) => new RevisionReader(c, root, pipeline, r, options.signal))
   const shown = revisions.map(({ rev, commit }) => commit == null ? { rev } : { rev, commit })
   if (plots.length === 0) return { revisions: shown, plots: [], skipped, absent: [] }
+  if (plots.length > MAX_PAGE_PLOTS) throw new PlotError(`${plots.length} plots: mlp draws at most ${MAX_PAGE_PLOTS} on one page: name the ones to draw (\`mlp plots show <plot>...\`)`)
   const renderer = new SvgRenderer(options.signal)
   try {
     const page = new Page(readers, revisions.map((r) => r.label), renderer, options.signal)

@@ -1,4 +1,5 @@
 import { PlotError } from '@mlp/proto'
+import { MAX_CLASS_CHARS, MAX_MAGNITUDE, MIN_MAGNITUDE } from './constants.js'
 import type { DataTable } from './data.js'
 import type { PlotDecl, SeriesRef } from './declarations.js'
 import { axisTypes, type PlotPoint } from './templates.js'
@@ -29,6 +30,8 @@ function fieldCheck (table: DataTable, field: string, file: string, where: strin
 function axisValue (v: unknown, type: 'quantitative' | 'nominal', at: () => string): number | string | undefined {
   if (v == null || v === '') return undefined
   if (type === 'nominal') {
+    // a class name is drawn on an axis and in the legend: a megabyte one would be drawn in full
+    if (typeof v === 'string' && v.length > MAX_CLASS_CHARS) throw new PlotError(`${at()} is a class name of ${v.length} characters: mlp draws names of at most ${MAX_CLASS_CHARS}`)
     if (typeof v === 'string' || typeof v === 'number') return v
     if (typeof v === 'boolean') return String(v)
     throw new PlotError(`${at()} is ${JSON.stringify(v).slice(0, 40)}, not a class name`)
@@ -36,6 +39,10 @@ function axisValue (v: unknown, type: 'quantitative' | 'nominal', at: () => stri
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN
   if (typeof v === 'number' && !Number.isFinite(v)) return undefined
   if (!Number.isFinite(n)) throw new PlotError(`${at()} is ${JSON.stringify(v).slice(0, 40)}, not a number`)
+  // Vega's scales fail inside (an internal error, no message) on denormals like 5e-324 and on
+  // magnitudes near the double's limits: refuse them here with the record that holds them
+  const m = Math.abs(n)
+  if (m !== 0 && (m < MIN_MAGNITUDE || m > MAX_MAGNITUDE)) throw new PlotError(`${at()} is ${n}: mlp draws numbers of magnitude ${MIN_MAGNITUDE} to ${MAX_MAGNITUDE} (or 0)`)
   return n
 }
 
@@ -47,6 +54,8 @@ function axisValue (v: unknown, type: 'quantitative' | 'nominal', at: () => stri
 export function seriesPoints (plot: PlotDecl, s: SeriesTables, rev: string, label: string, where: string): PlotPoint[] {
   const types = axisTypes(plot.template)
   const yField = yFieldOf(s.ref, s.table)
+  // an inferred field name is drawn as the axis title and in the legend: a JSON key can be megabytes
+  if (yField.length > MAX_CLASS_CHARS) throw new PlotError(`${where}: ${s.ref.file} at ${rev}: its y field is a name of ${yField.length} characters: mlp draws names of at most ${MAX_CLASS_CHARS}`)
   fieldCheck(s.table, yField, `${s.ref.file} at ${rev}`, where)
   const xRef = s.ref.x
   const xTable = s.xTable ?? s.table

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs'
+import { closeSync, constants as fsConstants, fstatSync, openSync, readSync, realpathSync } from 'node:fs'
 import { dirname, join, normalize, relative, sep } from 'node:path'
 import { CID } from 'multiformats/cid'
 import { parse as parseYaml } from 'yaml'
@@ -37,11 +37,23 @@ function tooLarge (what: string, bytes?: number): Error {
   return new PlotError(`${what}: ${size} the ${MAX_PLOT_FILE_BYTES / 1024 / 1024} MiB mlp reads in a plot data file`)
 }
 
-/** A workspace file's text: inside the project (symlinks resolved), a regular file, at most {@link MAX_PLOT_FILE_BYTES}. */
+/** Folders of the project that hold no plot data: git's and mlp's own (config, credentials, keys). */
+const PRIVATE_FOLDERS = ['.git', '.mlp']
+
+/**
+ * A workspace file's text: inside the project (symlinks resolved), not in
+ * `.git/` or `.mlp/`, a regular file, at most {@link MAX_PLOT_FILE_BYTES}.
+ */
 export function readWorkspaceFile (root: string, file: string, what: string): string {
   let fd: number
   try {
-    fd = openSync(checkInsideProject(root, file, 'plot data'), 'r')
+    const real = checkInsideProject(root, file, 'plot data')
+    // a committed `g.yaml -> .git/config` stays inside the project, and is still no plot data
+    const top = relative(realpathSync(root), real).split(sep)[0]
+    if (PRIVATE_FOLDERS.includes(top)) throw new PlotError(`${what}: leads into ${top}/, which holds no plot data: refused`)
+    // O_NONBLOCK: a FIFO opened plainly blocks the daemon until a writer comes; this
+    // open returns at once and the check below refuses it. The path is already real.
+    fd = openSync(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DataAbsentError(`${what}: not in the workspace: run \`mlp repro\` (or \`mlp checkout\`/\`mlp pull\`) to make it`)
     throw err
@@ -74,6 +86,17 @@ export async function gitBlob (root: string, commit: string, path: string, max: 
   })
 }
 
+/**
+ * A revision to read data at: a commit, the workspace, or an experiment (its
+ * base commit, with the lock texts its record carries: its outs are read
+ * through those, from the store or from peers, and anything else from the
+ * base commit).
+ */
+export interface ReadRevision extends PlotRevision {
+  /** An experiment's locks, by lock path from the project root (a teammate's record: hostile, read as any committed lock). */
+  locks?: Array<{ path: string, text: string }>
+}
+
 /** A tracked output at a commit: its path from the root and content id. */
 interface TrackedOut {
   path: string
@@ -91,7 +114,7 @@ export class RevisionReader {
     private readonly c: PlotsComponents,
     private readonly root: string,
     private readonly pipeline: ProjectPipeline | undefined,
-    readonly revision: PlotRevision,
+    readonly revision: ReadRevision,
     private readonly signal?: AbortSignal
   ) {}
 
@@ -105,10 +128,20 @@ export class RevisionReader {
     return await text
   }
 
+  /** Drops the text of `file` once it is parsed: a page keeps the tables, not megabytes of text beside them. */
+  forget (file: string): void {
+    this.texts.delete(file)
+  }
+
   private async load (file: string): Promise<string> {
     const what = `${file} at ${this.revision.rev}`
     const commit = this.revision.commit
     if (commit == null) return readWorkspaceFile(this.root, file, what)
+    // an experiment's outs differ from its base commit's: its own locks say where they are
+    if (this.revision.locks != null) {
+      const out = await this.trackedOut(file)
+      if (out != null) return await this.fromStore(out, file, what)
+    }
     const fromGit = await gitBlob(this.root, commit, file, MAX_PLOT_FILE_BYTES, what)
     if (fromGit != null) return fromGit
     const out = await this.trackedOut(file)
@@ -142,7 +175,10 @@ export class RevisionReader {
     for (const unit of this.pipeline?.units ?? []) {
       const lockRel = relative(this.root, unit.lockFile).split(sep).join('/')
       const what = `${lockRel} at ${this.revision.rev}`
-      const text = await gitBlob(this.root, this.revision.commit as string, lockRel, MAX_PIPELINE_FILE_BYTES, what)
+      // an experiment's lock is matched to a pipeline file of this workspace by its path, never opened by it
+      const text = this.revision.locks != null
+        ? this.revision.locks.find((l) => l.path === lockRel)?.text
+        : await gitBlob(this.root, this.revision.commit as string, lockRel, MAX_PIPELINE_FILE_BYTES, what)
       if (text == null) continue
       let lock: LockFile | null
       try {

@@ -5,13 +5,14 @@ import { diffRevisions, type DiffComponents } from '../diff/index.js'
 import { metricsDiff } from '../diff/metrics.js'
 import { lockOuts } from '../diff/tracked.js'
 import { rootPath } from '../pipeline/graph.js'
-import { readLock, type LockEntry, type LockFile, ranOnPeer } from '../pipeline/lock.js'
+import { lockDuration, readLock, type LockEntry, type LockFile, ranOnPeer } from '../pipeline/lock.js'
 import { readParamsDiff } from '../pipeline/read-only.js'
 import { loadProjectPipeline } from '../pipeline/project-pipeline.js'
 import { gitShow } from '../pipeline/values.js'
 import { parse as parseYaml } from 'yaml'
 import { findProject } from '../tracking/project.js'
 import { reportBase } from './base.js'
+import { branchExperiments, type ReportExperiments } from './experiments.js'
 import { slug } from './markdown.js'
 import type { PlotRenderer } from './plots.js'
 import { renderReport, type StageRow } from './render.js'
@@ -19,6 +20,8 @@ import { renderReport, type StageRow } from './render.js'
 /** What a report needs: a diff's components, and the plots renderer where there is one. */
 export interface ReportComponents extends DiffComponents {
   plots?: PlotRenderer
+  /** Experiment records; absent: the report says experiments were not listed. */
+  experiments?: ReportExperiments
 }
 
 async function gitLine (root: string, args: string[]): Promise<string | undefined> {
@@ -48,7 +51,8 @@ export async function buildReport (c: ReportComponents, request: ReportRequest, 
   if (c.plots != null) {
     for (const p of await c.plots(root, base.commit, signal)) plots.push({ file: `${stem}-${plots.length + 1}-${slug(p.title || p.id)}.svg`, title: p.title || p.id, svg: p.svg })
   }
-  const markdown = renderReport({ branch, head, base, diff, params, metrics, directions: metricDirections(root), stages: await stageRows(root, base.commit), plots, plotsRendered: c.plots != null })
+  const experiments = c.experiments != null ? await branchExperiments(c.experiments, root, base.commit) : undefined
+  const markdown = renderReport({ branch, head, base, diff, params, metrics, directions: metricDirections(root), stages: await stageRows(root, base.commit), plots, plotsRendered: c.plots != null, experiments, self: c.experiments?.self ?? '' })
   return { base, markdown, plots, diff }
 }
 
@@ -84,7 +88,8 @@ async function stageRows (root: string, baseCommit: string): Promise<StageRow[]>
     const prefix = rel === 'mlp.lock' ? '' : `${rel.replace(/mlp\.lock$/, '')}`
     for (const [name, e] of Object.entries(now.stages)) {
       const before = (was as Record<string, LockEntry | undefined>)[name]
-      rows.push({ stage: `${prefix}${name}`, ranOn: ranOnPeer(e.ran_on), state: before == null ? 'new' : same(before, e) ? 'unchanged' : 'reran' })
+      const restoredFrom = typeof e.restored_from === 'string' ? e.restored_from : undefined
+      rows.push({ stage: `${prefix}${name}`, ranOn: ranOnPeer(e.ran_on), state: before == null ? 'new' : same(before, e) ? 'unchanged' : 'reran', duration: lockDuration(e), restoredFrom })
     }
   }
   return rows

@@ -1,4 +1,5 @@
 import type { DiffEntry, DiffResult, ReportBase, ReportPlot, ValueDiff } from '@mlp/proto'
+import { experimentsSection, type BranchExperiments } from './experiments.js'
 import { bytes, fileLink, table, text, value } from './markdown.js'
 
 /** Paths listed per kind of change; the rest are counted. */
@@ -9,6 +10,10 @@ export interface StageRow {
   stage: string
   ranOn?: string
   state: 'new' | 'reran' | 'unchanged'
+  /** Wall seconds of its run, from mlp.lock's `duration_s`; absent for a lock written before mlp recorded it, or a restored stage. */
+  duration?: number
+  /** The peer whose run cache gave its outs, when it was restored instead of run. */
+  restoredFrom?: string
 }
 
 /** Everything a report shows. */
@@ -25,6 +30,10 @@ export interface ReportInput {
   plots: ReportPlot[]
   /** False when no plots renderer was available. */
   plotsRendered: boolean
+  /** The branch's experiments; absent when the daemon keeps no records. */
+  experiments?: BranchExperiments
+  /** This daemon's peer id (its experiments say `this machine`). */
+  self?: string
 }
 
 /** The report as markdown: every value from a commit goes through `text`, so none can break a table or inject markup. */
@@ -48,17 +57,33 @@ export function renderReport (r: ReportInput): string {
     '',
     '## Stages',
     '',
-    r.stages.length === 0 ? 'No stage is recorded in mlp.lock.' : table(['stage', 'since base', 'ran on'], r.stages.map((s) => [text(s.stage), s.state, s.ranOn == null ? '-' : text(s.ranOn)])),
+    r.stages.length === 0 ? 'No stage is recorded in mlp.lock.' : table(['stage', 'since base', 'ran on', 'took'], r.stages.map((s) => [text(s.stage), s.state, s.ranOn == null ? '-' : text(s.ranOn), took(s)])),
     '',
-    // said, not left out silently: a reader of the review would look for it here
-    'How long each stage ran is not shown: mlp.lock does not record it yet.',
+    // said, not left out silently: a reader of the review would look for a time there
+    'A restored stage was not run: its outs came from a run cache (the original run\'s time is not recorded there).',
     '',
     '## Plots',
     '',
     ...plotsSection(r),
-    ''
+    '',
+    ...experimentsSection(r.experiments, r.self ?? '')
   ]
   return out.join('\n')
+}
+
+/** A stage's time as `1h 2m 3s`, `4.2 s`; a restored stage says so; unknown: `-`. */
+function took (s: StageRow): string {
+  if (s.restoredFrom != null) return `restored from the run cache of ${text(s.restoredFrom)}`
+  return s.duration == null ? '-' : seconds(s.duration)
+}
+
+/** Seconds for a person: tenths under a minute, whole seconds with minutes and hours above. */
+export function seconds (d: number): string {
+  if (d < 60) return `${+d.toFixed(d < 10 ? 2 : 1)} s`
+  const t = Math.round(d)
+  const h = Math.floor(t / 3600)
+  const m = Math.floor((t % 3600) / 60)
+  return `${h > 0 ? `${h}h ` : ''}${m}m ${t % 60}s`
 }
 
 function dataSection (d: DiffResult): string[] {

@@ -40,6 +40,19 @@ export function isDotGit (name: string): boolean {
 /** Invisible or line-breaking code points JSON leaves as they are (C1 controls, zero-widths, bidi controls, BOM). */
 const INVISIBLE = /[\u0080-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/gu
 
+/** {@link CONTROL} and {@link INVISIBLE} together, unflagged so `test` keeps no state. */
+// eslint-disable-next-line no-control-regex
+const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]/u
+
+/**
+ * True when `text` holds a control character (C0, C1, DEL) or an invisible
+ * or bidi code point: text a peer wrote that is shown to a person (a key, a
+ * stage name) must not carry terminal escapes or hide what it says.
+ */
+export function hasHiddenChar (text: string): boolean {
+  return HIDDEN.test(text)
+}
+
 /** JSON-quoted with invisible code points escaped too, so a hostile name shows as it is and cannot forge the rest of an error line. */
 export function quoteName (name: string): string {
   return JSON.stringify(name).replace(INVISIBLE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
