@@ -1,3 +1,7 @@
+import { formatBytes } from '@mlp/proto'
+
+export { formatBytes }
+
 /** Human rendering helpers shared by commands. */
 
 /** `1h 2m 3s` from milliseconds. */
@@ -29,18 +33,6 @@ export function table (header: string[], rawRows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]?.length ?? 0)))
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ')
   return [line(header), ...rows.map(line)].join('\n')
-}
-
-/** `1.5 GB`, `12.0 MB`, `512 B`: decimal units, as disks and networks are sold. */
-export function formatBytes (n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let i = 0
-  let v = n
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000
-    i++
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`
 }
 
 /** Seconds of transfer before a rate, and so an ETA, is worth showing. */

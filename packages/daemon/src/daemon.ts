@@ -1,3 +1,4 @@
+import type { CID } from 'multiformats/cid'
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { loadSwarmKey } from './net/swarm-key.js'
@@ -223,43 +224,40 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
       await stopping
     }
 
+    // what the pipeline, experiment, review and store handlers share: a
+    // whole DAG fetched from peers, the run's components, this project's experiments
+    const fetchWhole = async (cid: CID, signal?: AbortSignal): Promise<void> => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) }
+    const repro: Pick<Parameters<typeof createPipelineHandlers>[0], 'store' | 'log' | 'runCache' | 'peerId' | 'peers' | 'remote' | 'gpus'> = {
+      store,
+      log,
+      runCache,
+      peerId: node.peerId.toString(),
+      peers: async (key, signal) => await peerRunCache.query(key, signal),
+      remote,
+      gpus
+    }
+    const experiments = { list: (project: string) => expRecords.list(project), self: node.peerId.toString() }
     const api = await startApiServer({
       socket: paths.socket,
       log,
       byteHandlers: createByteHandlers({ store, log }),
       handlers: {
-        ...createStoreHandlers({ store, log, fetchRoot: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) } }),
+        ...createStoreHandlers({ store, log, fetchRoot: fetchWhole }),
         ...createRootsHandlers({ store, log, compactBelow: config.gcCompactBelow, afterGc: async () => { await providers.withdrawMissing() } }),
         ...createExchangeHandlers({ store, exchange, replication, providers, log, shares }),
         ...createTeamHandlers({ node, team, policy: teamPolicy, shares, providers, replicaQuota: config.replicaQuota, onRemoved: async (peer) => { await expRecords.dropAuthor(peer) } }),
-        ...createPipelineHandlers({
-          store,
-          log,
-          runCache,
-          peerId: node.peerId.toString(),
-          peers: async (key, signal) => await peerRunCache.query(key, signal),
-          remote,
-          gpus,
-          fetch: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) },
-          experiments: { list: (project) => expRecords.list(project), self: node.peerId.toString() }
-        }),
+        ...createPipelineHandlers({ ...repro, fetch: fetchWhole, experiments }),
         ...createExecHandlers({ trust, jobs, remote, resources }),
         ...createMigrateHandlers({ store }),
         ...createExpHandlers({
-          store,
-          log,
-          runCache,
-          peerId: node.peerId.toString(),
-          peers: async (key, signal) => await peerRunCache.query(key, signal),
-          remote,
-          gpus,
+          ...repro,
           fetch: async (cid, signal, maxBytes) => { await fetchDag({ exchange, store, log, providers }, cid, maxBytes != null ? byteLimited(maxBytes, signal) : { signal }) },
           records: expRecords,
           sync: expSync,
           privateKey,
           workDir: join(paths.home, 'exp-runs')
         }),
-        ...createReviewHandlers({ store, peers: peerBlocks({ exchange, log, providers }), experiments: { list: (project) => expRecords.list(project), self: node.peerId.toString() }, plots: plotsRenderer({ store, fetch: async (cid, signal) => { await fetchDag({ exchange, store, log, providers }, cid, { signal }) } }) }),
+        ...createReviewHandlers({ store, peers: peerBlocks({ exchange, log, providers }), experiments, plots: plotsRenderer({ store, fetch: fetchWhole }) }),
         ...createHandlers({
           node,
           peers,

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync } from 'node:fs'
+import { filesBelow } from './files-below.js'
 import { dirname, join, normalize, relative } from 'node:path'
 import { PipelineFileError, type DagResult, type MetricValue, type ValueDiff } from '@mlp/proto'
 import { findProject } from '../tracking/project.js'
@@ -63,20 +63,8 @@ const MAX_METRICS_IN_FOLDER = 1000
  * JSON and YAML files below it, sorted; symlinks are not followed.
  */
 function filesInside (root: string, path: string): string[] {
-  const isDir = (p: string): boolean => { try { return lstatSync(join(root, p)).isDirectory() } catch { return false } }
-  if (!isDir(path)) return [path]
-  const found: string[] = []
-  const stack = [path]
-  while (stack.length > 0) {
-    const dir = stack.pop() as string
-    for (const e of readdirSync(join(root, dir), { withFileTypes: true })) {
-      const p = `${dir}/${e.name}`
-      if (e.isDirectory()) stack.push(p)
-      else if (e.isFile() && /\.(json|ya?ml)$/.test(e.name)) found.push(p)
-      if (found.length > MAX_METRICS_IN_FOLDER) throw new PipelineFileError(`metrics folder '${path}' holds over ${MAX_METRICS_IN_FOLDER} metrics files: name the files instead`)
-    }
-  }
-  return found.sort()
+  return filesBelow(root, path, (name) => /\.(json|ya?ml)$/.test(name), MAX_METRICS_IN_FOLDER,
+    () => new PipelineFileError(`metrics folder '${path}' holds over ${MAX_METRICS_IN_FOLDER} metrics files: name the files instead`)) ?? [path]
 }
 
 /** `mlp metrics show`: every metric's value in the workspace. */

@@ -33,18 +33,6 @@ export function table (header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n')
 }
 
-/** `1.5 GB`, `12.0 MB`, `512 B`: decimal units. */
-export function bytes (n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB']
-  let i = 0
-  let v = n
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000
-    i++
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`
-}
-
 /** A file name mlp made (letters, digits, `-`, `_`, `.`) as a link target: kept relative, never a scheme. */
 export function fileLink (label: string, file: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(file)) throw new TypeError(`not a plain file name: ${file}`)

@@ -1,6 +1,6 @@
-import type { DiffEntry, DiffResult, ReportBase, ReportPlot, ValueDiff } from '@mlp/proto'
+import { formatBytes as bytes, type DiffEntry, type DiffResult, type ReportBase, type ReportPlot, type ValueDiff } from '@mlp/proto'
 import { experimentsSection, type BranchExperiments } from './experiments.js'
-import { bytes, fileLink, table, text, value } from './markdown.js'
+import { fileLink, table, text, value } from './markdown.js'
 
 /** Paths listed per kind of change; the rest are counted. */
 export const REPORT_PATHS_PER_KIND = 20
