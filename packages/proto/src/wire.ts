@@ -47,7 +47,15 @@ export const MsgType = {
 /** A decoded message. Ids are raw CID bytes. */
 export type WireMessage =
   | { type: typeof MsgType.Want, req: number, cids: Uint8Array[] }
-  | { type: typeof MsgType.Block, req: number, cid: Uint8Array, data: Uint8Array }
+  | {
+    type: typeof MsgType.Block
+    req: number
+    cid: Uint8Array
+    /** The block's bytes in one array (a received block in pieces is joined when this is first read). */
+    data: Uint8Array
+    /** A received block as the pieces it arrived in, when it did not arrive in one: hash and store these to skip the join. */
+    parts?: readonly Uint8Array[]
+  }
   | { type: typeof MsgType.Missing, req: number, cid: Uint8Array }
   | { type: typeof MsgType.Has, req: number, cids: Uint8Array[] }
   | { type: typeof MsgType.Have, req: number, have: boolean[] }
@@ -114,6 +122,24 @@ export function encodeMessage (msg: WireMessage): Uint8Array {
       break
   }
   return out
+}
+
+/** Most bytes before a BLOCK's data: type, request, id length and the longest id. */
+export const MAX_BLOCK_HEADER_BYTES = 5 + 1 + 255
+
+/**
+ * Decodes the header of a BLOCK frame from its first bytes (at least
+ * {@link MAX_BLOCK_HEADER_BYTES}, or the whole frame if shorter), so that a
+ * block that arrived in pieces can be taken without joining them. Returns
+ * the request, the id, and where the data starts.
+ */
+export function decodeBlockHeader (head: Uint8Array): { req: number, cid: Uint8Array, dataStart: number } {
+  if (head.length < 6 || head[0] !== MsgType.Block) throw new WireError('not a block message header')
+  const len = head[5]
+  if (len === 0) throw new WireError('empty content id')
+  if (6 + len > head.length) throw new WireError('message truncated')
+  const req = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(1)
+  return { req, cid: head.slice(6, 6 + len), dataStart: 6 + len }
 }
 
 /** Decodes one frame body; throws {@link WireError} on anything malformed. */

@@ -3,6 +3,7 @@ import { BlockNotFoundError, MsgType } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import type { Logger } from '../logger.js'
 import { DAG_PB_CODEC, FILE_FANOUT, PROGRESS_INTERVAL_MS } from '../store/constants.js'
+import { blockLength, type BlockBytes } from '../store/block-bytes.js'
 import { matchesCid } from '../store/hash.js'
 import { DiskFloor } from '../store/disk-floor.js'
 import { protectRoot } from '../store/in-flight.js'
@@ -119,6 +120,14 @@ class FetchRun {
    * within a wave instead, which bounds them by the links of unique nodes.
    */
   private readonly visited = new Set<string>()
+  /**
+   * The node each block of the walk was linked from. A leaf's entry goes
+   * once it is stored or found present (so this is bounded like the queue);
+   * a node's stays, for the chains of its descendants. See {@link scopeChain}.
+   */
+  private readonly parentOf = new Map<string, CID>()
+  /** Per peer, the nodes it served us in this fetch (or was asked for ahead of their links). */
+  private readonly opened = new Map<string, Set<string>>()
   private readonly floor: DiskFloor
 
   constructor (private readonly c: FetchComponents, private readonly root: CID, private readonly options: FetchOptions) {
@@ -205,6 +214,7 @@ class FetchRun {
         this.children(wave[i], bytes, next)
       } else {
         this.presentBytes += sizes.get(wave[i].toString()) ?? 0
+        this.parentOf.delete(wave[i].toString())
       }
     }
     return missing
@@ -263,7 +273,9 @@ class FetchRun {
     const { Links } = dagPb.decode(bytes)
     for (const link of Links) {
       into.push(link.Hash)
-      if (link.Tsize != null) this.linkSize.set(link.Hash.toString(), link.Tsize)
+      const key = link.Hash.toString()
+      if (link.Tsize != null) this.linkSize.set(key, link.Tsize)
+      this.parentOf.set(key, cid)
     }
     if (this.totalBytes === 0 && cid.equals(this.root)) this.totalBytes = Links.reduce((n, l) => n + (l.Tsize ?? 0), bytes.length)
   }
@@ -356,14 +368,19 @@ class FetchRun {
     }
     const ch = session.channel
     const inflight = new Map<number, Map<string, CID>>()
+    /** Nodes asked for ahead of their links (we hold them): checked, not stored. */
+    const scopeOnly = new Set<string>()
+    const opened = this.openedBy(peer)
     const served = (this.result.fromPeers[peer] ??= { blocks: 0, bytes: 0 })
     const fill = async (): Promise<void> => {
       while (inflight.size < WANTS_IN_FLIGHT) {
         const batch = work.take(peer, WANT_BATCH, inflight.size === 0)
         if (batch.length === 0) return
+        const chain = this.scopeChain(opened, batch)
+        for (const cid of chain) scopeOnly.add(cid.toString())
         const req = this.c.exchange.req()
-        inflight.set(req, new Map(batch.map((cid) => [cid.toString(), cid])))
-        await ch.send({ type: MsgType.Want, req, cids: batch.map((cid) => cid.bytes) })
+        inflight.set(req, new Map([...chain, ...batch].map((cid) => [cid.toString(), cid])))
+        await ch.send({ type: MsgType.Want, req, cids: [...chain, ...batch].map((cid) => cid.bytes) })
       }
     }
     let idle: NodeJS.Timeout | undefined
@@ -385,19 +402,31 @@ class FetchRun {
         const pending = inflight.get(msg.req)
         const cid = pending?.get(CID.decode(msg.cid).toString())
         if (pending == null || cid == null) throw new Error('answer to a block we did not ask for')
-        pending.delete(cid.toString())
-        if (msg.type === MsgType.Missing) {
+        const key = cid.toString()
+        pending.delete(key)
+        if (scopeOnly.delete(key)) {
+          // a node asked for only to open the peer's walk to its links
+          if (msg.type === MsgType.Missing) opened.delete(key)
+          else if (!matchesCid(cid, msg.parts ?? msg.data)) {
+            this.c.log.warn('peer sent a block that does not match its id: dropping it', { peer, cid: key })
+            this.bad.add(peer)
+            throw new Error('lying peer')
+          }
+        } else if (msg.type === MsgType.Missing) {
           work.giveBack([cid], peer)
         } else {
-          if (!matchesCid(cid, msg.data)) {
+          // a block in pieces is hashed and stored as it came: no join
+          const bytes = msg.parts ?? msg.data
+          if (!matchesCid(cid, bytes)) {
             this.c.log.warn('peer sent a block that does not match its id: dropping it', { peer, cid: cid.toString() })
             this.bad.add(peer)
             work.giveBack([cid], peer)
             throw new Error('lying peer')
           }
-          await this.store(cid, msg.data, next)
+          const length = await this.store(cid, bytes, next)
+          if (cid.code === DAG_PB_CODEC) opened.add(key)
           served.blocks++
-          served.bytes += msg.data.length
+          served.bytes += length
         }
         watch()
         if (pending.size === 0) {
@@ -427,18 +456,58 @@ class FetchRun {
     }
   }
 
-  private async store (cid: CID, data: Uint8Array, next: CID[]): Promise<void> {
+  private openedBy (peer: string): Set<string> {
+    let set = this.opened.get(peer)
+    if (set == null) this.opened.set(peer, set = new Set())
+    return set
+  }
+
+  /**
+   * The nodes to ask `peer` for ahead of `batch`, root first: each block's
+   * ancestors up to one the peer already served us (or the root). A peer
+   * serves a stranger a block only below a shared root and linked from a
+   * block it served that stranger (trust/team-scope.ts); when a fetch splits
+   * a DAG across holders, the leaves asked of one were linked from nodes
+   * another served, and every holder but the first answered MISSING: four
+   * holders fetched 1 GiB at 19 MB/s, one of them serving it all. Asking
+   * again for the few nodes above (a 1 GiB file has about sixty) opens each
+   * holder's walk; they come back verified and are not stored again. A
+   * teammate, who may read anything, just sends them.
+   */
+  private scopeChain (opened: Set<string>, batch: CID[]): CID[] {
+    const chain: CID[] = []
+    for (const cid of batch) {
+      const up: CID[] = []
+      let parent = this.parentOf.get(cid.toString())
+      // a DAG deeper than this is not one mlp made: its blocks are asked for as they are
+      for (let depth = 0; parent != null && depth < 64; depth++) {
+        const key = parent.toString()
+        if (opened.has(key)) break
+        opened.add(key)
+        up.push(parent)
+        parent = this.parentOf.get(key)
+      }
+      chain.push(...up.reverse())
+    }
+    return chain
+  }
+
+  /** Stores a verified block and queues its children; returns its length. */
+  private async store (cid: CID, data: BlockBytes, next: CID[]): Promise<number> {
     this.options.signal?.throwIfAborted()
-    await this.floor.reserve(data.length)
+    const length = blockLength(data)
+    await this.floor.reserve(length)
     // the wave was filtered with hasMany: no per-block index lookup
     await this.locked(async () => { await this.c.store.blockstore.putNew(cid, data, this.generation) })
+    if (cid.code !== DAG_PB_CODEC) this.parentOf.delete(cid.toString())
     if (cid.code === DAG_PB_CODEC) {
       this.visited.add(cid.toString())
-      this.children(cid, data, next)
+      // nodes are small and few: decoding one joins its pieces
+      this.children(cid, data instanceof Uint8Array ? data : Buffer.concat(data), next)
     }
     this.result.blocks++
-    this.result.bytes += data.length
-    this.sinceCommit += data.length
+    this.result.bytes += length
+    this.sinceCommit += length
     if (this.sinceCommit >= FETCH_COMMIT_BYTES) {
       this.sinceCommit = 0
       // in the background: waiting on fsync here stalls the stream, and the
@@ -446,6 +515,7 @@ class FetchRun {
       this.locked(async () => { await this.c.store.blockstore.commit(this.generation) }).catch(() => {})
     }
     this.progress(false)
+    return length
   }
 
   private progress (force: boolean): void {

@@ -5,9 +5,10 @@ import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dh
 import { mdns } from '@libp2p/mdns'
 import { ping, type Ping } from '@libp2p/ping'
 import { privateNetwork } from './pnet.js'
-import { tcp } from '@libp2p/tcp'
+import { corkedTcp } from './corked-tcp.js'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { guardYamuxWindowUpdates } from './yamux-guard.js'
+import { batchYamuxWindowUpdates } from './yamux-window.js'
 import type { PrivateKey } from '@libp2p/interface'
 import { AddressInUseError } from '@mlp/proto'
 
@@ -40,11 +41,12 @@ export interface NodeInit {
  */
 export async function createNode (init: NodeInit): Promise<MlpNode> {
   guardYamuxWindowUpdates()
+  batchYamuxWindowUpdates()
   try {
     return await createLibp2p({
       privateKey: init.privateKey,
       addresses: { listen: init.listen },
-      transports: [tcp()],
+      transports: [corkedTcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
       connectionProtector: init.swarmKey != null ? privateNetwork(init.swarmKey) : undefined,
