@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process'
 import { existsSync, lstatSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -12,6 +11,7 @@ import { createNode, type MlpNode } from '../packages/daemon/src/net/node.js'
 import { channel } from '../packages/daemon/src/net/streams.js'
 import { mlp, mlpJson, tempDir } from './helpers/cli.js'
 import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
+import { git, GIT_ENV, LISTEN } from './helpers/exp.js'
 import { newProject } from './helpers/project.js'
 
 // What a teammate's experiment must not be able to do to the machine that
@@ -20,13 +20,6 @@ import { newProject } from './helpers/project.js'
 const pool = new DaemonPool()
 let a: TestDaemon
 const nodes: MlpNode[] = []
-
-const GIT_ENV = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' }
-const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
-
-function git (cwd: string, args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_ENV }, stdio: ['ignore', 'pipe', 'pipe'] })
-}
 
 /** A one-stage pipeline whose lock records a param value, and a script to edit. */
 async function project (): Promise<string> {
@@ -188,5 +181,61 @@ describe('a hostile teammate over the experiment protocol', () => {
     expect(await mlpJson<ExpRow[]>(a.home, ['exp', 'show'], { cwd: proj })).toEqual([])
     // and they are gone from disk too
     expect(existsSync(join(a.home, 'exps', id, `${malloryId}.json`))).toBe(false)
+  }, 120_000)
+})
+
+describe('-S with a control or invisible character', () => {
+  it('is refused in one line before anything is written (a record teammates would refuse); a normal key works', async () => {
+    const proj = await project()
+    const params = (): string => readFileSync(join(proj, 'params.yaml'), 'utf8')
+    const before = params()
+    const E = '\x1b'
+    const sets = [
+      'lr\u202e=0.3', // bidi override in the key
+      `l${E}[31mr=0.3`, // a terminal escape in the key
+      'params.yaml\u2066:lr=0.3', // an isolate in the file
+      'lr=fast\u202eslow', // bidi override in the value
+      'lr="fast\\u202eslow"', // the same through a YAML escape
+      'lr={"k\u200b": 1}' // a zero-width space in a key inside the value
+    ]
+    for (const set of sets) {
+      for (const queue of [[], ['--queue']]) {
+        const r = await mlp(a.home, ['exp', 'run', ...queue, '-S', set, '-n', 'hidden'], { cwd: proj })
+        expect(r.code, JSON.stringify(set)).not.toBe(0)
+        expect(r.stderr.trim().split('\n'), JSON.stringify(set)).toHaveLength(1)
+        expect(r.stderr, JSON.stringify(set)).toMatch(/control or invisible character/)
+        // the character itself is shown escaped, never sent to the terminal
+        for (const ch of [E, '\u200b', '\u202e', '\u2066']) expect(r.stderr, JSON.stringify(set)).not.toContain(ch)
+        expect(params()).toBe(before)
+        expect(git(proj, ['status', '--porcelain'])).toBe('')
+      }
+    }
+    expect((await mlpJson<ExpRow[]>(a.home, ['exp', 'show'], { cwd: proj })).map((r) => r.name)).not.toContain('hidden')
+
+    // positive controls: a normal key, and a tab in a value (the record rule lets tabs and line breaks through in values)
+    const ok = await mlpJson<ExpRunResult>(a.home, ['exp', 'run', '-S', 'lr=0.3', '-n', 'plain-key'], { cwd: proj })
+    expect(ok.record).toMatchObject({ state: 'done', params: [{ file: 'params.yaml', key: 'lr', old: 0.1, new: 0.3 }] })
+    expect(params()).toBe('lr: 0.3\n')
+    const tab = await mlpJson<ExpRunResult>(a.home, ['exp', 'run', '--queue', '-S', 'lr="a\tb"', '-n', 'tab-value'], { cwd: proj })
+    expect(tab.record.params).toEqual([{ file: 'params.yaml', key: 'lr', old: 0.1, new: 'a\tb' }])
+  }, 120_000)
+})
+
+describe('results a teammate would refuse', () => {
+  it('a metric key with a control character ends the experiment failed, saying why, never left running; plain metrics are recorded', async () => {
+    const proj = await project()
+    // the stage also writes metrics: with `lr: escape` its key carries a terminal escape (-S only ever sees the plain word)
+    writeFileSync(join(proj, 'train.js'), "const fs = require('fs'); fs.writeFileSync('out.txt', 'ok\\n'); const key = process.argv[2] === 'escape' ? 'acc\\u001b[31m' : process.argv[2]; fs.writeFileSync('metrics.json', JSON.stringify({ [key]: 0.5 }))\n")
+    writeFileSync(join(proj, 'params.yaml'), 'lr: acc\n')
+    writeFileSync(join(proj, 'mlp.yaml'), `stages:\n  train:\n    cmd: node train.js ${'$'}{lr}\n    deps: [train.js]\n    params: [lr]\n    outs: [out.txt]\n    metrics: [metrics.json]\n`)
+    git(proj, ['add', '-A'])
+    git(proj, ['commit', '-q', '-m', 'metrics'])
+    // positive control: a plain metric key is recorded
+    const plain = await mlpJson<ExpRunResult>(a.home, ['exp', 'run', '-S', 'lr=loss', '-n', 'plain-metric'], { cwd: proj })
+    expect(plain.record).toMatchObject({ state: 'done', metrics: [{ file: 'metrics.json', key: 'loss', value: 0.5 }] })
+    const r = await mlp(a.home, ['exp', 'run', '-S', 'lr=escape', '-n', 'escaped-metric', '--json'], { cwd: proj })
+    expect(r.code).not.toBe(0)
+    const shown = (await mlpJson<ExpRow[]>(a.home, ['exp', 'show'], { cwd: proj })).find((x) => x.name === 'escaped-metric')
+    expect(shown).toMatchObject({ state: 'failed', metrics: [], reason: expect.stringMatching(/cannot be shared with teammates \(metrics: /) })
   }, 120_000)
 })

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -13,6 +12,7 @@ import { channel } from '../packages/daemon/src/net/streams.js'
 import { mlp, mlpJson, tempDir, waitFor } from './helpers/cli.js'
 import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
 import { GPU_ENV } from './helpers/exec.js'
+import { connect, git, GIT_ENV, LISTEN, rows, writePipeline } from './helpers/exp.js'
 import { newProject, sha256 } from './helpers/project.js'
 
 // Experiments across a team with no server: two teammates (`mlp team add`
@@ -27,41 +27,6 @@ let c: TestDaemon
 let projA: string
 let projB: string
 const nodes: MlpNode[] = []
-
-const GIT_ENV = { GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@example.com', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@example.com' }
-const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']
-
-function git (cwd: string, args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...GIT_ENV }, stdio: ['ignore', 'pipe', 'pipe'] })
-}
-
-/** A one-stage training pipeline: the model depends on the lr param and on a constant in train.js (the code edit). */
-function writePipeline (proj: string): void {
-  writeFileSync(join(proj, 'params.yaml'), '# learning settings\ntrain:\n  lr: 0.1 # the step size\n  epochs: 3\n')
-  writeFileSync(join(proj, 'train.js'), [
-    "const fs = require('fs')",
-    "const VARIANT = 'base'",
-    'const lr = Number(process.argv[2])',
-    "fs.writeFileSync('model.bin', (VARIANT + ' model trained with lr ' + lr + '\\n').repeat(2000))",
-    "fs.writeFileSync('metrics.json', JSON.stringify({ acc: 1 - lr, variant: VARIANT }))"
-  ].join('\n') + '\n')
-  writeFileSync(join(proj, 'mlp.yaml'), `stages:
-  train:
-    cmd: sleep 1 && node train.js \${train.lr}
-    deps: [train.js]
-    params: [train.lr]
-    outs: [model.bin]
-    metrics: [metrics.json]
-`)
-}
-
-async function rows (d: TestDaemon, cwd: string): Promise<ExpRow[]> {
-  return await mlpJson<ExpRow[]>(d.home, ['exp', 'show'], { cwd })
-}
-
-async function connect (from: TestDaemon, to: TestDaemon): Promise<void> {
-  await mlpJson(from.home, ['peers', 'add', to.addrs[0]])
-}
 
 beforeAll(async () => {
   // no swarm key: a and b are teammates only by `mlp team add`, c is a stranger to both
@@ -334,7 +299,7 @@ describe('queued experiments', () => {
 })
 
 describe('a queued sweep on GPU peers', () => {
-  it('GPU stages of queued experiments run on trusted GPU peers, two at a time, the workspace untouched', async () => {
+  it('GPU stages of queued experiments run on trusted GPU peers, two at a time, on both peers, the workspace untouched', async () => {
     const g1 = await pool.start(undefined, LISTEN, { ...GIT_ENV, ...GPU_ENV }, { team: false })
     const g2 = await pool.start(undefined, LISTEN, { ...GIT_ENV, ...GPU_ENV }, { team: false })
     for (const g of [g1, g2]) {
@@ -351,6 +316,8 @@ describe('a queued sweep on GPU peers', () => {
     for (const lr of lrs) await mlpJson(a.home, ['exp', 'run', '--queue', '-S', `train.lr=${lr}`, '-n', `gpu${lr * 10}`], { cwd: proj })
     const all = await mlpJson<ExpRunResult[]>(a.home, ['exp', 'run', '--run-all', '-j', '2'], { cwd: proj })
     expect(all.map((r) => r.record.state)).toEqual(['done', 'done', 'done', 'done'])
+    // two free single-GPU peers and two experiments at a time: both peers are used (a peer whose GPU a stage holds is not free)
+    expect(new Set(all.map((r) => r.record.ranOn.train))).toEqual(new Set([g1.peerId, g2.peerId]))
     for (const r of all) {
       expect([g1.peerId, g2.peerId]).toContain(r.record.ranOn.train)
       const lr = r.record.params[0].new as number

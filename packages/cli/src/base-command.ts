@@ -1,4 +1,4 @@
-import { Command, Errors, type Interfaces } from '@oclif/core'
+import { Command, Errors, ux, type Interfaces } from '@oclif/core'
 import { AbortError, errorToJSON, resolveHome, type RouteName, type Routes } from '@mlp/proto'
 import { ApiClient } from './client.js'
 import { oneLineMessage } from './one-line.js'
@@ -68,6 +68,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       process.off('SIGINT', onSigint)
       line.clear()
     }
+  }
+
+  /**
+   * The `--json` document, as oclif prints it with no colour theme: oclif's
+   * own printer tokenises the text with regexes even to colour nothing,
+   * which took 0.1 s of `mlp exp show --json` with 1,000 experiments.
+   */
+  public override logJson (json: unknown): void {
+    if (this.config.theme?.json != null) return super.logJson(json)
+    ux.stdout(JSON.stringify(json, null, 2))
   }
 
   protected override async catch (err: Error & { exitCode?: number, oclif?: { exit?: number } }): Promise<void> {

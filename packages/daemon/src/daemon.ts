@@ -31,6 +31,7 @@ import { createExpHandlers } from './api/exp-routes.js'
 import { byteLimited } from './exp/patch.js'
 import { knownProjectIds } from './exp/projects.js'
 import { ExpRecords } from './exp/records.js'
+import { recoverInterrupted } from './exp/recover.js'
 import { expRootSource } from './exp/roots.js'
 import { ExpSync } from './exp/sync.js'
 import { createReviewHandlers } from './api/review-routes.js'
@@ -204,6 +205,8 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
     // experiment records: kept per project and author, synced with teammates only
     const expRecords = new ExpRecords(join(paths.home, 'exps'), { knownProjects: async () => await knownProjectIds(store) })
     await expRecords.load()
+    // runs live in the daemon: its own records still `running` were cut short by its stop
+    await recoverInterrupted({ records: expRecords, privateKey, self: node.peerId.toString(), workDir: join(paths.home, 'exp-runs'), log })
     store.roots.register(expRootSource(expRecords))
     const expSync = new ExpSync({ node, records: expRecords, log, isTeammate })
     await expSync.start()

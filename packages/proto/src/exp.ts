@@ -58,6 +58,8 @@ export interface ExpRecord {
   durationMs: number
   /** ISO time the record was signed: the newest version of a record wins. */
   at: string
+  /** Why a `failed` experiment failed, in one line (`interrupted: the daemon stopped during the run`, the failed stage, ...). */
+  reason?: string
   sig: string
 }
 
@@ -93,6 +95,8 @@ export interface ExpRow {
   params: ValueDiff[]
   metrics: Array<{ file: string, key: string, value: unknown }>
   patch?: ExpPatch
+  /** Why it failed, when it did. */
+  reason?: string
 }
 
 /** `mlp exp apply`'s answer. */

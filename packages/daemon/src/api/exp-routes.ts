@@ -16,7 +16,7 @@ import { cwdOf, optionalBoolean, optionalCount, optionalString, requiredString, 
 /** Routes of `mlp exp`. */
 export type ExpRoute = 'exp/run' | 'exp/run-all' | 'exp/show' | 'exp/apply' | 'exp/remove' | 'exp/diff' | 'exp/branch'
 
-/** How long `exp show` waits for connected teammates' records before answering with what it has. */
+/** How long `exp show` waits for a connected teammate's first exchange of records before answering with what it has. */
 const SHOW_SYNC_MS = 3_000
 
 /** Handlers of the experiment routes. */
@@ -35,8 +35,9 @@ export function createExpHandlers (c: ExpComponents): Pick<Handlers, ExpRoute> {
       await registerProject(c.store, root)
       const order = optionalString(body.sortOrder, 'sortOrder')
       if (order != null && order !== 'asc' && order !== 'desc') throw new BadRequestError("'sortOrder' must be asc or desc")
-      // teammates connected now may hold records this daemon missed (added as a teammate after connecting)
-      await c.sync.syncAll(true, AbortSignal.any([signal, AbortSignal.timeout(SHOW_SYNC_MS)]))
+      // the records kept here are complete for every teammate whose exchange since connecting completed;
+      // the others (made teammates after connecting, or whose exchange failed) are asked now
+      await c.sync.catchUp(AbortSignal.any([signal, AbortSignal.timeout(SHOW_SYNC_MS)]))
       return experimentRows(c.records.list(project).filter((r) => c.sync.trusts(r.author)), c.peerId, optionalString(body.sortBy, 'sortBy'), order)
     },
     'exp/apply': async (body, { signal }) => await applyExperiment(c, cwdOf(body), requiredString(body.name, 'name'), signal),

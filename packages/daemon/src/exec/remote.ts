@@ -9,7 +9,8 @@ import type { LogLine } from './local.js'
 import type { TrustGrants } from '../trust/grants.js'
 import type { SignedResult } from '../trust/results.js'
 import { EXEC_PROTOCOL, RESOURCES_PROTOCOL, type ExecEvent, type ExecRequest, type JobSpec, type SlurmRun } from './protocol.js'
-import { describeResources, satisfies } from './resources.js'
+import { GpuHolds } from './gpu-holds.js'
+import { describeResources, fittingGpus, satisfies } from './resources.js'
 import { checkResult } from './result-check.js'
 
 /** How long a peer may take to say what it offers. */
@@ -33,6 +34,8 @@ export interface Want {
   runOn?: string
   /** Simulated GPUs (`executor.simulatedGpus`) count only with this (`mlp repro --simulated-gpus`). */
   allowSimulated?: boolean
+  /** Only asking where it would go (`mlp repro --dry`): nothing is held on the peer chosen. */
+  dry?: boolean
 }
 
 /** The outcome of a remote job. */
@@ -48,6 +51,8 @@ export type RemoteResult =
 export class RemoteExec {
   /** Open exec streams per executor, so revoking its `--results` grant ends them. */
   private readonly live = new Map<string, Set<(err: Error) => void>>()
+  /** GPUs our stages hold on each peer, placed or running: placement counts them taken before the peer's report does. */
+  private readonly holds = new GpuHolds()
 
   constructor (private readonly c: RemoteExecComponents) {
     c.trust.onRevoke((peer, lost) => {
@@ -73,8 +78,11 @@ export class RemoteExec {
 
   /**
    * Where a stage runs: `local` when this machine has what it asks (and no
-   * `run_on`), else the eligible peers granted `--results` here, best first
-   * (most free GPU memory, fewest jobs). None: an error naming what was
+   * `run_on`), else the eligible peers granted `--results` here, best first:
+   * free ones first (fitting GPUs beyond those our stages hold there), then
+   * most free GPU memory, fewest jobs. The first is held for the stage until
+   * its job ends, so stages placed together spread over the free peers.
+   * None: an error naming what was
    * asked, what each trusted peer offers, which untrusted ones could, and
    * the two ways out (`mlp trust add <peer> --results`, `mlp repro --local`).
    */
@@ -101,7 +109,11 @@ export class RemoteExec {
       throw new NoEligiblePeerError(`no machine can run a stage asking for ${asked}; this machine: ${local}${others.length > 0 ? `; trusted peers: ${others.join('; ')}` : '; no peer trusted with --results connected'}${simHint}${hint}`)
     }
     const freeMem = (r: Resources): number => Math.max(...r.gpus.map((g) => g.memoryFreeMib))
-    return eligible.sort((a, b) => freeMem(b.r) - freeMem(a.r) || (a.r.runningJobs + a.r.queuedJobs) - (b.r.runningJobs + b.r.queuedJobs)).map((o) => o.peer)
+    const free = (o: { peer: string, r: Resources }): number => want.gpu > 0 && fittingGpus(o.r, want, want.allowSimulated).length - this.holds.held(o.peer) >= want.gpu ? 1 : 0
+    // sorted and held in one synchronous step: a placement resuming next sees this one's hold
+    const best = eligible.sort((a, b) => free(b) - free(a) || freeMem(b.r) - freeMem(a.r) || (a.r.runningJobs + a.r.queuedJobs) - (b.r.runningJobs + b.r.queuedJobs)).map((o) => o.peer)
+    if (want.dry !== true) this.holds.place(best[0], want.gpu)
+    return best
   }
 
   /** A fresh job id. */
@@ -118,10 +130,12 @@ export class RemoteExec {
    */
   async run (peer: string, spec: JobSpec, onLine: (l: LogLine) => void, signal?: AbortSignal): Promise<RemoteResult> {
     const rec = this.c.jobs.add({ id: spec.id, stage: spec.stage, role: 'requester', peer, state: 'queued', gpus: [], startedAt: new Date().toISOString() })
+    this.holds.start(peer, spec.id, spec.gpu)
     let stream
     try {
       stream = await this.c.node.dialProtocol(peerIdFromString(peer), EXEC_PROTOCOL, { signal })
     } catch (err) {
+      this.holds.end(peer, spec.id)
       this.c.jobs.finish(rec, 'failed', (err as Error).message)
       throw new DialError(`cannot reach ${peer} to run stage '${spec.stage}': ${(err as Error).message}`, { cause: err })
     }
@@ -172,6 +186,7 @@ export class RemoteExec {
         this.c.jobs.finish(rec, 'failed', message)
         return { ok: false, message }
       } finally {
+        this.holds.end(peer, spec.id)
         ends.delete(end)
         if (ends.size === 0) this.live.delete(peer)
       }

@@ -79,6 +79,11 @@ export function simulatedGpuInfos (n: number, firstIndex = 0): GpuInfo[] {
   }))
 }
 
+/** The GPUs of `r` a stage's request fits: memory and model as asked, simulated ones only with `allowSimulated`. */
+export function fittingGpus (r: Resources, want: { gpuMemoryMib?: number, gpuModel?: string }, allowSimulated = false): GpuInfo[] {
+  return r.gpus.filter((g) => (allowSimulated || g.simulated !== true) && (want.gpuMemoryMib == null || g.memoryTotalMib >= want.gpuMemoryMib) && (want.gpuModel == null || g.name.toLowerCase().includes(want.gpuModel.toLowerCase())))
+}
+
 /**
  * Whether `r` satisfies a stage's resource request; the reason when not.
  * Simulated GPUs count only with `allowSimulated` (`mlp repro --simulated-gpus`).
@@ -86,7 +91,7 @@ export function simulatedGpuInfos (n: number, firstIndex = 0): GpuInfo[] {
 export function satisfies (r: Resources, want: { gpu: number, gpuMemoryMib?: number, gpuModel?: string }, allowSimulated = false): { ok: boolean, why?: string } {
   if (want.gpu === 0) return { ok: true }
   const usable = r.gpus.filter((g) => allowSimulated || g.simulated !== true)
-  const fit = usable.filter((g) => (want.gpuMemoryMib == null || g.memoryTotalMib >= want.gpuMemoryMib) && (want.gpuModel == null || g.name.toLowerCase().includes(want.gpuModel.toLowerCase())))
+  const fit = fittingGpus(r, want, allowSimulated)
   if (fit.length >= want.gpu) return { ok: true }
   const simulated = r.gpus.length - usable.length
   if (usable.length === 0) return { ok: false, why: simulated > 0 ? 'only simulated GPUs (`mlp repro --simulated-gpus` to use them)' : r.slurm?.error != null ? `Slurm partition ${r.slurm.partition}: ${r.slurm.error}` : 'no GPU' }

@@ -22,6 +22,8 @@ export const MAX_LOCKS = 64
 export const MAX_STAGES = 2000
 /** Longest experiment name. */
 export const MAX_NAME_LENGTH = 64
+/** Longest reason a failed record gives (one line). */
+export const MAX_REASON_LENGTH = 500
 
 /** Largest code patch stored with an experiment (`git diff --binary`); bigger edits belong in a commit. */
 export const MAX_PATCH_BYTES = 32 * 1024 * 1024

@@ -11,7 +11,7 @@ import type { ExpComponents } from './context.js'
 import { git, headCommit, trackedChanges } from './git.js'
 import { generateName } from './names.js'
 import { fetchPatchBytes, storePatch } from './patch.js'
-import { checkName, laterThan, lockState, publish, safeMetrics } from './run.js'
+import { checkName, failureReason, laterThan, lockState, publish, safeMetrics } from './run.js'
 import { applyParamSets, parseParamSet } from './set-params.js'
 import { withWorktree } from './worktree.js'
 
@@ -92,11 +92,12 @@ export async function runQueue (c: ExpComponents, cwd: string, options: RunQueue
 async function runQueued (c: ExpComponents, root: string, rec: ExpRecord, options: RunQueueOptions): Promise<ExpRunResult> {
   const started = Date.now()
   const running = await publish(c, { ...withoutSig(rec), state: 'running', startedAt: new Date(started).toISOString(), at: laterThan(rec.at) })
-  const patch = await fetchPatchBytes(c, rec, options.signal)
   return await withWorktree(root, rec.base, c.workDir, async (dir) => {
     let outcomes: ExpRunResult['outcomes'] = []
     let failure: unknown
     try {
+      // inside the try: a patch no peer holds fails this experiment, not the record left `running`
+      const patch = await fetchPatchBytes(c, rec, options.signal)
       if (patch.length > 0) await git(dir, ['apply', '-'], { input: patch })
       // the data the base's pointer files and lock name, from this store or a peer
       const outs = await resolveOutputs(dir, dir, undefined, stageOutputs(dir), options.signal)
@@ -106,8 +107,8 @@ async function runQueued (c: ExpComponents, root: string, rec: ExpRecord, option
     } catch (err) {
       failure = err
     }
-    const failed = failure != null || outcomes.some((o) => o.status === 'failed' || o.status === 'blocked')
-    const record = await publish(c, { ...withoutSig(running), state: failed ? 'failed' : 'done', metrics: safeMetrics(dir), ...safeLockState(dir), durationMs: Date.now() - started, at: laterThan(running.at) })
+    const reason = failureReason(failure, outcomes)
+    const record = await publish(c, { ...withoutSig(running), state: reason != null ? 'failed' : 'done', metrics: safeMetrics(dir), ...safeLockState(dir), durationMs: Date.now() - started, at: laterThan(running.at), ...(reason != null ? { reason } : {}) })
     if (failure != null && (failure as Error).name === 'AbortError') throw failure
     return { record, outcomes }
   })

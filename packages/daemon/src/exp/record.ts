@@ -4,7 +4,7 @@ import type { ExpRecord, ExpState } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import { hasHiddenChar, relativePathProblem } from '../store/path-rules.js'
 import { PROJECT_ID_PATTERN } from '../tracking/project-id.js'
-import { MAX_LOCKS, MAX_NAME_LENGTH, MAX_PATCH_BYTES, MAX_RECORD_BYTES, MAX_STAGES, MAX_VALUES } from './constants.js'
+import { MAX_LOCKS, MAX_NAME_LENGTH, MAX_PATCH_BYTES, MAX_REASON_LENGTH, MAX_RECORD_BYTES, MAX_STAGES, MAX_VALUES } from './constants.js'
 
 /** Separates these signatures from anything else the same peer key signs (stage results, ...). */
 const DOMAIN = 'mlp-exp-record/1'
@@ -13,7 +13,7 @@ const DOMAIN = 'mlp-exp-record/1'
 export const EXP_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/
 
 const STATES: readonly ExpState[] = ['queued', 'running', 'done', 'failed', 'removed']
-const FIELDS = ['v', 'project', 'author', 'name', 'state', 'base', 'patch', 'params', 'metrics', 'locks', 'ranOn', 'startedAt', 'durationMs', 'at', 'sig']
+const FIELDS = ['v', 'project', 'author', 'name', 'state', 'base', 'patch', 'params', 'metrics', 'locks', 'ranOn', 'startedAt', 'durationMs', 'at', 'reason', 'sig']
 const PEER_ID = /^[1-9A-HJ-NP-Za-km-z]{40,100}$/
 const COMMIT = /^[0-9a-f]{40}([0-9a-f]{24})?$/
 
@@ -50,7 +50,7 @@ const MAX_VALUE_DEPTH = 32
  * line breaks are let through in values (a multi-line string param is
  * real, and printed JSON-quoted), never in keys.
  */
-function valueShowable (v: unknown, depth = 0): boolean {
+export function valueShowable (v: unknown, depth = 0): boolean {
   if (typeof v === 'string') return !hasHiddenChar(v.replace(/[\t\n\r]/g, ''))
   if (v == null || typeof v !== 'object') return true
   if (depth > MAX_VALUE_DEPTH) return false
@@ -108,9 +108,19 @@ export function recordProblem (value: unknown): string | undefined {
   if (ran.length > MAX_STAGES || ran.some(([stage, peer]) => stage.length > 512 || hasHiddenChar(stage) || typeof peer !== 'string' || !PEER_ID.test(peer))) return 'bad ranOn'
   if (!isIso(r.startedAt) || !isIso(r.at)) return 'bad time'
   if (!Number.isSafeInteger(r.durationMs) || (r.durationMs as number) < 0) return 'bad duration'
+  if (r.reason !== undefined && (typeof r.reason !== 'string' || r.reason.length > MAX_REASON_LENGTH || hasHiddenChar(r.reason))) return 'bad reason'
   if (typeof r.sig !== 'string' || r.sig.length > 200) return 'bad signature'
   if (Buffer.byteLength(canonicalJson(r)) > MAX_RECORD_BYTES) return `over ${MAX_RECORD_BYTES} bytes`
   return undefined
+}
+
+/** `text` as a record's one-line reason: control and invisible characters become spaces, cut to {@link MAX_REASON_LENGTH}. */
+export function oneLineReason (text: string): string {
+  const line = [...text].map((ch) => hasHiddenChar(ch) ? ' ' : ch).join('').replace(/ {2,}/g, ' ').trim()
+  if (line.length <= MAX_REASON_LENGTH) return line
+  // cut on a code point, never between the halves of a surrogate pair
+  const cut = line.slice(0, MAX_REASON_LENGTH - 3).replace(/[\ud800-\udbff]$/, '')
+  return `${cut}...`
 }
 
 function parsesAsCid (s: string): boolean {

@@ -55,6 +55,8 @@ export class ExpRecords {
   private readonly knownProjects: () => Promise<Set<string>>
   /** Bytes of each author's file, by author then project: the budgets are checked without serialising anything again. */
   private readonly bytes = new Map<string, Map<string, number>>()
+  /** Told of each author whose records {@link ExpRecords.dropAuthor} dropped. */
+  private readonly dropListeners = new Set<(author: string) => void>()
 
   constructor (private readonly dir: string, init: ExpRecordsInit = {}) {
     this.maxRecords = init.maxRecords ?? MAX_RECORDS_PER_AUTHOR
@@ -123,8 +125,19 @@ export class ExpRecords {
     return outcomes
   }
 
+  /** Calls `fn` with each author whose records are dropped (exp/sync.ts exchanges with it again if it comes back). */
+  onDropAuthor (fn: (author: string) => void): void {
+    this.dropListeners.add(fn)
+  }
+
+  /** Stops calling `fn`. */
+  offDropAuthor (fn: (author: string) => void): void {
+    this.dropListeners.delete(fn)
+  }
+
   /** Drops every record by `author` (a peer removed from the team), here and on disk. */
   async dropAuthor (author: string): Promise<void> {
+    for (const fn of this.dropListeners) fn(author)
     for (const [project, authors] of this.byProject) {
       if (!authors.delete(author)) continue
       await this.save(project, author, undefined)

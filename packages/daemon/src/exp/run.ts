@@ -13,7 +13,7 @@ import { MAX_NAME_LENGTH } from './constants.js'
 import { headCommit, trackedChanges } from './git.js'
 import { generateName } from './names.js'
 import { storePatch } from './patch.js'
-import { EXP_NAME_PATTERN, signRecord } from './record.js'
+import { EXP_NAME_PATTERN, oneLineReason, recordProblem, signRecord } from './record.js'
 import { applyParamSets, parseParamSet } from './set-params.js'
 
 /** Options of {@link runExperiment}. */
@@ -72,17 +72,25 @@ export async function runExperiment (c: ExpComponents, cwd: string, options: Run
   } catch (err) {
     failure = err
   }
-  const failed = failure != null || outcomes.some((o) => o.status === 'failed' || o.status === 'blocked')
+  const reason = failureReason(failure, outcomes)
   const record = await publish(c, {
     ...draft,
-    state: failed ? 'failed' : 'done',
+    state: reason != null ? 'failed' : 'done',
     metrics: safeMetrics(root),
     ...lockState(root),
     durationMs: Date.now() - started,
-    at: laterThan(draft.at)
+    at: laterThan(draft.at),
+    ...(reason != null ? { reason } : {})
   })
   if (failure != null) throw failure
   return { record, outcomes }
+}
+
+/** Why a run failed, in one line, or undefined when it did not: the error that stopped it, or the first stage that failed or was blocked. */
+export function failureReason (failure: unknown, outcomes: StageOutcome[]): string | undefined {
+  if (failure != null) return oneLineReason(failure instanceof Error ? `${failure.name}: ${failure.message.split('\n')[0]}` : String(failure))
+  const bad = outcomes.find((o) => o.status === 'failed' || o.status === 'blocked')
+  return bad != null ? oneLineReason(`stage '${bad.stage}' ${bad.status}${bad.reasons.length > 0 ? `: ${bad.reasons[0]}` : ''}`) : undefined
 }
 
 /** Refuses a malformed name, or one this machine already uses in the project (a removed one may be reused). */
@@ -94,6 +102,15 @@ export function checkName (c: ExpComponents, project: string, name: string): voi
 
 /** Signs, keeps and pushes a record to the connected teammates (in the background: a slow peer must not hold the run). */
 export async function publish (c: ExpComponents, draft: Omit<ExpRecord, 'sig'>): Promise<ExpRecord> {
+  // what every teammate would refuse is not signed
+  let problem = recordProblem({ ...draft, sig: '' })
+  if (problem != null && (draft.state === 'done' || draft.state === 'failed')) {
+    // the run's results hold text teammates refuse (a metric key with a control character): it ends failed, without them, never left `running`
+    draft = { ...draft, state: 'failed', metrics: [], locks: [], ranOn: {}, reason: oneLineReason(`its results cannot be shared with teammates (${problem})`) }
+    problem = recordProblem({ ...draft, sig: '' })
+  }
+  // the params file may hold a key `-S` did not set and could not check
+  if (problem != null) throw new ExpError(`this experiment cannot be recorded: its teammates would refuse the record (${problem}); fix what it names in the params files`)
   const record = await signRecord(draft, c.privateKey)
   const outcome = await c.records.put(record)
   if (outcome === 'full') throw new ExpError('this machine keeps too many experiments of this project: `mlp exp remove` some first')

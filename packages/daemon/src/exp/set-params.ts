@@ -3,7 +3,8 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { isMap, parse, parseDocument, type Document } from 'yaml'
 import { ExpError } from '@mlp/proto'
-import { relativePathProblem } from '../store/path-rules.js'
+import { hasHiddenChar, quoteName, relativePathProblem } from '../store/path-rules.js'
+import { valueShowable } from './record.js'
 
 /** One `-S [file:]key=value`, parsed. */
 export interface ParamSet {
@@ -22,6 +23,8 @@ const PARAMS_FILE = /\.ya?ml$/
  */
 export function parseParamSet (text: string): ParamSet {
   const eq = text.indexOf('=')
+  // a record carrying one is refused by every teammate (exp/record.ts): refused here, before anything is written
+  if (hasHiddenChar(eq > 0 ? text.slice(0, eq) : text)) throw new ExpError(`-S ${quoteName(text)}: the file or key has a control or invisible character: type it without one`)
   if (eq <= 0) throw new ExpError(`-S '${text}': expected [file:]key=value, e.g. -S train.lr=0.2 or -S params.yaml:train.lr=0.2`)
   const left = text.slice(0, eq)
   const colon = left.lastIndexOf(':')
@@ -30,12 +33,14 @@ export function parseParamSet (text: string): ParamSet {
   if (key.some((k) => k === '')) throw new ExpError(`-S '${text}': the key '${key.join('.')}' has an empty part`)
   const problem = relativePathProblem(file)
   if (problem != null || !PARAMS_FILE.test(file)) throw new ExpError(`-S '${text}': '${file}' must be a YAML params file inside the project${problem != null ? ` (${problem})` : ''}`)
+  if (hasHiddenChar(text.slice(eq + 1).replace(/[\t\n\r]/g, ''))) throw new ExpError(`-S ${quoteName(text)}: the value has a control or invisible character (tabs and line breaks are fine): type it without one`)
   let value: unknown
   try {
     value = parse(text.slice(eq + 1))
   } catch (err) {
-    throw new ExpError(`-S '${text}': the value is not valid YAML`, { cause: err })
+    throw new ExpError(`-S ${quoteName(text)}: the value is not valid YAML`, { cause: err })
   }
+  if (!valueShowable(value)) throw new ExpError(`-S ${quoteName(text)}: the value has a control or invisible character (tabs and line breaks are fine): type it without one`)
   return { file, key, value: value ?? null }
 }
 

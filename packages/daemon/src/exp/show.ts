@@ -13,7 +13,8 @@ export function toRow (r: ExpRecord, self: string): ExpRow {
     durationMs: r.durationMs,
     params: r.params,
     metrics: r.metrics,
-    ...(r.patch != null ? { patch: r.patch } : {})
+    ...(r.patch != null ? { patch: r.patch } : {}),
+    ...(r.reason != null ? { reason: r.reason } : {})
   }
 }
 

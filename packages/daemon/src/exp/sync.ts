@@ -32,8 +32,13 @@ export interface SyncCount {
  * Syncs experiment records with teammates over {@link EXP_PROTOCOL}, directly
  * (not a pubsub topic a stranger could subscribe to): each side sends every
  * record it keeps, in batches, then `end` (asking, or not, for the other
- * side's records). Run when a teammate connects, after a record is made or
- * removed here, and before `mlp exp show`. A stranger's stream is cut
+ * side's records). Run both ways when a teammate connects (an exchange),
+ * and one way after a record is made or removed here (a push). `mlp exp
+ * show` answers from the records kept here: it waits only for a connected
+ * teammate whose exchange has not completed since it connected (one made a
+ * teammate after connecting, or one whose exchange failed); waiting on
+ * every teammate at every call made `exp show` with 1,000 records and two
+ * teammates take 0.24 s in the daemon instead of 0.06 s. A stranger's stream is cut
  * before anything is read or sent; every record received is verified
  * against its author's key, and kept only if the author is this daemon or
  * a teammate. Refusals are logged as one line per message, and a stream
@@ -41,10 +46,25 @@ export interface SyncCount {
  * relayed records is cut: a teammate sending junk cannot fill the log.
  */
 export class ExpSync {
+  /** Teammates whose every record has arrived here since they connected: an exchange with them completed. */
+  private readonly exchanged = new Set<string>()
+  /** Exchanges under way, by peer: a caller waits on the one running rather than starting another. */
+  private readonly exchanging = new Map<string, Promise<void>>()
+
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => {
     const peer = evt.detail.toString()
     if (!this.c.isTeammate(peer)) return
-    this.sync(peer, true).catch((err: Error) => { this.c.log.debug('experiment sync on connect failed', { peer, error: err.message }) })
+    this.exchange(peer).catch((err: Error) => { this.c.log.debug('experiment sync on connect failed', { peer, error: err.message }) })
+  }
+
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    // records it makes while away reach us only by the exchange of its next connection
+    this.exchanged.delete(evt.detail.toString())
+  }
+
+  /** A removed teammate's records are dropped here: if it comes back, its records must be exchanged again. */
+  private readonly onDropAuthor = (author: string): void => {
+    this.exchanged.delete(author)
   }
 
   constructor (private readonly c: ExpSyncComponents) {}
@@ -54,9 +74,15 @@ export class ExpSync {
       await this.serve(stream, connection.remotePeer.toString())
     }, { maxInboundStreams: 16 })
     this.c.node.addEventListener('peer:connect', this.onConnect)
+    this.c.node.addEventListener('peer:disconnect', this.onDisconnect)
+    this.c.records.onDropAuthor(this.onDropAuthor)
+    // teammates dialled before this started (remembered peers, at daemon start) connected without us hearing it
+    for (const peer of this.teammates()) this.exchange(peer).catch((err: Error) => { this.c.log.debug('experiment sync at start failed', { peer, error: err.message }) })
   }
 
   async stop (): Promise<void> {
+    this.c.records.offDropAuthor(this.onDropAuthor)
+    this.c.node.removeEventListener('peer:disconnect', this.onDisconnect)
     this.c.node.removeEventListener('peer:connect', this.onConnect)
     await this.c.node.unhandle(EXP_PROTOCOL)
   }
@@ -69,6 +95,51 @@ export class ExpSync {
   /** Connected teammates. */
   teammates (): string[] {
     return this.c.node.getPeers().map((p) => p.toString()).filter((p) => this.c.isTeammate(p))
+  }
+
+  /**
+   * Waits until every connected teammate has exchanged records with this
+   * daemon since it connected, starting the exchanges not under way
+   * (failures are logged, not thrown), or until `signal` aborts. A teammate
+   * whose exchange completed is not asked again: what it makes while
+   * connected is pushed here, and it exchanges again when it reconnects.
+   */
+  async catchUp (signal?: AbortSignal): Promise<void> {
+    const pending = this.teammates().filter((p) => !this.exchanged.has(p))
+    if (pending.length === 0) return
+    const all = Promise.all(pending.map(async (peer) => {
+      try {
+        await this.exchange(peer)
+      } catch (err) {
+        this.c.log.debug('experiment sync failed', { peer, error: (err as Error).message })
+      }
+    }))
+    if (signal == null) {
+      await all
+      return
+    }
+    // an exchange runs on whatever the caller's deadline (it is shared): only the wait for it stops
+    await new Promise<void>((resolve) => {
+      const stop = (): void => { resolve() }
+      if (signal.aborted) return resolve()
+      signal.addEventListener('abort', stop, { once: true })
+      void all.then(() => {
+        signal.removeEventListener('abort', stop)
+        resolve()
+      })
+    })
+  }
+
+  /** One two-way sync with `peer`, shared by every caller while it runs; on success `peer` counts as exchanged. */
+  private async exchange (peer: string): Promise<void> {
+    let running = this.exchanging.get(peer)
+    if (running == null) {
+      running = this.sync(peer, true).then(() => {
+        if (this.c.isTeammate(peer) && this.c.node.getConnections(peerIdFromString(peer)).length > 0) this.exchanged.add(peer)
+      }).finally(() => { this.exchanging.delete(peer) })
+      this.exchanging.set(peer, running)
+    }
+    await running
   }
 
   /** Sends every record to every connected teammate; with `want`, takes theirs too. Failures are logged, not thrown. */
@@ -113,6 +184,8 @@ export class ExpSync {
       let want = false
       const count = await this.receive(ch, peer, (w) => { want = w })
       if (count.stored > 0 || count.refused > 0) this.c.log.info('experiment records received', { peer, ...count })
+      // a peer that asks for ours is exchanging (on connect, or its exp show catching up): it sent every record it keeps
+      if (want) this.exchanged.add(peer)
       if (want) await this.sendAll(ch, false)
       await ch.close()
     } catch (err) {

@@ -12,7 +12,7 @@ export async function dryPlacement (remote: RemoteExec | undefined, stage: Stage
   const want = stage.resources ?? (stage.runOn != null ? { gpu: 0 } : undefined)
   if (outcome.status !== 'would-run' || want == null || options.local === true || remote == null) return outcome
   try {
-    const placement = await remote.place({ ...want, runOn: stage.runOn, allowSimulated: options.simulatedGpus === true }, options.signal)
+    const placement = await remote.place({ ...want, runOn: stage.runOn, allowSimulated: options.simulatedGpus === true, dry: true }, options.signal)
     return placement === 'local' ? outcome : { ...outcome, reasons: [...outcome.reasons, `on ${placement[0]}`] }
   } catch (err) {
     if ((err as Error).name !== 'NoEligiblePeerError') throw err

@@ -14,6 +14,8 @@ export default class ExpShow extends BaseCommand<typeof ExpShow> {
 
   async run (): Promise<ExpRow[]> {
     const rows = await this.call('exp/show', { cwd: process.cwd(), ...(this.flags['sort-by'] != null ? { sortBy: this.flags['sort-by'], sortOrder: this.flags['sort-order'] as 'asc' | 'desc' } : {}) })
+    // oclif prints the rows themselves under --json: the table would be built for nothing
+    if (this.jsonEnabled()) return rows
     const short = (id: string): string => id.slice(-8)
     this.log(rows.length === 0
       ? 'no experiments yet: `mlp exp run -S key=value` runs one'
