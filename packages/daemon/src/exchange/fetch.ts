@@ -12,6 +12,7 @@ import type { Store } from '../store/index.js'
 import { AVERAGE_CHUNK_BYTES, FETCH_COMMIT_BYTES, MAX_PEER_FAILURES, MAX_STALLED_ROUNDS, FIND_TIMEOUT_MS, FETCH_PATIENCE_MS, MAX_RETRY_PAUSE_MS, PEER_IDLE_TIMEOUT_MS, STALLED_RETRY_MS, WANT_BATCH, WANTS_IN_FLIGHT, WAVE_BLOCKS } from './constants.js'
 import type { Exchange, PeerSession } from './exchange.js'
 import type { Providers } from './providers.js'
+import { PieceJoiner } from './piece-joiner.js'
 import { WorkQueue } from './work-queue.js'
 
 async function delay (ms: number, signal?: AbortSignal): Promise<void> {
@@ -368,6 +369,8 @@ class FetchRun {
     }
     const ch = session.channel
     const inflight = new Map<number, Map<string, CID>>()
+    // this peer's blocks are handled one at a time (each stored before the next is read): one buffer serves them all
+    const joiner = new PieceJoiner()
     /** Nodes asked for ahead of their links (we hold them): checked, not stored. */
     const scopeOnly = new Set<string>()
     const opened = this.openedBy(peer)
@@ -407,7 +410,7 @@ class FetchRun {
         if (scopeOnly.delete(key)) {
           // a node asked for only to open the peer's walk to its links
           if (msg.type === MsgType.Missing) opened.delete(key)
-          else if (!matchesCid(cid, msg.parts ?? msg.data)) {
+          else if (!matchesCid(cid, joiner.join(msg))) {
             this.c.log.warn('peer sent a block that does not match its id: dropping it', { peer, cid: key })
             this.bad.add(peer)
             throw new Error('lying peer')
@@ -415,8 +418,7 @@ class FetchRun {
         } else if (msg.type === MsgType.Missing) {
           work.giveBack([cid], peer)
         } else {
-          // a block in pieces is hashed and stored as it came: no join
-          const bytes = msg.parts ?? msg.data
+          const bytes = joiner.join(msg)
           if (!matchesCid(cid, bytes)) {
             this.c.log.warn('peer sent a block that does not match its id: dropping it', { peer, cid: cid.toString() })
             this.bad.add(peer)
@@ -502,8 +504,8 @@ class FetchRun {
     if (cid.code !== DAG_PB_CODEC) this.parentOf.delete(cid.toString())
     if (cid.code === DAG_PB_CODEC) {
       this.visited.add(cid.toString())
-      // nodes are small and few: decoding one joins its pieces
-      this.children(cid, data instanceof Uint8Array ? data : Buffer.concat(data), next)
+      // a copy: `data` may be a reused buffer, and the links decoded from it keep pointing into it
+      this.children(cid, data instanceof Uint8Array ? data.slice() : Buffer.concat(data), next)
     }
     this.result.blocks++
     this.result.bytes += length
