@@ -39,6 +39,33 @@ interface FakePeer {
   /** Blocks it answers MISSING for although it has the root. */
   lacks: Set<string>
   opens: number
+  /** Every block it sends arrives in two pieces, as a block split across Noise messages does. */
+  pieces?: boolean
+}
+
+/** `data` as the channel delivers a block split in two pieces (fresh copies, as the wire gives them). */
+function inPieces (req: number, cid: Uint8Array, data: Uint8Array): WireMessage {
+  const cut = Math.max(1, data.length >> 1)
+  const parts = [new Uint8Array(data.subarray(0, cut)), new Uint8Array(data.subarray(cut))]
+  return { type: MsgType.Block, req, cid, parts, get data () { return new Uint8Array(Buffer.concat(parts)) } }
+}
+
+/** A file of `nodes` dag-pb nodes under a root, each over `leaves` raw leaves of 1 KiB. */
+function twoLevelDag (nodes: number, leaves: number): { root: CID, blocks: Map<string, Uint8Array> } {
+  const blocks = new Map<string, Uint8Array>()
+  const node = (links: CID[], sizes: number[]): CID => {
+    const bytes = dagPb.encode({ Data: new UnixFS({ type: 'file', blockSizes: sizes.map(BigInt) }).marshal(), Links: links.map((Hash, i) => ({ Hash, Tsize: sizes[i] })) })
+    const cid = cidOf(DAG_PB_CODEC, bytes)
+    blocks.set(cid.toString(), bytes)
+    return cid
+  }
+  const middles = Array.from({ length: nodes }, () => node(Array.from({ length: leaves }, () => {
+    const data = randomBytes(1024)
+    const cid = cidOf(RAW_CODEC, data)
+    blocks.set(cid.toString(), data)
+    return cid
+  }), Array.from({ length: leaves }, () => 1024)))
+  return { root: node(middles, middles.map(() => leaves * 1024)), blocks }
 }
 
 /** An in-memory Exchange over fake peers: answers WANTs from their block maps. */
@@ -61,7 +88,7 @@ function fakeExchange (peers: Map<string, FakePeer>): Exchange {
         for (const id of msg.cids) {
           const key = CID.decode(id).toString()
           const data = p.lacks.has(key) ? undefined : p.blocks.get(key)
-          queue.push(data == null ? { type: MsgType.Missing, req: msg.req, cid: id } : { type: MsgType.Block, req: msg.req, cid: id, data })
+          queue.push(data == null ? { type: MsgType.Missing, req: msg.req, cid: id } : p.pieces === true ? inPieces(msg.req, id, data) : { type: MsgType.Block, req: msg.req, cid: id, data })
         }
         wake?.()
       },
@@ -111,6 +138,16 @@ async function freshStore (): Promise<Store> {
 function peer (blocks: Map<string, Uint8Array>, init: Partial<FakePeer> = {}): FakePeer {
   return { blocks, failOpens: 0, connected: true, lacks: new Set(), opens: 0, ...init }
 }
+
+describe('a fetch whose blocks arrive in pieces', () => {
+  it('stores every block whole, and follows the links of nodes that came in pieces', async () => {
+    const { root, blocks } = twoLevelDag(4, 50)
+    const s = await freshStore()
+    const r = await fetchDag({ exchange: fakeExchange(new Map([['seed', peer(blocks, { pieces: true })]])), store: s, log: quiet }, root)
+    expect(r.blocks).toBe(blocks.size)
+    for (const [key, bytes] of blocks) expect(Buffer.from(await s.blockstore.get(CID.parse(key)))).toEqual(Buffer.from(bytes))
+  })
+})
 
 describe('a fetch whose peers fail or lack blocks', () => {
   it('positive control: a healthy peer serves the whole DAG', async () => {

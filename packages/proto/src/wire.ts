@@ -139,7 +139,8 @@ export function decodeBlockHeader (head: Uint8Array): { req: number, cid: Uint8A
   if (len === 0) throw new WireError('empty content id')
   if (6 + len > head.length) throw new WireError('message truncated')
   const req = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(1)
-  return { req, cid: head.slice(6, 6 + len), dataStart: 6 + len }
+  // a copy whether `head` is a Uint8Array or a Buffer (whose slice() is a view)
+  return { req, cid: Uint8Array.prototype.slice.call(head, 6, 6 + len), dataStart: 6 + len }
 }
 
 /** Decodes one frame body; throws {@link WireError} on anything malformed. */

@@ -504,8 +504,9 @@ class FetchRun {
     if (cid.code !== DAG_PB_CODEC) this.parentOf.delete(cid.toString())
     if (cid.code === DAG_PB_CODEC) {
       this.visited.add(cid.toString())
-      // a copy: `data` may be a reused buffer, and the links decoded from it keep pointing into it
-      this.children(cid, data instanceof Uint8Array ? data.slice() : Buffer.concat(data), next)
+      // a copy: `data` may be the joiner's reused buffer, and the ids decoded
+      // from it keep pointing into it (Buffer's own slice() would not copy)
+      this.children(cid, data instanceof Uint8Array ? new Uint8Array(data) : Buffer.concat(data), next)
     }
     this.result.blocks++
     this.result.bytes += length
