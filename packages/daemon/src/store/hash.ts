@@ -20,7 +20,10 @@ async function loadBlake3 (): Promise<{ fn: HashFn, parts: PartsHashFn, impl: st
   try {
     const native = require('@napi-rs/blake-hash') as { blake3: (input: Buffer) => Buffer, Blake3Hasher: new () => { reset: () => void, update: (b: Buffer) => void, digestBuffer: () => Buffer } }
     // one hasher, reset per use: hashing is synchronous, so uses never overlap,
-    // and a new hasher per block cost more than the hashing (measured)
+    // and a new hasher per block cost more than the hashing (measured). Over
+    // pieces it is slower than one call over joined bytes (1.25 against
+    // 0.4 s per GiB fetched): the fetch joins into a reused buffer instead
+    // (exchange/piece-joiner.ts); this is for callers holding only pieces
     const hasher = new native.Blake3Hasher()
     return {
       impl: 'native',
