@@ -31,6 +31,11 @@ describe('corkWrites', () => {
     const original = near.write.bind(near)
     near.write = ((...args: Parameters<Socket['write']>) => { writes++; return original(...args) }) as Socket['write']
     type Send = (data: Uint8ArrayList) => { sentBytes: number, canSendMore: boolean }
+    // what reaches the kernel: with the socket corked for the batch, one writev of every piece
+    const writevs: number[] = []
+    const socketWithWritev = near as unknown as { _writev: (chunks: unknown[], cb: unknown) => void }
+    const writev = socketWithWritev._writev.bind(near)
+    socketWithWritev._writev = (chunks, cb) => { writevs.push(chunks.length); writev(chunks, cb) }
     const maConn: { socket: Socket, sendData: Send } = { socket: near, sendData: () => { throw new Error('the original was kept') } }
     corkWrites(maConn as unknown as MultiaddrConnection)
     const pieces = [randomBytes(2), randomBytes(65_519), randomBytes(16), randomBytes(2), randomBytes(40_000), randomBytes(16)]
@@ -39,6 +44,7 @@ describe('corkWrites', () => {
     // a 100 KiB batch is over the 16 KiB default mark until the kernel takes it: the caller waits for drain
     expect(result.canSendMore).toBe(near.writableLength < near.writableHighWaterMark)
     expect(writes).toBe(pieces.length)
+    expect(writevs).toEqual([pieces.length])
     if (!result.canSendMore) await drained
     const whole = Buffer.concat(pieces)
     for (let i = 0; i < 100 && received().length < whole.length; i++) await new Promise((resolve) => setTimeout(resolve, 20))

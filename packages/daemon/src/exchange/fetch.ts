@@ -3,7 +3,6 @@ import { BlockNotFoundError, MsgType } from '@mlp/proto'
 import { CID } from 'multiformats/cid'
 import type { Logger } from '../logger.js'
 import { DAG_PB_CODEC, FILE_FANOUT, PROGRESS_INTERVAL_MS } from '../store/constants.js'
-import { blockLength, type BlockBytes } from '../store/block-bytes.js'
 import { matchesCid } from '../store/hash.js'
 import { DiskFloor } from '../store/disk-floor.js'
 import { protectRoot } from '../store/in-flight.js'
@@ -448,7 +447,9 @@ class FetchRun {
         this.failures.set(peer, (this.failures.get(peer) ?? 0) + 1)
       }
       // a liar is excluded from its blocks; a peer that merely failed is not (its failure count rules it out)
-      for (const pending of inflight.values()) work.giveBack([...pending.values()], this.bad.has(peer) ? peer : undefined)
+      for (const pending of inflight.values()) work.giveBack([...pending.values()].filter((c) => !scopeOnly.has(c.toString())), this.bad.has(peer) ? peer : undefined)
+      // nodes asked for ahead of their links that never came: the peer's walk is not open there, ask them again next time
+      for (const key of scopeOnly) opened.delete(key)
       ch.abort(err as Error)
       this.options.signal?.throwIfAborted()
     } finally {
@@ -495,9 +496,9 @@ class FetchRun {
   }
 
   /** Stores a verified block and queues its children; returns its length. */
-  private async store (cid: CID, data: BlockBytes, next: CID[]): Promise<number> {
+  private async store (cid: CID, data: Uint8Array, next: CID[]): Promise<number> {
     this.options.signal?.throwIfAborted()
-    const length = blockLength(data)
+    const length = data.length
     await this.floor.reserve(length)
     // the wave was filtered with hasMany: no per-block index lookup
     await this.locked(async () => { await this.c.store.blockstore.putNew(cid, data, this.generation) })
@@ -506,7 +507,7 @@ class FetchRun {
       this.visited.add(cid.toString())
       // a copy: `data` may be the joiner's reused buffer, and the ids decoded
       // from it keep pointing into it (Buffer's own slice() would not copy)
-      this.children(cid, data instanceof Uint8Array ? new Uint8Array(data) : Buffer.concat(data), next)
+      this.children(cid, new Uint8Array(data), next)
     }
     this.result.blocks++
     this.result.bytes += length

@@ -1,6 +1,5 @@
 import { BlockNotFoundError, CorruptBlockError, DiskFullError } from '@mlp/proto'
 import type { CID } from 'multiformats/cid'
-import type { BlockBytes } from './block-bytes.js'
 import { matchesCid } from './hash.js'
 import { InFlightRoots } from './in-flight.js'
 import type { BlockLocation, IndexDb } from './index-db.js'
@@ -84,7 +83,7 @@ export class Blockstore {
    * Stores a block the caller knows the store lacks (a fetch checked with
    * {@link hasMany} first), skipping the per-block index lookup.
    */
-  async putNew (cid: CID, bytes: BlockBytes, since?: number): Promise<void> {
+  async putNew (cid: CID, bytes: Uint8Array, since?: number): Promise<void> {
     this.checkGeneration(since)
     if (!this.pending.has(cid.toString())) await this.append(cid, bytes)
   }
@@ -103,7 +102,7 @@ export class Blockstore {
     await this.append(cid, bytes)
   }
 
-  private async append (cid: CID, bytes: BlockBytes): Promise<void> {
+  private async append (cid: CID, bytes: Uint8Array): Promise<void> {
     const loc = await this.packs.append(cid, bytes)
     this.pending.set(cid.toString(), { cid, loc, generation: this.packs.generation })
   }

@@ -3,7 +3,6 @@ import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { PACK_TARGET_BYTES, PACK_WRITE_BUFFER_BYTES } from './constants.js'
 import { mapDiskError } from './disk-errors.js'
-import { blockLength, type BlockBytes } from './block-bytes.js'
 import type { BlockLocation } from './index-db.js'
 
 /** Bytes of a record header: u32 data length, u16 cid length. */
@@ -80,24 +79,23 @@ export class Packs {
   }
 
   /** Appends one block; its location is valid for reads at once, durable after {@link sync}. */
-  async append (cid: CID, data: BlockBytes): Promise<BlockLocation> {
-    const dataBytes = blockLength(data)
-    const recordBytes = HEADER_BYTES + cid.bytes.length + dataBytes
+  async append (cid: CID, data: Uint8Array): Promise<BlockLocation> {
+    const recordBytes = HEADER_BYTES + cid.bytes.length + data.length
     // concurrent appends (several peers feeding one fetch) may refill the
     // buffer while we wait on a flush: check again until the record fits
     while (recordBytes <= this.buffer.length && this.buffered + recordBytes > this.buffer.length) await this.flush()
     if (this.size >= PACK_TARGET_BYTES) this.roll()
     // from here to the return nothing awaits: offset and pack cannot change under us
     const recordStart = this.size
-    const loc = { pack: this.current, offset: recordStart + HEADER_BYTES + cid.bytes.length, length: dataBytes }
+    const loc = { pack: this.current, offset: recordStart + HEADER_BYTES + cid.bytes.length, length: data.length }
     if (recordBytes > this.buffer.length) {
       if (this.buffered > 0) void this.flush()
       const record = Buffer.allocUnsafe(recordBytes)
-      writeRecord(record, 0, cid, data, dataBytes)
+      writeRecord(record, 0, cid, data)
       this.size += recordBytes
       this.writeAt(this.current, record, recordBytes, recordStart)
     } else {
-      writeRecord(this.buffer, this.buffered, cid, data, dataBytes)
+      writeRecord(this.buffer, this.buffered, cid, data)
       this.buffered += recordBytes
       this.size += recordBytes
     }
@@ -282,13 +280,9 @@ export class Packs {
   }
 }
 
-function writeRecord (target: Buffer, at: number, cid: CID, data: BlockBytes, dataBytes: number): void {
-  target.writeUInt32BE(dataBytes, at)
+function writeRecord (target: Buffer, at: number, cid: CID, data: Uint8Array): void {
+  target.writeUInt32BE(data.length, at)
   target.writeUInt16BE(cid.bytes.length, at + 4)
   target.set(cid.bytes, at + HEADER_BYTES)
-  let put = at + HEADER_BYTES + cid.bytes.length
-  for (const part of data instanceof Uint8Array ? [data] : data) {
-    target.set(part, put)
-    put += part.byteLength
-  }
+  target.set(data, at + HEADER_BYTES + cid.bytes.length)
 }
