@@ -1,6 +1,8 @@
+import { constants } from 'node:fs'
 import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CID } from 'multiformats/cid'
+import { alignDown, alignUp, allocAligned, DIRECT_IO_ALIGN } from './aligned-buffer.js'
 import { PACK_TARGET_BYTES, PACK_WRITE_BUFFER_BYTES } from './constants.js'
 import { mapDiskError } from './disk-errors.js'
 import type { BlockLocation } from './index-db.js'
@@ -8,8 +10,25 @@ import type { BlockLocation } from './index-db.js'
 /** Bytes of a record header: u32 data length, u16 cid length. */
 const HEADER_BYTES = 6
 
+/** Write buffers kept for reuse: as many as can be in use at once (the one filling, two queued writes, a sync's tail), so none is ever mapped again. */
+const MAX_SPARE_BUFFERS = 4
+
+/** Tries to read a pack range this many times while writes land under it before giving up. */
+const MAX_READ_TRIES = 1000
+
 function packName (id: number): string {
   return `${String(id).padStart(8, '0')}.pack`
+}
+
+/** A pack's write handle; `direct` while it was opened with O_DIRECT. */
+interface Writer { handle: FileHandle, direct: boolean }
+
+/** Options of {@link Packs}, for tests. */
+export interface PacksOptions {
+  /** Write with O_DIRECT (default: unless `MLP_DIRECT_IO=0`, and where page-aligned buffers can be had). */
+  directIo?: boolean
+  /** Where write buffers come from (default: page-aligned with direct I/O, else the heap). */
+  alloc?: (bytes: number) => Buffer
 }
 
 /**
@@ -17,6 +36,16 @@ function packName (id: number): string {
  * `u32 length | u16 cid length | cid | data`, so a pack can be scanned
  * without the index. Appends are coalesced into large writes, written behind
  * the caller; nothing is durable until {@link Packs.sync}.
+ *
+ * Packs are written with O_DIRECT where the filesystem takes it: a
+ * buffered write of 1 GiB cost 2.5-3.8 s of kernel CPU on this VM's ext4
+ * (the fetch and the add compete with it for the same two cores), a direct
+ * one 0.07 s, and a 100 GB fetch no longer evicts the rest of the page
+ * cache. Direct writes must start on a page boundary of the file and cover
+ * whole pages, so a flush writes the whole pages of the buffer and carries
+ * the partial last page over to the next buffer; a sync writes that page
+ * zero-padded and cuts the file back to its real length. Reads of bytes
+ * still in the buffer are answered from memory.
  *
  * Every switch to a new pack (at start, when one is full, after a failed
  * write) happens synchronously, so an append never computes its offset in
@@ -32,14 +61,15 @@ export class Packs {
   private written = 0
   /** Bytes of the current pack that are durable and referenced by the index. */
   private committed = 0
-  private buffer: Buffer = Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES)
+  private buffer: Buffer
+  /** Bytes in {@link buffer}; its first byte is at file offset `size - buffered`, always page-aligned. */
   private buffered = 0
   /** Write buffers whose write finished, reused: a fresh 8 MiB buffer per flush kept the GC busy. */
   private readonly spare: Buffer[] = []
   /** The chain of queued writes, in order. */
   private flushing: Promise<void> = Promise.resolve()
   /** Write handles by pack id: the current pack, and a full one until its tail is synced. */
-  private readonly writers = new Map<number, Promise<FileHandle>>()
+  private readonly writers = new Map<number, Promise<Writer>>()
   private readonly abandoned = new Set<number>()
   /** Open read handles by pack id; the promise is kept so that concurrent first reads open the pack once, not once each (the extra handles leaked). */
   private readonly readers = new Map<number, Promise<FileHandle>>()
@@ -50,7 +80,21 @@ export class Packs {
   /** Bumped on every failed write: operations that started earlier must not commit. */
   generation = 0
 
-  constructor (readonly dir: string) {}
+  /** Whether new packs are opened with O_DIRECT; turned off for good when the filesystem refuses it. */
+  private direct: boolean
+  private readonly alloc: (bytes: number) => Buffer
+
+  constructor (readonly dir: string, options: PacksOptions = {}) {
+    const aligned = options.alloc ?? alignedOrHeap
+    this.direct = options.directIo ?? (process.env.MLP_DIRECT_IO !== '0' && allocAligned(DIRECT_IO_ALIGN) != null)
+    this.alloc = options.alloc ?? (this.direct ? aligned : (n) => Buffer.allocUnsafeSlow(n))
+    this.buffer = this.alloc(PACK_WRITE_BUFFER_BYTES)
+  }
+
+  /** Whether packs are being written with O_DIRECT (the filesystem took it). */
+  get directIo (): boolean {
+    return this.direct
+  }
 
   async open (): Promise<void> {
     await mkdir(this.dir, { recursive: true })
@@ -81,73 +125,103 @@ export class Packs {
   /** Appends one block; its location is valid for reads at once, durable after {@link sync}. */
   async append (cid: CID, data: Uint8Array): Promise<BlockLocation> {
     const recordBytes = HEADER_BYTES + cid.bytes.length + data.length
+    // a flush leaves up to a page behind: only a record that fits beside it
+    // waits for room; a bigger one gets a buffer of its own below
+    const fitsBeside = recordBytes <= this.buffer.length - DIRECT_IO_ALIGN
     // concurrent appends (several peers feeding one fetch) may refill the
     // buffer while we wait on a flush: check again until the record fits
-    while (recordBytes <= this.buffer.length && this.buffered + recordBytes > this.buffer.length) await this.flush()
+    if (fitsBeside) {
+      while (this.buffered + recordBytes > this.buffer.length) await this.flush()
+    }
     if (this.size >= PACK_TARGET_BYTES) this.roll()
     // from here to the return nothing awaits: offset and pack cannot change under us
     const recordStart = this.size
     const loc = { pack: this.current, offset: recordStart + HEADER_BYTES + cid.bytes.length, length: data.length }
-    if (recordBytes > this.buffer.length) {
-      if (this.buffered > 0) void this.flush()
-      const record = Buffer.allocUnsafe(recordBytes)
-      writeRecord(record, 0, cid, data)
-      this.size += recordBytes
-      this.writeAt(this.current, record, recordBytes, recordStart)
-    } else {
-      writeRecord(this.buffer, this.buffered, cid, data)
-      this.buffered += recordBytes
-      this.size += recordBytes
+    if (!fitsBeside && this.buffered + recordBytes > this.buffer.length) {
+      const own = this.alloc(alignUp(this.buffered + recordBytes))
+      this.buffer.copy(own, 0, 0, this.buffered)
+      if (this.buffer.length === PACK_WRITE_BUFFER_BYTES && this.spare.length < MAX_SPARE_BUFFERS) this.spare.push(this.buffer)
+      this.buffer = own
     }
+    writeRecord(this.buffer, this.buffered, cid, data)
+    this.buffered += recordBytes
+    this.size += recordBytes
+    if (this.buffered > PACK_WRITE_BUFFER_BYTES) void this.flush()
     return loc
   }
 
   /**
-   * Starts writing the buffered appends (not yet fsynced). Write-behind: it
-   * returns once the previous write finished, so one write is always in
+   * Starts writing the whole pages of the buffered appends (not yet
+   * fsynced); the partial last page moves to the next buffer. Write-behind:
+   * it returns once the previous write finished, so one write is always in
    * flight while the caller chunks and hashes the next buffer.
    */
   async flush (): Promise<void> {
-    if (this.buffered === 0) return
+    const whole = alignDown(this.buffered)
+    if (whole === 0) return
     const buf = this.buffer
-    const len = this.buffered
     const position = this.size - this.buffered
-    this.buffer = this.spare.pop() ?? Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES)
-    this.buffered = 0
+    const carry = this.buffered - whole
+    this.buffer = this.spare.pop() ?? this.alloc(PACK_WRITE_BUFFER_BYTES)
+    if (carry > 0) buf.copy(this.buffer, 0, whole, whole + carry)
+    this.buffered = carry
     const previous = this.flushing
-    this.writeAt(this.current, buf, len, position, true)
+    this.writeAt(this.current, buf, whole, position, { reusable: true })
     await previous
   }
 
-  /** Queues a write after every earlier one; a failure bumps {@link generation}. */
-  private writeAt (pack: number, buf: Buffer, len: number, position: number, reusable = false): void {
+  /**
+   * Queues a write of `buf[0, alignUp(data))` at `position`, after every
+   * earlier one; bytes past `data` are zero padding, cut off by `truncateTo`
+   * when given. A failure bumps {@link generation}.
+   */
+  private writeAt (pack: number, buf: Buffer, data: number, position: number, options: { reusable?: boolean, truncateTo?: number } = {}): void {
     const previous = this.flushing
     const writer = this.writers.get(pack)
+    const len = alignUp(data)
+    buf.fill(0, data, len)
     this.flushing = (async () => {
       try {
-        await this.write(pack, writer, buf, len, position, previous)
+        await this.write(pack, writer, buf, len, position + data, position, previous, options.truncateTo)
       } finally {
-        if (reusable && this.spare.length < 2) this.spare.push(buf)
+        if (options.reusable === true && buf.length === PACK_WRITE_BUFFER_BYTES && this.spare.length < MAX_SPARE_BUFFERS) this.spare.push(buf)
       }
     })()
   }
 
-  private async write (pack: number, writer: Promise<FileHandle> | undefined, buf: Buffer, len: number, position: number, previous: Promise<void>): Promise<void> {
+  /** Writes `len` bytes of `buf` at `position`; the file then holds real data up to `dataEnd`. */
+  private async write (pack: number, writer: Promise<Writer> | undefined, buf: Buffer, len: number, dataEnd: number, position: number, previous: Promise<void>, truncateTo?: number): Promise<void> {
     await previous
     if (this.abandoned.has(pack) || writer == null) return
     try {
-      const handle = await writer
+      const w = await writer
       let done = 0
       while (done < len) {
-        const { bytesWritten } = await handle.write(buf, done, len - done, position + done)
-        done += bytesWritten
+        try {
+          const { bytesWritten } = await w.handle.write(buf, done, len - done, position + done)
+          done += bytesWritten
+        } catch (err) {
+          if (!w.direct || (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+          // the filesystem opened it with O_DIRECT but refuses the write:
+          // on without it, for this pack and every later one
+          await this.reopenBuffered(pack, w)
+        }
       }
-      if (pack === this.current) this.written = Math.max(this.written, position + len)
+      if (truncateTo != null) await w.handle.truncate(truncateTo)
+      if (pack === this.current) this.written = Math.max(this.written, dataEnd)
     } catch (err) {
       if (this.abandoned.has(pack)) return
       this.lastError = mapDiskError(err, this.path(pack))
       await this.fail(pack)
     }
+  }
+
+  private async reopenBuffered (pack: number, w: Writer): Promise<void> {
+    this.direct = false
+    const handle = await open(this.path(pack), 'r+')
+    await w.handle.close().catch(() => {})
+    w.handle = handle
+    w.direct = false
   }
 
   /** Records that the index now references the current pack up to `size` bytes (see {@link sync}). */
@@ -162,12 +236,18 @@ export class Packs {
   async sync (): Promise<{ pack: number, size: number }> {
     const generation = this.generation
     const mark = { pack: this.current, size: this.size }
-    await this.flush()
+    void this.flush()
+    if (this.buffered > 0) {
+      // the partial last page, padded, from the live buffer: later appends
+      // only add bytes past it, and this buffer is written out (and reused)
+      // only by a flush queued after this write
+      this.writeAt(this.current, this.buffer, this.buffered, this.size - this.buffered, { truncateTo: this.size })
+    }
     await this.flushing
     await this.retiring
     if (this.generation !== generation) throw this.lastError
     try {
-      await (await this.writers.get(mark.pack))?.datasync()
+      await (await this.writers.get(mark.pack))?.handle.datasync()
     } catch (err) {
       this.lastError = mapDiskError(err, this.path(mark.pack))
       await this.fail(mark.pack)
@@ -178,10 +258,29 @@ export class Packs {
 
   /** Reads `loc`'s bytes; a short read (a truncated pack) returns what was there. */
   async read (loc: BlockLocation): Promise<Buffer> {
-    if (loc.pack === this.current && loc.offset + loc.length > this.written) {
-      await this.flush()
+    for (let tries = 0; tries < MAX_READ_TRIES; tries++) {
+      if (loc.pack !== this.current) {
+        // a pack just filled may still have its last write queued
+        if (this.writers.has(loc.pack)) await this.flushing
+        return await this.readFile(loc)
+      }
+      const end = loc.offset + loc.length
+      if (end <= this.written) return await this.readFile(loc)
+      const start = this.size - this.buffered
+      if (loc.offset >= start) return Buffer.from(this.buffer.subarray(loc.offset - start, end - start))
+      if (end > start && this.written >= start) {
+        // the head is in the file, the rest still in the buffer
+        const tail = Buffer.from(this.buffer.subarray(0, end - start))
+        const head = await this.readFile({ pack: loc.pack, offset: loc.offset, length: start - loc.offset })
+        return head.length < start - loc.offset ? head : Buffer.concat([head, tail])
+      }
+      // in a write still queued
       await this.flushing
     }
+    throw new Error(`pack ${loc.pack}: bytes at ${loc.offset} stayed in flight through ${MAX_READ_TRIES} writes`)
+  }
+
+  private async readFile (loc: BlockLocation): Promise<Buffer> {
     const fh = await this.reader(loc.pack)
     const out = Buffer.allocUnsafe(loc.length)
     let done = 0
@@ -217,31 +316,32 @@ export class Packs {
     try {
       await this.sync()
     } finally {
-      for (const writer of this.writers.values()) await (await writer.catch(() => undefined))?.close().catch(() => {})
+      for (const writer of this.writers.values()) await (await writer.catch(() => undefined))?.handle.close().catch(() => {})
       this.writers.clear()
       for (const fh of this.readers.values()) await fh.then(async (h) => { await h.close() }).catch(() => {})
       this.readers.clear()
     }
   }
 
-  /** Moves to a fresh pack; the full one is synced and closed behind. */
+  /** Moves to a fresh pack; the full one is synced, cut to its real length and closed behind. */
   private roll (): void {
     const old = this.current
     const buf = this.buffer
     const len = this.buffered
+    const end = this.size
     if (len > 0) {
-      this.buffer = Buffer.allocUnsafe(PACK_WRITE_BUFFER_BYTES)
+      this.buffer = this.spare.pop() ?? this.alloc(PACK_WRITE_BUFFER_BYTES)
       this.buffered = 0
-      this.writeAt(old, buf, len, this.size - len)
+      this.writeAt(old, buf, len, end - len, { reusable: true, truncateTo: end })
     }
     const writes = this.flushing
     this.switchTo(old + 1)
     this.retiring = this.retiring.then(async () => {
       await writes
-      const handle = await this.writers.get(old)
+      const w = await this.writers.get(old)
       this.writers.delete(old)
-      await handle?.datasync()
-      await handle?.close()
+      await w?.handle.datasync()
+      await w?.handle.close()
     }).catch((err) => {
       this.lastError = mapDiskError(err, this.path(old))
       this.generation++
@@ -263,7 +363,7 @@ export class Packs {
     }
     const writer = this.writers.get(pack)
     this.writers.delete(pack)
-    const handle = await writer?.catch(() => undefined)
+    const handle = (await writer?.catch(() => undefined))?.handle
     if (Number.isFinite(committed)) await handle?.truncate(committed).catch(() => {})
     await handle?.close().catch(() => {})
   }
@@ -273,11 +373,29 @@ export class Packs {
     this.size = 0
     this.written = 0
     this.committed = 0
-    const opening = open(this.path(id), 'wx')
+    const opening = this.openWriter(this.path(id))
     // a failure to open shows up at the first write to this pack
     opening.catch(() => {})
     this.writers.set(id, opening)
   }
+
+  private async openWriter (path: string): Promise<Writer> {
+    if (this.direct) {
+      try {
+        return { handle: await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT), direct: true }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+        // this filesystem has no direct I/O (older tmpfs, some FUSE mounts)
+        this.direct = false
+      }
+    }
+    return { handle: await open(path, 'wx'), direct: false }
+  }
+}
+
+/** A page-aligned buffer where one can be mapped, else one from the heap (then O_DIRECT is never tried). */
+function alignedOrHeap (bytes: number): Buffer {
+  return allocAligned(bytes) ?? Buffer.allocUnsafeSlow(bytes)
 }
 
 function writeRecord (target: Buffer, at: number, cid: CID, data: Uint8Array): void {
