@@ -1,4 +1,4 @@
-import { noise } from '@chainsafe/libp2p-noise'
+import { lessCopyingNoise } from './noise-copies.js'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify, type Identify } from '@libp2p/identify'
 import { kadDHT, removePublicAddressesMapper, type KadDHT } from '@libp2p/kad-dht'
@@ -47,7 +47,7 @@ export async function createNode (init: NodeInit): Promise<MlpNode> {
       privateKey: init.privateKey,
       addresses: { listen: init.listen },
       transports: [corkedTcp()],
-      connectionEncrypters: [noise()],
+      connectionEncrypters: [lessCopyingNoise()],
       streamMuxers: [yamux()],
       connectionProtector: init.swarmKey != null ? privateNetwork(init.swarmKey) : undefined,
       connectionManager: {
