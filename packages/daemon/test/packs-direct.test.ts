@@ -9,7 +9,7 @@ import type { BlockLocation } from '../src/store/index-db.js'
 // small packs, so a few MB of records roll over several of them; read once
 // when the constants load, hence before the dynamic imports below
 process.env.MLP_PACK_TARGET_BYTES = String(3 * 1024 * 1024)
-const { RAW_CODEC } = await import('../src/store/constants.js')
+const { PACK_WRITE_BUFFER_BYTES, RAW_CODEC } = await import('../src/store/constants.js')
 const { cidOf } = await import('../src/store/hash.js')
 const { Packs } = await import('../src/store/packs.js')
 type PacksOptions = import('../src/store/packs.js').PacksOptions
@@ -27,8 +27,8 @@ function takesDirectIo (dir: string): boolean {
   }
 }
 
-/** Record sizes around every edge: a page, the 8 MiB write buffer, a pack. */
-const SIZES = [1, 10, 4090, 4096, 4097, 5000, 65_536, 100_000, 1_000_000, 3_000_000, 8 * 1024 * 1024 - 2048, 9 * 1024 * 1024, 777, 12]
+/** Record sizes around every edge: a page, the write buffer, a pack. */
+const SIZES = [1, 10, 4090, 4096, 4097, 5000, 65_536, 100_000, 1_000_000, 3_000_000, PACK_WRITE_BUFFER_BYTES - 2048, PACK_WRITE_BUFFER_BYTES + 1024 * 1024, 777, 12]
 
 interface Stored { loc: BlockLocation, data: Buffer }
 

@@ -20,8 +20,14 @@ function packTargetBytes (override: string | undefined): number {
   // anything but a positive whole number (unset, empty, junk) keeps the default
   return override != null && Number.isSafeInteger(n) && n > 0 ? n : 1024 * 1024 * 1024
 }
-/** Appends are coalesced into writes of about this size. */
-export const PACK_WRITE_BUFFER_BYTES = 8 * 1024 * 1024
+/**
+ * Appends are coalesced into writes of about this size. With direct I/O a
+ * 4 MiB write costs the disk no more than an 8 MiB one, and the buffers
+ * (up to five of them while a fetch streams) are resident: 8 -> 4 MiB took
+ * a 1 GiB fetch's peak RSS from about 250 to 225 MB, a 1 GiB add's from
+ * 208 to 190 MB; 2 MiB gained nothing more.
+ */
+export const PACK_WRITE_BUFFER_BYTES = 4 * 1024 * 1024
 /** Bytes read from a file per read call while importing. */
 export const IMPORT_READ_BYTES = 8 * 1024 * 1024
 /** During a long import the index is committed every this many bytes, so a crash loses little. */

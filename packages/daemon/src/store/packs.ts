@@ -64,7 +64,7 @@ export class Packs {
   private buffer: Buffer
   /** Bytes in {@link buffer}; its first byte is at file offset `size - buffered`, always page-aligned. */
   private buffered = 0
-  /** Write buffers whose write finished, reused: a fresh 8 MiB buffer per flush kept the GC busy. */
+  /** Write buffers whose write finished, reused: a fresh buffer per flush kept the GC busy. */
   private readonly spare: Buffer[] = []
   /** The chain of queued writes, in order. */
   private flushing: Promise<void> = Promise.resolve()
