@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { closeSync, constants, openSync, readFileSync, statSync, unlinkSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { closeSync, constants, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -86,5 +87,82 @@ describe.each(MODES)('packs with %s', (_name, options, direct) => {
     expect(again.currentPack()).toBe(ids.at(-1)! + 1)
     await expectAll(again, [...first, ...second], true)
     await again.close()
+  })
+})
+
+/** The write handle of the pack being appended to (internal), to delay or fail its writes. */
+async function currentWriter (packs: InstanceType<typeof Packs>): Promise<{ handle: { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> } }> {
+  return await (packs as unknown as { writers: Map<number, Promise<{ handle: { write: (...args: unknown[]) => Promise<{ bytesWritten: number }> } }>> }).writers.get(packs.currentPack())!
+}
+
+describe('packs under failure and odd filesystems', () => {
+  it('opens, writes and reads back on a filesystem that refuses O_DIRECT at open (ramfs), and opens again', async () => {
+    // needs root to mount; CI runs as root. Without it this fails loudly.
+    const mountPoint = await mkdtemp(join(tmpdir(), 'mlp-ramfs-'))
+    execFileSync('mount', ['-t', 'ramfs', 'ramfs', mountPoint])
+    try {
+      expect(takesDirectIo(mountPoint)).toBe(false)
+      for (let run = 0; run < 2; run++) {
+        const packs = new Packs(mountPoint)
+        await packs.open()
+        const stored = await appendAll(packs, [10, 5000, 100_000])
+        await packs.sync()
+        await expectAll(packs, stored, true)
+        expect(packs.directIo).toBe(false)
+        await packs.close()
+      }
+      // one pack per run, nothing left over from refused opens
+      expect(readdirSync(mountPoint).sort()).toEqual(['00000001.pack', '00000002.pack'])
+    } finally {
+      execFileSync('umount', ['-l', mountPoint])
+    }
+  })
+
+  it('a record bigger than the write buffer, appended while a sync is writing, leaves the synced bytes intact', async () => {
+    const packs = new Packs(await mkdtemp(join(tmpdir(), 'mlp-packs-')))
+    await packs.open()
+    const w = await currentWriter(packs)
+    const write = w.handle.write.bind(w.handle)
+    let release!: () => void
+    const held = new Promise<void>((resolve) => { release = resolve })
+    // the big record's own write waits, as on a slow disk
+    w.handle.write = async (...args: unknown[]) => {
+      if ((args[2] as number) > 4096) await held
+      return await write(...args)
+    }
+    const small = randomBytes(100)
+    const smallLoc = await packs.append(cidOf(RAW_CODEC, small), small)
+    const syncing = packs.sync()
+    const big = randomBytes(PACK_WRITE_BUFFER_BYTES + 1024 * 1024)
+    await packs.append(cidOf(RAW_CODEC, big), big)
+    await syncing
+    // durable now, while the big write is still held: on disk and read back
+    const onDisk = readFileSync(packs.path(smallLoc.pack)).subarray(smallLoc.offset, smallLoc.offset + smallLoc.length)
+    expect(onDisk.equals(small)).toBe(true)
+    expect((await packs.read(smallLoc)).equals(small)).toBe(true)
+    release()
+    await packs.close()
+  })
+
+  it('a write failing after a sync keeps what the sync made durable (control: what came after is cut)', async () => {
+    const packs = new Packs(await mkdtemp(join(tmpdir(), 'mlp-packs-')))
+    await packs.open()
+    const block = randomBytes(5000)
+    const loc = await packs.append(cidOf(RAW_CODEC, block), block)
+    const generation = packs.generation
+    await packs.sync()
+    // a commit would now be writing the index; meanwhile another session's flush hits a full disk
+    const w = await currentWriter(packs)
+    w.handle.write = async () => { throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }) }
+    for (let i = 0; i < 3; i++) {
+      const d = randomBytes(1000)
+      await packs.append(cidOf(RAW_CODEC, d), d)
+    }
+    await expect(packs.sync()).rejects.toThrow(/disk full/)
+    expect(packs.generation).toBeGreaterThan(generation)
+    const file = readFileSync(packs.path(loc.pack))
+    expect(file.length).toBe(loc.offset + loc.length)
+    expect(file.subarray(loc.offset).equals(block)).toBe(true)
+    await packs.close().catch(() => {})
   })
 })

@@ -61,6 +61,8 @@ export class Packs {
   private written = 0
   /** Bytes of the current pack that are durable and referenced by the index. */
   private committed = 0
+  /** Bytes of the current pack a sync made durable: a commit may be indexing them right now. */
+  private synced = 0
   private buffer: Buffer
   /** Bytes in {@link buffer}; its first byte is at file offset `size - buffered`, always page-aligned. */
   private buffered = 0
@@ -140,7 +142,8 @@ export class Packs {
     if (!fitsBeside && this.buffered + recordBytes > this.buffer.length) {
       const own = this.alloc(alignUp(this.buffered + recordBytes))
       this.buffer.copy(own, 0, 0, this.buffered)
-      if (this.buffer.length === PACK_WRITE_BUFFER_BYTES && this.spare.length < MAX_SPARE_BUFFERS) this.spare.push(this.buffer)
+      // the old buffer is dropped, not made spare: a sync may have queued
+      // the write of its partial page, and a spare is refilled at once
       this.buffer = own
     }
     writeRecord(this.buffer, this.buffered, cid, data)
@@ -201,7 +204,8 @@ export class Packs {
           const { bytesWritten } = await w.handle.write(buf, done, len - done, position + done)
           done += bytesWritten
         } catch (err) {
-          if (!w.direct || (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
+          // after a short write the rest is misaligned: that EINVAL is no verdict on O_DIRECT
+          if (!w.direct || done > 0 || (err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
           // the filesystem opened it with O_DIRECT but refuses the write:
           // on without it, for this pack and every later one
           await this.reopenBuffered(pack, w)
@@ -248,6 +252,7 @@ export class Packs {
     if (this.generation !== generation) throw this.lastError
     try {
       await (await this.writers.get(mark.pack))?.handle.datasync()
+      if (mark.pack === this.current) this.synced = Math.max(this.synced, mark.size)
     } catch (err) {
       this.lastError = mapDiskError(err, this.path(mark.pack))
       await this.fail(mark.pack)
@@ -356,7 +361,9 @@ export class Packs {
     if (this.abandoned.has(pack)) return
     this.abandoned.add(pack)
     this.generation++
-    const committed = pack === this.current ? this.committed : Number.POSITIVE_INFINITY
+    // what a sync made durable stays: a commit may be indexing it while this
+    // write fails (a later append's), and those records are whole and good
+    const committed = pack === this.current ? Math.max(this.committed, this.synced) : Number.POSITIVE_INFINITY
     if (pack === this.current) {
       this.buffered = 0
       this.switchTo(pack + 1)
@@ -373,6 +380,7 @@ export class Packs {
     this.size = 0
     this.written = 0
     this.committed = 0
+    this.synced = 0
     const opening = this.openWriter(this.path(id))
     // a failure to open shows up at the first write to this pack
     opening.catch(() => {})
@@ -385,12 +393,33 @@ export class Packs {
         return { handle: await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT), direct: true }
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err
-        // this filesystem has no direct I/O (older tmpfs, some FUSE mounts)
+        // this filesystem has no direct I/O (older tmpfs, ramfs, some FUSE
+        // mounts); Linux refuses the flag only after creating the file
         this.direct = false
+        return { handle: await openCreatedEmpty(path), direct: false }
       }
     }
     return { handle: await open(path, 'wx'), direct: false }
   }
+}
+
+/**
+ * Opens for writing a pack that an O_DIRECT open just created, or creates
+ * it. O_EXCL is checked before O_DIRECT, so an existing file here was made
+ * by that refused call and is empty; one that is not is never written to.
+ */
+async function openCreatedEmpty (path: string): Promise<FileHandle> {
+  try {
+    return await open(path, 'wx')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  }
+  const handle = await open(path, 'r+')
+  if ((await handle.stat()).size !== 0) {
+    await handle.close()
+    throw new Error(`${path}: a new pack is not empty; not writing to it`)
+  }
+  return handle
 }
 
 /** A page-aligned buffer where one can be mapped, else one from the heap (then O_DIRECT is never tried). */
