@@ -3,6 +3,7 @@ import { noise, type ICryptoInterface, type NoiseComponents, type NoiseExtension
 import { defaultCrypto } from '@chainsafe/libp2p-noise/crypto'
 import type { ConnectionEncrypter } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
+import { nativeAddon } from '../native.js'
 
 /** Largest Noise transport message, tag included (the Noise spec's limit). */
 const NOISE_MAX_MESSAGE = 65535
@@ -10,6 +11,50 @@ const NOISE_MAX_MESSAGE = 65535
 const TAG_BYTES = 16
 /** Below this many bytes the library's crypto uses its WebAssembly ChaCha20 (and the in-place `dst`), from here OpenSSL's. */
 const SMALL_MESSAGE = 1200
+/** The native addon takes at most this many pieces per message; a message in more goes the library's way. */
+const MAX_NATIVE_PIECES = 64
+/**
+ * Passed as `dst` by {@link decryptWithoutCopy} on our own connections: the
+ * ciphertext may be decrypted where it lies. The handshake passes no `dst`
+ * (it hashes the ciphertext after decrypting it), so it never gets this.
+ */
+const IN_PLACE = new Uint8Array(0)
+
+type Ciphertext = Parameters<ICryptoInterface['chaCha20Poly1305Decrypt']>[0]
+type Plaintext = ReturnType<ICryptoInterface['chaCha20Poly1305Decrypt']>
+
+/** The pieces of a message for the native addon; undefined when there are too many. */
+function piecesOf (bytes: Uint8Array | Iterable<Uint8Array>): Uint8Array[] | undefined {
+  const pieces = bytes instanceof Uint8Array ? [bytes] : [...bytes]
+  return pieces.length <= MAX_NATIVE_PIECES ? pieces : undefined
+}
+
+/**
+ * ChaCha20-Poly1305 of one transport message through the native addon,
+ * in place: no cipher object and no output array per message. Node's API
+ * made both for every 64 KiB message, and those outputs were most of a
+ * fetching daemon's peak heap and garbage collection (heaptrack and CPU
+ * profiles, BENCHMARKS.md 2026-12-02).
+ */
+export function openInPlace (ciphertext: Ciphertext, nonce: Uint8Array, ad: Uint8Array, k: Uint8Array): Plaintext | undefined {
+  const addon = nativeAddon
+  const n = ciphertext.byteLength - TAG_BYTES
+  if (addon == null || n < 0) return undefined
+  const text = ciphertext instanceof Uint8Array ? ciphertext.subarray(0, n) : ciphertext.sublist(0, n)
+  const pieces = piecesOf(text)
+  if (pieces == null) return undefined
+  // a copy when the tag spans two reads; the addon copies it before writing anyway
+  if (!addon.open(k, nonce, ad, pieces, ciphertext.subarray(n))) throw new Error('Invalid chacha20poly1305 decryption')
+  openedInPlace++
+  return text
+}
+
+let openedInPlace = 0
+
+/** How many messages this process decrypted in place (for tests: the native path is really taken). */
+export function noiseOpenedInPlace (): number {
+  return openedInPlace
+}
 
 /**
  * The library's default crypto, except that a large message's ciphertext
@@ -20,6 +65,13 @@ const SMALL_MESSAGE = 1200
 export const lessCopyingNoiseCrypto: ICryptoInterface = {
   ...defaultCrypto,
   chaCha20Poly1305Encrypt (plaintext, nonce, ad, k) {
+    const pieces = nativeAddon == null ? undefined : piecesOf(plaintext)
+    if (nativeAddon != null && pieces != null) {
+      // one array for ciphertext and tag, no cipher object
+      const out = Buffer.allocUnsafeSlow(plaintext.byteLength + TAG_BYTES)
+      nativeAddon.seal(k, nonce, ad, pieces, out)
+      return out
+    }
     if (plaintext.byteLength < SMALL_MESSAGE) return defaultCrypto.chaCha20Poly1305Encrypt(plaintext, nonce, ad, k)
     const cipher = createCipheriv('chacha20-poly1305', k, nonce, { authTagLength: TAG_BYTES })
     cipher.setAAD(ad, { plaintextLength: plaintext.byteLength })
@@ -32,6 +84,10 @@ export const lessCopyingNoiseCrypto: ICryptoInterface = {
     // the library's list class is another copy of this package (2.x, where
     // we have 3.x): the two tell their lists apart by the same Symbol.for
     return out as unknown as ReturnType<ICryptoInterface['chaCha20Poly1305Encrypt']>
+  },
+  chaCha20Poly1305Decrypt (ciphertext, nonce, ad, k, dst) {
+    if (dst === IN_PLACE) return openInPlace(ciphertext, nonce, ad, k) ?? defaultCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k)
+    return defaultCrypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst)
   }
 }
 
@@ -48,14 +104,18 @@ interface EncryptedStream {
  * that spans socket reads (nearly every 64 KiB one) into a new array. Only
  * the WebAssembly cipher of small messages reads `dst`; large ones go to
  * OpenSSL, which ignores it. Same checks, same errors, same output.
+ * On our own connections with the native addon, every message is
+ * decrypted where it lies instead ({@link openInPlace}).
  */
 function decryptWithoutCopy (this: EncryptedStream, chunk: Uint8Array | Uint8ArrayList): Uint8ArrayList {
   const output = new Uint8ArrayList()
+  // only connections of ours use our crypto: the class is the library's, shared with any stock Noise in this process
+  const inPlace = nativeAddon != null && ours.has(this)
   for (let i = 0; i < chunk.byteLength; i += NOISE_MAX_MESSAGE) {
     const end = Math.min(i + NOISE_MAX_MESSAGE, chunk.byteLength)
     if (end - TAG_BYTES < i) throw new Error('Invalid chunk')
     const encrypted = chunk instanceof Uint8Array ? chunk.subarray(i, end) : chunk.sublist(i, end)
-    const dst = end - i < SMALL_MESSAGE ? chunk.subarray(i, end - TAG_BYTES) : undefined
+    const dst = inPlace ? IN_PLACE : end - i < SMALL_MESSAGE ? chunk.subarray(i, end - TAG_BYTES) : undefined
     try {
       output.append(this.handshake.decrypt(encrypted, dst))
       this.metrics?.decryptedPackets.increment()
@@ -68,6 +128,8 @@ function decryptWithoutCopy (this: EncryptedStream, chunk: Uint8Array | Uint8Arr
 }
 
 const patched = new WeakSet<object>()
+/** Encrypted connections made by {@link lessCopyingNoise}: their crypto is {@link lessCopyingNoiseCrypto}. */
+const ours = new WeakSet<object>()
 let installed = false
 
 /** Whether {@link decryptWithoutCopy} replaced the library's method (for tests: a library update may change the class). */
@@ -77,6 +139,7 @@ export function noiseDecryptPatched (): boolean {
 
 /** Gives the library's encrypted-connection class {@link decryptWithoutCopy}, once; leaves a class it does not recognise alone. */
 function patchDecrypt (connection: unknown): void {
+  if (typeof connection === 'object' && connection != null) ours.add(connection)
   const proto = connection == null ? undefined : Object.getPrototypeOf(connection) as Record<string, unknown> | null
   if (proto == null || patched.has(proto)) return
   patched.add(proto)

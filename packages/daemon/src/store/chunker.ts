@@ -9,6 +9,8 @@
  * changing any of them changes the ids of all data, so they are fixed.
  */
 
+import { nativeAddon } from '../native.js'
+
 /** Chunk size bounds in bytes. */
 export interface ChunkerOptions {
   minSize: number
@@ -52,15 +54,30 @@ export function findCut (buf: Uint8Array, start: number, end: number, final: boo
   const maskL = topMask(bits - 2)
   const normalEnd = start + Math.min(opts.normalSize, avail)
   const hardEnd = start + Math.min(opts.maxSize, avail)
+  const from = start + opts.minSize
+  if (from >= hardEnd) return hardEnd - start
+  // the same loop in C (native/mlp_native.c) where the addon is built:
+  // FastCDC took 0.5 CPU-s per GiB here in JavaScript, 0.23 native
+  const cut = nativeAddon != null ? nativeAddon.gearCut : gearCut
+  return cut(buf, from, Math.max(normalEnd, from), hardEnd, maskS >>> 0, maskL >>> 0) - start
+}
+
+/**
+ * The index just past the first gear-hash cut in `buf[from, hardEnd)`: the
+ * hash starts at zero at `from`, must clear `maskS` before `normalEnd` and
+ * `maskL` after it; `hardEnd` when neither happens. The native addon's
+ * `gearCut` is this loop in C, cut for cut.
+ */
+export function gearCut (buf: Uint8Array, from: number, normalEnd: number, hardEnd: number, maskS: number, maskL: number): number {
   let hash = 0
-  let i = start + opts.minSize
+  let i = from
   for (; i < normalEnd; i++) {
     hash = ((hash << 1) + GEAR[buf[i]]) | 0
-    if ((hash & maskS) === 0) return i + 1 - start
+    if ((hash & maskS) === 0) return i + 1
   }
   for (; i < hardEnd; i++) {
     hash = ((hash << 1) + GEAR[buf[i]]) | 0
-    if ((hash & maskL) === 0) return i + 1 - start
+    if ((hash & maskL) === 0) return i + 1
   }
-  return hardEnd - start
+  return hardEnd
 }

@@ -1,0 +1,273 @@
+// mlp's native helpers, for the two hot loops where the measured figure says
+// JavaScript or Node's API is the bottleneck (BENCHMARKS.md, 2026-12-02):
+//
+// - ChaCha20-Poly1305 for Noise through the OpenSSL that Node itself links
+//   (its symbols are exported for addons), decrypting in place and sealing
+//   into a buffer the caller owns. Node's crypto API makes a cipher object
+//   and a new output buffer for every 64 KiB Noise message; those outputs
+//   were 68 MB of a fetching daemon's peak malloc heap and most of its
+//   garbage collection.
+// - FastCDC's gear-hash loop (store/chunker.ts defines the algorithm; this is
+//   the same loop over the same table, so cut points are identical).
+//
+// Every function checks its arguments and throws a TypeError on a bad one:
+// the callers are ours, but a wrong length here would read out of bounds.
+
+#include <node_api.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KEY_BYTES 32
+#define NONCE_BYTES 12
+#define TAG_BYTES 16
+#define MAX_PIECES 64
+
+// One cipher context per Node environment (the main thread and each worker
+// have their own), made on first use and freed with the environment.
+typedef struct {
+  EVP_CIPHER_CTX *ctx;
+  EVP_CIPHER *cipher;
+} Instance;
+
+static void instance_free (napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  Instance *inst = (Instance *)data;
+  if (inst->ctx != NULL) EVP_CIPHER_CTX_free(inst->ctx);
+  if (inst->cipher != NULL) EVP_CIPHER_free(inst->cipher);
+  free(inst);
+}
+
+static Instance *instance (napi_env env) {
+  Instance *inst = NULL;
+  napi_get_instance_data(env, (void **)&inst);
+  if (inst != NULL && inst->ctx != NULL) return inst;
+  if (inst == NULL) {
+    inst = calloc(1, sizeof(Instance));
+    if (inst == NULL) return NULL;
+    if (napi_set_instance_data(env, inst, instance_free, NULL) != napi_ok) {
+      free(inst);
+      return NULL;
+    }
+  }
+  inst->cipher = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+  inst->ctx = EVP_CIPHER_CTX_new();
+  if (inst->cipher == NULL || inst->ctx == NULL) return NULL;
+  if (EVP_CipherInit_ex(inst->ctx, inst->cipher, NULL, NULL, NULL, 1) != 1) return NULL;
+  return inst;
+}
+
+// The bytes of a Uint8Array (or Buffer) argument; NULL after throwing when it is not one.
+static uint8_t *bytes_of (napi_env env, napi_value v, size_t *len, const char *what) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  napi_typedarray_type type;
+  void *data = NULL;
+  if (is && napi_get_typedarray_info(env, v, &type, len, &data, NULL, NULL) == napi_ok && type == napi_uint8_array) {
+    // an empty view may have no backing memory; callers never read it
+    return data != NULL ? (uint8_t *)data : (uint8_t *)"";
+  }
+  napi_throw_type_error(env, NULL, what);
+  return NULL;
+}
+
+// The pieces of a message: an array of Uint8Arrays, at most MAX_PIECES.
+static int pieces_of (napi_env env, napi_value arr, uint8_t **ptrs, size_t *lens, uint32_t *count, size_t *total) {
+  bool is = false;
+  napi_is_array(env, arr, &is);
+  if (!is || napi_get_array_length(env, arr, count) != napi_ok || *count > MAX_PIECES) {
+    napi_throw_type_error(env, NULL, "pieces must be an array of at most 64 Uint8Arrays");
+    return 0;
+  }
+  *total = 0;
+  for (uint32_t i = 0; i < *count; i++) {
+    napi_value el;
+    if (napi_get_element(env, arr, i, &el) != napi_ok) return 0;
+    ptrs[i] = bytes_of(env, el, &lens[i], "every piece must be a Uint8Array");
+    if (ptrs[i] == NULL) return 0;
+    *total += lens[i];
+  }
+  return 1;
+}
+
+// Starts one message: key, nonce, direction and associated data.
+static int begin (napi_env env, Instance *inst, napi_value *argv, int enc) {
+  size_t klen, nlen, adlen;
+  uint8_t *key = bytes_of(env, argv[0], &klen, "key must be a Uint8Array");
+  if (key == NULL) return 0;
+  uint8_t *nonce = bytes_of(env, argv[1], &nlen, "nonce must be a Uint8Array");
+  if (nonce == NULL) return 0;
+  uint8_t *ad = bytes_of(env, argv[2], &adlen, "ad must be a Uint8Array");
+  if (ad == NULL) return 0;
+  if (klen != KEY_BYTES || nlen != NONCE_BYTES || adlen > INT32_MAX) {
+    napi_throw_type_error(env, NULL, "key must be 32 bytes and nonce 12");
+    return 0;
+  }
+  int outl = 0;
+  if (EVP_CipherInit_ex(inst->ctx, NULL, NULL, key, nonce, enc) != 1) return 0;
+  if (adlen > 0 && EVP_CipherUpdate(inst->ctx, NULL, &outl, ad, (int)adlen) != 1) return 0;
+  return 1;
+}
+
+static napi_value throw_crypto (napi_env env) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  // what OpenSSL queued must not be read later by Node's own crypto calls
+  ERR_clear_error();
+  if (!pending) napi_throw_error(env, NULL, "ChaCha20-Poly1305 failed in OpenSSL");
+  return NULL;
+}
+
+// seal(key, nonce, ad, pieces, out): encrypts the pieces (in order) into
+// out[0, n) and writes the tag at out[n, n + 16), n being their total length.
+static napi_value seal (napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) {
+    napi_throw_type_error(env, NULL, "seal(key, nonce, ad, pieces, out)");
+    return NULL;
+  }
+  Instance *inst = instance(env);
+  if (inst == NULL) return throw_crypto(env);
+  uint8_t *ptrs[MAX_PIECES];
+  size_t lens[MAX_PIECES];
+  uint32_t count;
+  size_t total, outlen;
+  if (!pieces_of(env, argv[3], ptrs, lens, &count, &total)) return NULL;
+  uint8_t *out = bytes_of(env, argv[4], &outlen, "out must be a Uint8Array");
+  if (out == NULL) return NULL;
+  if (outlen != total + TAG_BYTES) {
+    napi_throw_range_error(env, NULL, "out must be the pieces' length plus 16 bytes");
+    return NULL;
+  }
+  if (!begin(env, inst, argv, 1)) return throw_crypto(env);
+  size_t at = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    int outl = 0;
+    if (lens[i] > INT32_MAX || EVP_CipherUpdate(inst->ctx, out + at, &outl, ptrs[i], (int)lens[i]) != 1) return throw_crypto(env);
+    at += (size_t)outl;
+  }
+  int outl = 0;
+  if (EVP_CipherFinal_ex(inst->ctx, out + at, &outl) != 1) return throw_crypto(env);
+  at += (size_t)outl;
+  if (at != total || EVP_CIPHER_CTX_ctrl(inst->ctx, EVP_CTRL_AEAD_GET_TAG, TAG_BYTES, out + at) != 1) return throw_crypto(env);
+  return NULL;
+}
+
+// open(key, nonce, ad, pieces, tag): decrypts the pieces in place and
+// returns whether the tag matched. On false the pieces hold garbage, which
+// the caller must drop with the connection.
+static napi_value open_ (napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) {
+    napi_throw_type_error(env, NULL, "open(key, nonce, ad, pieces, tag)");
+    return NULL;
+  }
+  Instance *inst = instance(env);
+  if (inst == NULL) return throw_crypto(env);
+  uint8_t *ptrs[MAX_PIECES];
+  size_t lens[MAX_PIECES];
+  uint32_t count;
+  size_t total, taglen;
+  if (!pieces_of(env, argv[3], ptrs, lens, &count, &total)) return NULL;
+  uint8_t *tag = bytes_of(env, argv[4], &taglen, "tag must be a Uint8Array");
+  if (tag == NULL) return NULL;
+  if (taglen != TAG_BYTES) {
+    napi_throw_range_error(env, NULL, "tag must be 16 bytes");
+    return NULL;
+  }
+  if (!begin(env, inst, argv, 0)) return throw_crypto(env);
+  for (uint32_t i = 0; i < count; i++) {
+    int outl = 0;
+    // a stream cipher: OpenSSL allows the output to be the input
+    if (lens[i] > INT32_MAX || EVP_CipherUpdate(inst->ctx, ptrs[i], &outl, ptrs[i], (int)lens[i]) != 1) return throw_crypto(env);
+  }
+  uint8_t tagcopy[TAG_BYTES];
+  memcpy(tagcopy, tag, TAG_BYTES);
+  if (EVP_CIPHER_CTX_ctrl(inst->ctx, EVP_CTRL_AEAD_SET_TAG, TAG_BYTES, tagcopy) != 1) return throw_crypto(env);
+  uint8_t tail[TAG_BYTES];
+  int outl = 0;
+  int ok = EVP_CipherFinal_ex(inst->ctx, tail, &outl);
+  if (ok != 1) ERR_clear_error();
+  napi_value result;
+  napi_get_boolean(env, ok == 1, &result);
+  return result;
+}
+
+static uint32_t GEAR[256];
+
+// The gear table of store/chunker.ts: splitmix32 from the seed "mlp1".
+static void init_gear (void) {
+  uint32_t state = 0x6d6c7031u;
+  for (int i = 0; i < 256; i++) {
+    state += 0x9e3779b9u;
+    uint32_t z = state;
+    z = (z ^ (z >> 16)) * 0x85ebca6bu;
+    z = (z ^ (z >> 13)) * 0xc2b2ae35u;
+    GEAR[i] = z ^ (z >> 16);
+  }
+}
+
+static int get_u32 (napi_env env, napi_value v, uint32_t *out) {
+  if (napi_get_value_uint32(env, v, out) == napi_ok) return 1;
+  napi_throw_type_error(env, NULL, "expected a non-negative integer");
+  return 0;
+}
+
+// gearCut(buf, from, normalEnd, hardEnd, maskS, maskL): the index just past
+// the first cut point in buf[from, hardEnd), with the stricter mask before
+// normalEnd; hardEnd when none. The hash starts at zero at `from`.
+static napi_value gear_cut (napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
+    napi_throw_type_error(env, NULL, "gearCut(buf, from, normalEnd, hardEnd, maskS, maskL)");
+    return NULL;
+  }
+  size_t len;
+  uint8_t *buf = bytes_of(env, argv[0], &len, "buf must be a Uint8Array");
+  if (buf == NULL) return NULL;
+  uint32_t from, normal_end, hard_end, mask_s, mask_l;
+  if (!get_u32(env, argv[1], &from) || !get_u32(env, argv[2], &normal_end) || !get_u32(env, argv[3], &hard_end) ||
+      !get_u32(env, argv[4], &mask_s) || !get_u32(env, argv[5], &mask_l)) return NULL;
+  if (hard_end > len || normal_end > hard_end || from > normal_end) {
+    napi_throw_range_error(env, NULL, "gearCut: from <= normalEnd <= hardEnd <= buf.length");
+    return NULL;
+  }
+  uint32_t hash = 0;
+  uint32_t i = from;
+  uint32_t cut = hard_end;
+  for (; i < normal_end; i++) {
+    hash = (hash << 1) + GEAR[buf[i]];
+    if ((hash & mask_s) == 0) {
+      cut = i + 1;
+      goto done;
+    }
+  }
+  for (; i < hard_end; i++) {
+    hash = (hash << 1) + GEAR[buf[i]];
+    if ((hash & mask_l) == 0) {
+      cut = i + 1;
+      goto done;
+    }
+  }
+done:;
+  napi_value result;
+  napi_create_uint32(env, cut, &result);
+  return result;
+}
+
+NAPI_MODULE_INIT () {
+  init_gear();
+  napi_property_descriptor props[] = {
+    { "seal", NULL, seal, NULL, NULL, NULL, napi_default, NULL },
+    { "open", NULL, open_, NULL, NULL, NULL, napi_default, NULL },
+    { "gearCut", NULL, gear_cut, NULL, NULL, NULL, napi_default, NULL }
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  return exports;
+}

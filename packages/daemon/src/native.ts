@@ -1,0 +1,38 @@
+import { createRequire } from 'node:module'
+import { fileURLToPath } from 'node:url'
+
+/**
+ * mlp's native addon (`native/mlp_native.c`, built by `npm ci` through
+ * `native/build.js`): ChaCha20-Poly1305 through the OpenSSL Node links, in
+ * place and into caller-owned buffers, and FastCDC's gear loop. Everything
+ * it does has a JavaScript path too, so a machine that cannot build it
+ * still works, only slower; `MLP_NATIVE=0` turns it off.
+ */
+export interface NativeAddon {
+  /** Encrypts `pieces` in order into `out[0, n)` and writes the tag at `out[n, n + 16)`. */
+  seal: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, pieces: Uint8Array[], out: Uint8Array) => void
+  /** Decrypts `pieces` in place; false when `tag` does not match (the pieces then hold garbage). */
+  open: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, pieces: Uint8Array[], tag: Uint8Array) => boolean
+  /** The index just past the first gear-hash cut in `buf[from, hardEnd)` (see store/chunker.ts), else `hardEnd`. */
+  gearCut: (buf: Uint8Array, from: number, normalEnd: number, hardEnd: number, maskS: number, maskL: number) => number
+}
+
+/** Where `native/build.js` puts the addon, from `src/` (tests) and `dist/` alike. */
+export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../native/build/Release/mlp_native.node', import.meta.url))
+
+function load (): { addon?: NativeAddon, error?: string } {
+  if (process.env.MLP_NATIVE === '0') return { error: 'turned off by MLP_NATIVE=0' }
+  try {
+    return { addon: createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeAddon }
+  } catch (err) {
+    return { error: (err as Error).message.split('\n')[0] }
+  }
+}
+
+const loaded = load()
+
+/** The addon, or undefined where it is not built or turned off ({@link nativeAddonError} says why). */
+export const nativeAddon: NativeAddon | undefined = loaded.addon
+
+/** Why {@link nativeAddon} is undefined; undefined when it loaded. */
+export const nativeAddonError: string | undefined = loaded.error

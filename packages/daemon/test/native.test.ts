@@ -1,0 +1,109 @@
+import { createCipheriv, randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { gearCut } from '../src/store/chunker.js'
+import { nativeAddon, nativeAddonError, type NativeAddon } from '../src/native.js'
+
+/** ChaCha20-Poly1305 of `plain` by Node's own API: ciphertext then tag. */
+function nodeSeal (k: Buffer, nonce: Buffer, ad: Buffer, plain: Buffer): Buffer {
+  const c = createCipheriv('chacha20-poly1305', k, nonce, { authTagLength: 16 })
+  c.setAAD(ad, { plaintextLength: plain.length })
+  return Buffer.concat([c.update(plain), c.final(), c.getAuthTag()])
+}
+
+/** `bytes` cut at `at` (sorted offsets): the pieces a message arrives in. */
+function split (bytes: Buffer, at: number[]): Buffer[] {
+  const out: Buffer[] = []
+  let from = 0
+  for (const a of [...at, bytes.length]) {
+    out.push(bytes.subarray(from, a))
+    from = a
+  }
+  return out
+}
+
+describe('the native addon', () => {
+  // npm ci builds it (native/build.js); CI must not pass with the JavaScript fallback by accident
+  it('is built and loads', () => {
+    expect(nativeAddonError).toBeUndefined()
+    expect(nativeAddon).toBeDefined()
+  })
+
+  const addon = nativeAddon as NativeAddon
+  const k = randomBytes(32)
+  const nonce = randomBytes(12)
+  const ad = randomBytes(32)
+
+  it.each([
+    [0, []], [1, []], [1199, [600]], [65_519, [12, 30_000]], [65_519, [1, 2, 3, 65_000]]
+  ])('seals %i bytes in pieces %j exactly as Node does, and opens them in place', (n, cuts) => {
+    const plain = randomBytes(n)
+    const expected = nodeSeal(k, nonce, ad, plain)
+    const out = Buffer.alloc(n + 16)
+    addon.seal(k, nonce, ad, split(plain, cuts), out)
+    expect(out.equals(expected)).toBe(true)
+    // the pieces are decrypted where they lie
+    const received = Buffer.from(expected)
+    expect(addon.open(k, nonce, ad, split(received.subarray(0, n), cuts), received.subarray(n))).toBe(true)
+    expect(received.subarray(0, n).equals(plain)).toBe(true)
+  })
+
+  it('refuses a flipped byte, a wrong tag, nonce, key or associated data', () => {
+    const plain = randomBytes(5000)
+    const sealed = nodeSeal(k, nonce, ad, plain)
+    const open = (bytes: Buffer, key = k, iv = nonce, aad = ad): boolean => {
+      const copy = Buffer.from(bytes)
+      return addon.open(key, iv, aad, [copy.subarray(0, 5000)], copy.subarray(5000))
+    }
+    // positive control: the untouched message opens
+    expect(open(sealed)).toBe(true)
+    for (const at of [0, 2500, 4999, 5000, 5015]) {
+      const bad = Buffer.from(sealed)
+      bad[at] ^= 1
+      expect(open(bad)).toBe(false)
+    }
+    expect(open(sealed, randomBytes(32))).toBe(false)
+    expect(open(sealed, k, randomBytes(12))).toBe(false)
+    expect(open(sealed, k, nonce, randomBytes(32))).toBe(false)
+    // a failure leaves nothing queued in OpenSSL that Node's own crypto would then trip on
+    expect(nodeSeal(k, nonce, ad, plain).equals(sealed)).toBe(true)
+  })
+
+  it('throws on arguments that would read or write out of bounds', () => {
+    const plain = randomBytes(100)
+    expect(() => { addon.seal(k, nonce, ad, [plain], Buffer.alloc(100)) }).toThrow(RangeError)
+    expect(() => { addon.seal(k, nonce, ad, [plain], Buffer.alloc(117)) }).toThrow(RangeError)
+    expect(() => { addon.seal(k.subarray(0, 31), nonce, ad, [plain], Buffer.alloc(116)) }).toThrow(TypeError)
+    expect(() => { addon.open(k, nonce.subarray(0, 8), ad, [plain], Buffer.alloc(16)) }).toThrow(TypeError)
+    expect(() => { addon.open(k, nonce, ad, [plain], Buffer.alloc(15)) }).toThrow(RangeError)
+    expect(() => { addon.open(k, nonce, ad, Array.from({ length: 65 }, () => plain.subarray(0, 1)), Buffer.alloc(16)) }).toThrow(TypeError)
+    expect(() => { addon.open(k, nonce, ad, ['text' as unknown as Uint8Array], Buffer.alloc(16)) }).toThrow(TypeError)
+    expect(() => { addon.gearCut(plain, 0, 50, 101, 0, 0) }).toThrow(RangeError)
+    expect(() => { addon.gearCut(plain, 60, 50, 100, 0, 0) }).toThrow(RangeError)
+    // -1 arrives as 2^32 - 1, past the end
+    expect(() => { addon.gearCut(plain, -1, 50, 100, 0, 0) }).toThrow(RangeError)
+    // positive control: the same calls in bounds work
+    const out = Buffer.alloc(116)
+    addon.seal(k, nonce, ad, [plain], out)
+    expect(addon.open(k, nonce, ad, [out.subarray(0, 100)], out.subarray(100))).toBe(true)
+    expect(addon.gearCut(plain, 0, 50, 100, 0, 0)).toBe(1)
+  })
+
+  it('cuts exactly where the JavaScript gear loop cuts', () => {
+    const masks: Array<[number, number]> = [[0xfffc0000, 0xffc00000], [0xffff0000, 0xfff00000], [0xf0000000, 0x80000000]]
+    let cuts = 0
+    for (let round = 0; round < 40; round++) {
+      const buf = randomBytes(300_000)
+      // runs of one byte value: where a gear hash most often finds no cut before the hard end
+      if (round % 4 === 0) buf.fill(round & 0xff, 1000, 200_000)
+      const from = (round * 7919) % 5000
+      const normalEnd = from + 40_000 + round * 997
+      const hardEnd = Math.min(buf.length, normalEnd + 150_000)
+      const [maskS, maskL] = masks[round % masks.length]
+      const expected = gearCut(buf, from, normalEnd, hardEnd, maskS, maskL)
+      expect(addon.gearCut(buf, from, normalEnd, hardEnd, maskS, maskL)).toBe(expected)
+      if (expected < hardEnd) cuts++
+    }
+    // positive control: most rounds found a content-defined cut, not only the hard end
+    expect(cuts).toBeGreaterThan(20)
+  })
+})
