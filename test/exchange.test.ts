@@ -56,6 +56,10 @@ describe('sharing between three daemons', () => {
     expect(fc.fromPeers[a.peerId]?.blocks).toBeGreaterThan(0)
     expect(fc.fromPeers[b.peerId]?.blocks).toBeGreaterThan(0)
     expect(await mlpJson(c.home, ['verify'])).toMatchObject({ corrupt: [], missing: [] })
+    // A served every block twice and B once, encrypting what it read in
+    // place (net/donated-bytes.ts): what they hold is untouched
+    expect(await mlpJson(a.home, ['verify'])).toMatchObject({ corrupt: [], missing: [] })
+    expect(await mlpJson(b.home, ['verify'])).toMatchObject({ corrupt: [], missing: [] })
 
     // traffic shows in mlp peers
     const peersOfC = await mlpJson<Array<{ peerId: string, bytesReceived: number }>>(c.home, ['peers'])

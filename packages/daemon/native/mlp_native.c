@@ -121,39 +121,46 @@ static napi_value throw_crypto (napi_env env) {
   return NULL;
 }
 
-// seal(key, nonce, ad, pieces, out): encrypts the pieces (in order) into
-// out[0, n) and writes the tag at out[n, n + 16), n being their total length.
+// seal(key, nonce, ad, pieces, outs, tag): encrypts the pieces in order,
+// piece i into outs[i] (of its length; outs[i] may be pieces[i] itself, to
+// encrypt in place), and writes the 16-byte tag into tag.
 static napi_value seal (napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 5) {
-    napi_throw_type_error(env, NULL, "seal(key, nonce, ad, pieces, out)");
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 6) {
+    napi_throw_type_error(env, NULL, "seal(key, nonce, ad, pieces, outs, tag)");
     return NULL;
   }
   Instance *inst = instance(env);
   if (inst == NULL) return throw_crypto(env);
-  uint8_t *ptrs[MAX_PIECES];
-  size_t lens[MAX_PIECES];
-  uint32_t count;
-  size_t total, outlen;
+  uint8_t *ptrs[MAX_PIECES], *outs[MAX_PIECES];
+  size_t lens[MAX_PIECES], outlens[MAX_PIECES];
+  uint32_t count, outcount;
+  size_t total, outtotal, taglen;
   if (!pieces_of(env, argv[3], ptrs, lens, &count, &total)) return NULL;
-  uint8_t *out = bytes_of(env, argv[4], &outlen, "out must be a Uint8Array");
-  if (out == NULL) return NULL;
-  if (outlen != total + TAG_BYTES) {
-    napi_throw_range_error(env, NULL, "out must be the pieces' length plus 16 bytes");
+  if (!pieces_of(env, argv[4], outs, outlens, &outcount, &outtotal)) return NULL;
+  uint8_t *tag = bytes_of(env, argv[5], &taglen, "tag must be a Uint8Array");
+  if (tag == NULL) return NULL;
+  if (outcount != count || taglen != TAG_BYTES) {
+    napi_throw_range_error(env, NULL, "seal: one output per piece, and a 16-byte tag");
     return NULL;
   }
+  for (uint32_t i = 0; i < count; i++) {
+    if (outlens[i] != lens[i]) {
+      napi_throw_range_error(env, NULL, "seal: every output must be as long as its piece");
+      return NULL;
+    }
+  }
   if (!begin(env, inst, argv, 1)) return throw_crypto(env);
-  size_t at = 0;
   for (uint32_t i = 0; i < count; i++) {
     int outl = 0;
-    if (lens[i] > INT32_MAX || EVP_CipherUpdate(inst->ctx, out + at, &outl, ptrs[i], (int)lens[i]) != 1) return throw_crypto(env);
-    at += (size_t)outl;
+    // a stream cipher writes exactly what it reads: out may be the input itself
+    if (lens[i] > INT32_MAX || EVP_CipherUpdate(inst->ctx, outs[i], &outl, ptrs[i], (int)lens[i]) != 1 || (size_t)outl != lens[i]) return throw_crypto(env);
   }
+  uint8_t tail[TAG_BYTES];
   int outl = 0;
-  if (EVP_CipherFinal_ex(inst->ctx, out + at, &outl) != 1) return throw_crypto(env);
-  at += (size_t)outl;
-  if (at != total || EVP_CIPHER_CTX_ctrl(inst->ctx, EVP_CTRL_AEAD_GET_TAG, TAG_BYTES, out + at) != 1) return throw_crypto(env);
+  if (EVP_CipherFinal_ex(inst->ctx, tail, &outl) != 1 || outl != 0) return throw_crypto(env);
+  if (EVP_CIPHER_CTX_ctrl(inst->ctx, EVP_CTRL_AEAD_GET_TAG, TAG_BYTES, tag) != 1) return throw_crypto(env);
   return NULL;
 }
 

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url'
  * still works, only slower; `MLP_NATIVE=0` turns it off.
  */
 export interface NativeAddon {
-  /** Encrypts `pieces` in order into `out[0, n)` and writes the tag at `out[n, n + 16)`. */
-  seal: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, pieces: Uint8Array[], out: Uint8Array) => void
+  /** Encrypts `pieces` in order, piece i into `outs[i]` (as long as it; may be the piece itself), and writes the tag into `tag`. */
+  seal: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, pieces: Uint8Array[], outs: Uint8Array[], tag: Uint8Array) => void
   /** Decrypts `pieces` in place; false when `tag` does not match (the pieces then hold garbage). */
   open: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, pieces: Uint8Array[], tag: Uint8Array) => boolean
   /** The index just past the first gear-hash cut in `buf[from, hardEnd)` (see store/chunker.ts), else `hardEnd`. */

@@ -39,8 +39,13 @@ describe('the native addon', () => {
     const plain = randomBytes(n)
     const expected = nodeSeal(k, nonce, ad, plain)
     const out = Buffer.alloc(n + 16)
-    addon.seal(k, nonce, ad, split(plain, cuts), out)
+    addon.seal(k, nonce, ad, split(plain, cuts), split(out.subarray(0, n), cuts), out.subarray(n))
     expect(out.equals(expected)).toBe(true)
+    // in place: each piece becomes its own ciphertext
+    const inPlace = Buffer.from(plain)
+    const tag = Buffer.alloc(16)
+    addon.seal(k, nonce, ad, split(inPlace, cuts), split(inPlace, cuts), tag)
+    expect(Buffer.concat([inPlace, tag]).equals(expected)).toBe(true)
     // the pieces are decrypted where they lie
     const received = Buffer.from(expected)
     expect(addon.open(k, nonce, ad, split(received.subarray(0, n), cuts), received.subarray(n))).toBe(true)
@@ -70,9 +75,12 @@ describe('the native addon', () => {
 
   it('throws on arguments that would read or write out of bounds', () => {
     const plain = randomBytes(100)
-    expect(() => { addon.seal(k, nonce, ad, [plain], Buffer.alloc(100)) }).toThrow(RangeError)
-    expect(() => { addon.seal(k, nonce, ad, [plain], Buffer.alloc(117)) }).toThrow(RangeError)
-    expect(() => { addon.seal(k.subarray(0, 31), nonce, ad, [plain], Buffer.alloc(116)) }).toThrow(TypeError)
+    const tag = Buffer.alloc(16)
+    expect(() => { addon.seal(k, nonce, ad, [plain], [Buffer.alloc(99)], tag) }).toThrow(RangeError)
+    expect(() => { addon.seal(k, nonce, ad, [plain], [Buffer.alloc(101)], tag) }).toThrow(RangeError)
+    expect(() => { addon.seal(k, nonce, ad, [plain], [Buffer.alloc(50), Buffer.alloc(50)], tag) }).toThrow(RangeError)
+    expect(() => { addon.seal(k, nonce, ad, [plain], [Buffer.alloc(100)], Buffer.alloc(15)) }).toThrow(RangeError)
+    expect(() => { addon.seal(k.subarray(0, 31), nonce, ad, [plain], [Buffer.alloc(100)], tag) }).toThrow(TypeError)
     expect(() => { addon.open(k, nonce.subarray(0, 8), ad, [plain], Buffer.alloc(16)) }).toThrow(TypeError)
     expect(() => { addon.open(k, nonce, ad, [plain], Buffer.alloc(15)) }).toThrow(RangeError)
     expect(() => { addon.open(k, nonce, ad, Array.from({ length: 65 }, () => plain.subarray(0, 1)), Buffer.alloc(16)) }).toThrow(TypeError)
@@ -83,7 +91,7 @@ describe('the native addon', () => {
     expect(() => { addon.gearCut(plain, -1, 50, 100, 0, 0) }).toThrow(RangeError)
     // positive control: the same calls in bounds work
     const out = Buffer.alloc(116)
-    addon.seal(k, nonce, ad, [plain], out)
+    addon.seal(k, nonce, ad, [plain], [out.subarray(0, 100)], out.subarray(100))
     expect(addon.open(k, nonce, ad, [out.subarray(0, 100)], out.subarray(100))).toBe(true)
     expect(addon.gearCut(plain, 0, 50, 100, 0, 0)).toBe(1)
   })

@@ -7,7 +7,8 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p, type Libp2p } from 'libp2p'
 import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it } from 'vitest'
-import { lessCopyingNoiseCrypto, noiseDecryptPatched, noiseOpenedInPlace, openInPlace } from '../src/net/noise-copies.js'
+import { donate, markFresh } from '../src/net/donated-bytes.js'
+import { lessCopyingNoiseCrypto, noiseDecryptPatched, noiseOpenedInPlace, noiseSealedInPlace, openInPlace } from '../src/net/noise-copies.js'
 import { createNode } from '../src/net/node.js'
 
 const bytesOf = (x: Uint8Array | { subarray: () => Uint8Array }): Buffer => Buffer.from(x instanceof Uint8Array ? x : x.subarray())
@@ -29,6 +30,46 @@ describe('Noise crypto without the concatenation', () => {
     expect(bytesOf(defaultCrypto.chaCha20Poly1305Decrypt(fromList, nonce, ad, k)).equals(plain)).toBe(true)
     fromList[fromList.length - 1] ^= 1
     expect(() => defaultCrypto.chaCha20Poly1305Decrypt(fromList, nonce, ad, k)).toThrow()
+  })
+})
+
+describe('Noise encryption of donated bytes in place', () => {
+  it('encrypts a donated piece where it lies and every other piece into a new array, bytes as the library makes them', () => {
+    const k = randomBytes(32)
+    const nonce = randomBytes(12)
+    const ad = randomBytes(32)
+    const header = Buffer.from(randomBytes(12))
+    // a served block: read into an array of its own, given away after its last use
+    const block = Buffer.allocUnsafeSlow(40_000)
+    randomBytes(40_000).copy(block)
+    markFresh(block)
+    // a block never given away, and a slice of Node's shared pool "given away" without being fresh
+    const kept = Buffer.allocUnsafeSlow(20_000)
+    randomBytes(20_000).copy(kept)
+    markFresh(kept)
+    const pooled = Buffer.allocUnsafe(100)
+    randomBytes(100).copy(pooled)
+    const view = block.subarray(1000, 31_000)
+    donate(view)
+    // marking a slice of the shared pool fresh is refused: other code owns the rest of it
+    markFresh(pooled)
+    donate(pooled)
+    const pieces = [header, view, kept, pooled]
+    const plain = Buffer.concat(pieces)
+    const before = { header: Buffer.from(header), kept: Buffer.from(kept), pooled: Buffer.from(pooled), rest: Buffer.from(block.subarray(0, 1000)) }
+    const expected = bytesOf(defaultCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, k))
+    const inPlaceBefore = noiseSealedInPlace()
+    const sealed = lessCopyingNoiseCrypto.chaCha20Poly1305Encrypt(new Uint8ArrayList(...pieces) as unknown as Uint8Array, nonce, ad, k)
+    expect(bytesOf(sealed).equals(expected)).toBe(true)
+    expect(noiseSealedInPlace() - inPlaceBefore).toBe(1)
+    // the donated view is now its ciphertext; nothing else changed
+    expect(view.equals(expected.subarray(12, 12 + 30_000))).toBe(true)
+    expect(header.equals(before.header)).toBe(true)
+    expect(kept.equals(before.kept)).toBe(true)
+    expect(pooled.equals(before.pooled)).toBe(true)
+    expect(block.subarray(0, 1000).equals(before.rest)).toBe(true)
+    // the library opens what we sealed
+    expect(bytesOf(defaultCrypto.chaCha20Poly1305Decrypt(Buffer.from(expected), nonce, ad, k)).equals(plain)).toBe(true)
   })
 })
 

@@ -1,3 +1,4 @@
+import { donate } from '../net/donated-bytes.js'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { BlockNotFoundError, EXCHANGE_PROTOCOL, MAX_FRAME_BYTES, MsgType } from '@mlp/proto'
@@ -157,7 +158,11 @@ export class Exchange {
     for await (const r of this.c.store.blockstore.getMany(cids)) {
       const bytes = ids[i++]
       if (r.error?.name === 'CorruptBlockError') this.c.log.error('not serving a corrupt block', { cid: r.cid.toString(), peer })
-      if (r.bytes != null) scope?.served(r.cid, r.bytes)
+      if (r.bytes != null) {
+        scope?.served(r.cid, r.bytes)
+        // read for this request alone and not read again: Noise may encrypt it in place
+        donate(r.bytes)
+      }
       await ch.send(r.bytes == null ? { type: MsgType.Missing, req, cid: bytes } : { type: MsgType.Block, req, cid: bytes, data: r.bytes })
     }
     for (; i < ids.length; i++) await ch.send({ type: MsgType.Missing, req, cid: ids[i] })

@@ -1,3 +1,4 @@
+import { markFresh } from '../net/donated-bytes.js'
 import { constants } from 'node:fs'
 import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -287,7 +288,9 @@ export class Packs {
 
   private async readFile (loc: BlockLocation): Promise<Buffer> {
     const fh = await this.reader(loc.pack)
-    const out = Buffer.allocUnsafe(loc.length)
+    // never a slice of Node's shared pool: a served block's bytes may be encrypted where they lie (net/donated-bytes.ts)
+    const out = Buffer.allocUnsafeSlow(loc.length)
+    markFresh(out)
     let done = 0
     while (done < loc.length) {
       const { bytesRead } = await fh.read(out, done, loc.length - done, loc.offset + done)
