@@ -10,12 +10,13 @@
 // - FastCDC's gear-hash loop (store/chunker.ts defines the algorithm; this is
 //   the same loop over the same table, so cut points are identical).
 //
-// Every function checks its arguments and throws a TypeError on a bad one:
+// Every function checks its arguments and throws (TypeError, RangeError) on a bad one:
 // the callers are ours, but a wrong length here would read out of bounds.
 
 #include <node_api.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,8 +56,14 @@ static Instance *instance (napi_env env) {
   }
   inst->cipher = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
   inst->ctx = EVP_CIPHER_CTX_new();
-  if (inst->cipher == NULL || inst->ctx == NULL) return NULL;
-  if (EVP_CipherInit_ex(inst->ctx, inst->cipher, NULL, NULL, NULL, 1) != 1) return NULL;
+  if (inst->cipher == NULL || inst->ctx == NULL || EVP_CipherInit_ex(inst->ctx, inst->cipher, NULL, NULL, NULL, 1) != 1) {
+    // left unset, so that the next call tries again rather than using half a context
+    if (inst->ctx != NULL) EVP_CIPHER_CTX_free(inst->ctx);
+    if (inst->cipher != NULL) EVP_CIPHER_free(inst->cipher);
+    inst->ctx = NULL;
+    inst->cipher = NULL;
+    return NULL;
+  }
   return inst;
 }
 
@@ -74,21 +81,46 @@ static uint8_t *bytes_of (napi_env env, napi_value v, size_t *len, const char *w
   return NULL;
 }
 
-// The pieces of a message: an array of Uint8Arrays, at most MAX_PIECES.
-static int pieces_of (napi_env env, napi_value arr, uint8_t **ptrs, size_t *lens, uint32_t *count, size_t *total) {
+// The elements of an array of at most MAX_PIECES Uint8Arrays, as values.
+// Reading an element may run JavaScript (an index getter), which could
+// shrink or detach an array already looked at: so every element of every
+// argument is fetched first, and only then are pointers and lengths taken
+// (pieces_of), with no JavaScript running between that and their use.
+static int elements_of (napi_env env, napi_value arr, napi_value *els, uint32_t *count) {
   bool is = false;
   napi_is_array(env, arr, &is);
   if (!is || napi_get_array_length(env, arr, count) != napi_ok || *count > MAX_PIECES) {
     napi_throw_type_error(env, NULL, "pieces must be an array of at most 64 Uint8Arrays");
     return 0;
   }
-  *total = 0;
   for (uint32_t i = 0; i < *count; i++) {
-    napi_value el;
-    if (napi_get_element(env, arr, i, &el) != napi_ok) return 0;
-    ptrs[i] = bytes_of(env, el, &lens[i], "every piece must be a Uint8Array");
+    if (napi_get_element(env, arr, i, &els[i]) != napi_ok) return 0;
+  }
+  return 1;
+}
+
+// Pointers and lengths of elements fetched by elements_of.
+static int pieces_of (napi_env env, napi_value *els, uint32_t count, uint8_t **ptrs, size_t *lens, size_t *total) {
+  *total = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    ptrs[i] = bytes_of(env, els[i], &lens[i], "every piece must be a Uint8Array");
     if (ptrs[i] == NULL) return 0;
     *total += lens[i];
+  }
+  return 1;
+}
+
+// Whether [a, a + alen) and [b, b + blen) share a byte.
+static int overlap (const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
+  return alen > 0 && blen > 0 && a < b + blen && b < a + alen;
+}
+
+// Whether no two of the ranges share a byte (OpenSSL would read what it just wrote).
+static int disjoint (uint8_t **ptrs, size_t *lens, uint32_t count) {
+  for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t j = i + 1; j < count; j++) {
+      if (overlap(ptrs[i], lens[i], ptrs[j], lens[j])) return 0;
+    }
   }
   return 1;
 }
@@ -133,12 +165,14 @@ static napi_value seal (napi_env env, napi_callback_info info) {
   }
   Instance *inst = instance(env);
   if (inst == NULL) return throw_crypto(env);
+  napi_value piece_els[MAX_PIECES], out_els[MAX_PIECES];
   uint8_t *ptrs[MAX_PIECES], *outs[MAX_PIECES];
   size_t lens[MAX_PIECES], outlens[MAX_PIECES];
   uint32_t count, outcount;
   size_t total, outtotal, taglen;
-  if (!pieces_of(env, argv[3], ptrs, lens, &count, &total)) return NULL;
-  if (!pieces_of(env, argv[4], outs, outlens, &outcount, &outtotal)) return NULL;
+  if (!elements_of(env, argv[3], piece_els, &count) || !elements_of(env, argv[4], out_els, &outcount)) return NULL;
+  // no JavaScript runs from here on
+  if (!pieces_of(env, piece_els, count, ptrs, lens, &total) || !pieces_of(env, out_els, outcount, outs, outlens, &outtotal)) return NULL;
   uint8_t *tag = bytes_of(env, argv[5], &taglen, "tag must be a Uint8Array");
   if (tag == NULL) return NULL;
   if (outcount != count || taglen != TAG_BYTES) {
@@ -150,6 +184,23 @@ static napi_value seal (napi_env env, napi_callback_info info) {
       napi_throw_range_error(env, NULL, "seal: every output must be as long as its piece");
       return NULL;
     }
+  }
+  // each output is its own piece or apart from every piece; the outputs and the tag apart from each other
+  for (uint32_t i = 0; i < count; i++) {
+    for (uint32_t j = 0; j < count; j++) {
+      if (!(i == j && outs[i] == ptrs[i]) && overlap(outs[i], outlens[i], ptrs[j], lens[j])) {
+        napi_throw_range_error(env, NULL, "seal: an output overlaps a piece other than its own");
+        return NULL;
+      }
+    }
+    if (overlap(outs[i], outlens[i], tag, TAG_BYTES)) {
+      napi_throw_range_error(env, NULL, "seal: the tag overlaps an output");
+      return NULL;
+    }
+  }
+  if (!disjoint(outs, outlens, count)) {
+    napi_throw_range_error(env, NULL, "seal: outputs overlap");
+    return NULL;
   }
   if (!begin(env, inst, argv, 1)) return throw_crypto(env);
   for (uint32_t i = 0; i < count; i++) {
@@ -176,15 +227,22 @@ static napi_value open_ (napi_env env, napi_callback_info info) {
   }
   Instance *inst = instance(env);
   if (inst == NULL) return throw_crypto(env);
+  napi_value piece_els[MAX_PIECES];
   uint8_t *ptrs[MAX_PIECES];
   size_t lens[MAX_PIECES];
   uint32_t count;
   size_t total, taglen;
-  if (!pieces_of(env, argv[3], ptrs, lens, &count, &total)) return NULL;
+  if (!elements_of(env, argv[3], piece_els, &count)) return NULL;
+  // no JavaScript runs from here on
+  if (!pieces_of(env, piece_els, count, ptrs, lens, &total)) return NULL;
   uint8_t *tag = bytes_of(env, argv[4], &taglen, "tag must be a Uint8Array");
   if (tag == NULL) return NULL;
   if (taglen != TAG_BYTES) {
     napi_throw_range_error(env, NULL, "tag must be 16 bytes");
+    return NULL;
+  }
+  if (!disjoint(ptrs, lens, count)) {
+    napi_throw_range_error(env, NULL, "open: pieces overlap");
     return NULL;
   }
   if (!begin(env, inst, argv, 0)) return throw_crypto(env);
@@ -206,8 +264,11 @@ static napi_value open_ (napi_env env, napi_callback_info info) {
 }
 
 static uint32_t GEAR[256];
+static pthread_once_t gear_once = PTHREAD_ONCE_INIT;
 
 // The gear table of store/chunker.ts: splitmix32 from the seed "mlp1".
+// Made once per process: every worker thread that loads the addon runs the
+// module's init, and gear_cut may be reading the table on another thread.
 static void init_gear (void) {
   uint32_t state = 0x6d6c7031u;
   for (int i = 0; i < 256; i++) {
@@ -269,7 +330,7 @@ done:;
 }
 
 NAPI_MODULE_INIT () {
-  init_gear();
+  pthread_once(&gear_once, init_gear);
   napi_property_descriptor props[] = {
     { "seal", NULL, seal, NULL, NULL, NULL, napi_default, NULL },
     { "open", NULL, open_, NULL, NULL, NULL, napi_default, NULL },

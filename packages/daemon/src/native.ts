@@ -1,3 +1,4 @@
+import { createCipheriv } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
@@ -22,11 +23,27 @@ export const NATIVE_ADDON_PATH = fileURLToPath(new URL('../native/build/Release/
 
 function load (): { addon?: NativeAddon, error?: string } {
   if (process.env.MLP_NATIVE === '0') return { error: 'turned off by MLP_NATIVE=0' }
+  let addon: NativeAddon
   try {
-    return { addon: createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeAddon }
+    addon = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeAddon
   } catch (err) {
     return { error: (err as Error).message.split('\n')[0] }
   }
+  // an OpenSSL without the cipher (a FIPS build, say) would fail every
+  // message: the addon is used only if it seals as Node's own crypto does
+  try {
+    const key = Buffer.alloc(32, 7)
+    const nonce = Buffer.alloc(12, 9)
+    const plain = Buffer.from('mlp native self-test')
+    const c = createCipheriv('chacha20-poly1305', key, nonce, { authTagLength: 16 })
+    const expected = Buffer.concat([c.update(plain), c.final(), c.getAuthTag()])
+    const out = Buffer.alloc(plain.length + 16)
+    addon.seal(key, nonce, new Uint8Array(0), [plain], [out.subarray(0, plain.length)], out.subarray(plain.length))
+    if (!out.equals(expected)) return { error: 'its ChaCha20-Poly1305 disagrees with Node\'s' }
+  } catch (err) {
+    return { error: `its self-test failed: ${(err as Error).message}` }
+  }
+  return { addon }
 }
 
 const loaded = load()

@@ -89,6 +89,13 @@ describe('the native addon', () => {
     expect(() => { addon.gearCut(plain, 60, 50, 100, 0, 0) }).toThrow(RangeError)
     // -1 arrives as 2^32 - 1, past the end
     expect(() => { addon.gearCut(plain, -1, 50, 100, 0, 0) }).toThrow(RangeError)
+    // overlapping ranges would have OpenSSL read what it just wrote: refused
+    const big = randomBytes(300)
+    expect(() => { addon.seal(k, nonce, ad, [big.subarray(0, 100)], [big.subarray(50, 150)], tag) }).toThrow(RangeError)
+    expect(() => { addon.seal(k, nonce, ad, [big.subarray(0, 100), big.subarray(100, 200)], [big.subarray(100, 200), big.subarray(200, 300)], tag) }).toThrow(RangeError)
+    expect(() => { addon.seal(k, nonce, ad, [plain], [big.subarray(0, 100)], big.subarray(90, 106)) }).toThrow(RangeError)
+    expect(() => { addon.open(k, nonce, ad, [big.subarray(0, 100), big.subarray(0, 100)], tag) }).toThrow(RangeError)
+    expect(() => { addon.open(k, nonce, ad, [big.subarray(0, 100), big.subarray(99, 120)], tag) }).toThrow(RangeError)
     // positive control: the same calls in bounds work
     const out = Buffer.alloc(116)
     addon.seal(k, nonce, ad, [plain], [out.subarray(0, 100)], out.subarray(100))
