@@ -166,3 +166,32 @@ describe('packs under failure and odd filesystems', () => {
     await packs.close().catch(() => {})
   })
 })
+
+describe('which reads may be encrypted in place (net/donated-bytes.ts)', () => {
+  it('a record read from a pack file is its own array, given away when donated; one still in the write buffer is not', async () => {
+    const { donate, isDonated } = await import('../src/net/donated-bytes.js')
+    const dir = await mkdtemp(join(tmpdir(), 'mlp-packs-'))
+    const packs = new Packs(dir)
+    await packs.open()
+    // small records too: Node would hand those out of its shared pool
+    const onDisk = await appendAll(packs, [10, 5000, 100_000])
+    await packs.sync()
+    const inBuffer = await appendAll(packs, [10, 5000])
+    for (const s of onDisk) {
+      const bytes = await packs.read(s.loc)
+      expect(Buffer.compare(bytes, s.data)).toBe(0)
+      // not donated until the last user says so
+      expect(isDonated(bytes)).toBe(false)
+      donate(bytes)
+      expect(isDonated(bytes)).toBe(true)
+    }
+    // a copy out of the live write buffer (maybe from the shared pool) is never given away
+    for (const s of inBuffer) {
+      const bytes = await packs.read(s.loc)
+      expect(Buffer.compare(bytes, s.data)).toBe(0)
+      donate(bytes)
+      expect(isDonated(bytes)).toBe(false)
+    }
+    await packs.close()
+  })
+})
