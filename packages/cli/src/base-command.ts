@@ -1,7 +1,7 @@
 import { Command, Errors, ux, type Interfaces } from '@oclif/core'
 import { AbortError, errorToJSON, resolveHome, type RouteName, type Routes } from '@mlp/proto'
 import { ApiClient } from './client.js'
-import { oneLineMessage } from './one-line.js'
+import { writeCommandError } from './one-line.js'
 import { ProgressLine } from './progress.js'
 
 /** Parsed flags of a command class, `--json` included. */
@@ -86,11 +86,6 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     // a flag error means parse ran and failed; oclif would add a misleading warning
     this.parsed = true
     const usage = err.oclif?.exit === 2 || err.name === 'CLIError' || err.constructor.name.endsWith('FlagError') || err.constructor.name.endsWith('ArgsError')
-    const json = errorToJSON(err)
-    if (usage) json.name = 'UsageError'
-    if (this.jsonEnabled()) process.stdout.write(JSON.stringify({ error: json }) + '\n')
-    const first = oneLineMessage(err) ?? json.name
-    process.stderr.write(`Error: ${first}${usage ? ` (see mlp ${(this.id ?? '').replaceAll(':', ' ')} --help)`.replace('  ', ' ') : ''}\n`)
-    process.exitCode = usage ? 2 : 1
+    writeCommandError(err, errorToJSON(err), { jsonEnabled: this.jsonEnabled(), usage, id: this.id })
   }
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { existsSync, realpathSync, statSync } from 'node:fs'
+import { existsSync, lstatSync, readFileSync, realpathSync, statSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join, relative, resolve, sep, isAbsolute } from 'node:path'
 import { AlreadyInitializedError, NotAGitRepoError, NotAProjectError, PathError } from '@mlp/proto'
@@ -68,6 +68,25 @@ function gitOut (dir: string, args: string[]): string | undefined {
 }
 
 /**
+ * True when `dir` is the top level of its git repository by its own `.git`:
+ * a repository folder (with a `HEAD`), or the `gitdir:` file of a worktree
+ * or submodule; what `git rev-parse --show-toplevel` would say, without
+ * spawning git. False (so git is asked) when `GIT_DIR` or `GIT_WORK_TREE`
+ * tell git to look elsewhere, or anything is unusual.
+ */
+export function ownsGitDir (dir: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env.GIT_DIR != null || env.GIT_WORK_TREE != null) return false
+  const dotGit = join(dir, '.git')
+  try {
+    const st = lstatSync(dotGit)
+    if (st.isDirectory()) return lstatSync(join(dotGit, 'HEAD')).isFile()
+    return st.isFile() && readFileSync(dotGit, 'utf8').startsWith('gitdir: ')
+  } catch {
+    return false
+  }
+}
+
+/**
  * Why the `.mlp` folder in `dir` does not make `dir` a project root, or
  * undefined when it does. `outer` are the folders above it that hold a
  * `.mlp` too. A dataset pulled from a peer may carry a `.mlp/` of its own:
@@ -90,6 +109,8 @@ function notARootBecause (dir: string, outer: string[]): string | undefined {
       if (existsSync(join(o, `${a}.mlp`)) || existsSync(join(o, `${a}.dvc`))) return `${dir} is inside '${a}', data the project ${o} tracks with a pointer file`
     }
   }
+  // the common case, told without running git (every command calls this)
+  if (ownsGitDir(dir)) return undefined
   const top = gitOut(dir, ['rev-parse', '--show-toplevel'])?.trim()
   if (top == null || top === '') return undefined
   if (realOrSelf(top) === realOrSelf(dir)) return undefined
