@@ -16,6 +16,8 @@ export interface NativeAddon {
   open: (key: Uint8Array, nonce: Uint8Array, ad: Uint8Array, pieces: Uint8Array[], tag: Uint8Array) => boolean
   /** The index just past the first gear-hash cut in `buf[from, hardEnd)` (see store/chunker.ts), else `hardEnd`. */
   gearCut: (buf: Uint8Array, from: number, normalEnd: number, hardEnd: number, maskS: number, maskL: number) => number
+  /** glibc's `mallopt` for M_MMAP_THRESHOLD and M_TRIM_THRESHOLD; false where the C library is not glibc or refused a value. */
+  tuneMalloc: (mmapThreshold: number, trimThreshold: number) => boolean
 }
 
 /** Where `native/build.js` puts the addon, from `src/` (tests) and `dist/` alike. */

@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8'
 import { errorToJSON, type ErrorJSON, type IdResult } from '@mlp/proto'
+import { tuneAllocator } from './allocator.js'
 import { startDaemon, type DaemonInit } from './daemon.js'
 
 /** Message a background daemon sends its parent over IPC once it is up, or failed. */
@@ -20,6 +21,7 @@ export async function runDaemon (init: DaemonInit): Promise<number> {
   // it here, after start-up, works in the background daemon and in
   // `--foreground` alike.
   setFlagsFromString('--heap-growing-percent=100')
+  tuneAllocator()
   const report = (msg: StartupMessage): void => {
     if (process.send == null) return
     process.send(msg)
