@@ -35,3 +35,16 @@ describe('the work of one fetch wave', () => {
     expect(q.take('seed', 2, false)).toEqual(taken)
   })
 })
+
+describe('wantsPerPeer', () => {
+  it('shares the requests in flight among a fetch\'s peers, at least two each', async () => {
+    const { wantsPerPeer } = await import('../src/exchange/fetch.js')
+    const { WANTS_IN_FLIGHT, MIN_WANTS_PER_PEER } = await import('../src/exchange/constants.js')
+    expect(wantsPerPeer(1)).toBe(WANTS_IN_FLIGHT)
+    expect(wantsPerPeer(0)).toBe(WANTS_IN_FLIGHT)
+    expect(wantsPerPeer(2) * 2).toBe(WANTS_IN_FLIGHT)
+    expect(wantsPerPeer(3) * 3).toBeGreaterThanOrEqual(WANTS_IN_FLIGHT)
+    expect(wantsPerPeer(4) * 4).toBe(WANTS_IN_FLIGHT)
+    expect(wantsPerPeer(20)).toBe(MIN_WANTS_PER_PEER)
+  })
+})

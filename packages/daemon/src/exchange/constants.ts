@@ -1,7 +1,9 @@
 /** Block ids per WANT message. */
 export const WANT_BATCH = 64
-/** WANT messages in flight per peer: with ~80 KiB blocks, about 40 MB in flight. */
+/** WANT messages in flight, all peers of a fetch together: with ~80 KiB blocks, about 40 MB. */
 export const WANTS_IN_FLIGHT = 8
+/** WANT messages in flight per peer at least: one being answered, one queued behind it. */
+export const MIN_WANTS_PER_PEER = 2
 /** How long to keep looking for a provider of a root before giving up. */
 export const FIND_TIMEOUT_MS = 10_000
 /** How long one peer may take to answer a HAS. */
