@@ -9,7 +9,7 @@ import { Uint8ArrayList } from 'uint8arraylist'
 import { afterEach, describe, expect, it } from 'vitest'
 import { donate, markFresh } from '../src/net/donated-bytes.js'
 import { lessCopyingNoiseCrypto, noiseDecryptPatched, noiseOpenedInPlace, noiseSealedInPlace, openInPlace } from '../src/net/noise-copies.js'
-import { createNode } from '../src/net/node.js'
+import { createNode, MAX_STREAM_WINDOW_BYTES } from '../src/net/node.js'
 
 const bytesOf = (x: Uint8Array | { subarray: () => Uint8Array }): Buffer => Buffer.from(x instanceof Uint8Array ? x : x.subarray())
 
@@ -141,5 +141,29 @@ describe('an mlp node and a stock libp2p Noise node', () => {
     expect(noiseDecryptPatched()).toBe(true)
     expect(noiseOpenedInPlace() - inPlaceBefore).toBeGreaterThan(sent.length)
     await stream.close()
+  })
+})
+
+describe('an mlp node\'s yamux streams', () => {
+  it('grow their receive window to MAX_STREAM_WINDOW_BYTES at most, where the library allows 16 MiB', async () => {
+    const SINK = '/mlp-test/sink/1.0.0'
+    const stock = await createLibp2p({
+      privateKey: await generateKeyPair('Ed25519'),
+      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()]
+    })
+    nodes.push(stock)
+    const ours = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
+    nodes.push(ours)
+    const windowOf = (s: unknown): number => (s as { maxStreamWindowSize: number }).maxStreamWindowSize
+    const stockSide = Promise.withResolvers<unknown>()
+    await stock.handle(SINK, (stream) => { stockSide.resolve(stream) })
+    const stream = await ours.dialProtocol(stock.getMultiaddrs()[0], SINK)
+    expect(windowOf(stream)).toBe(MAX_STREAM_WINDOW_BYTES)
+    // positive control: the same field of the stock node's end of the stream holds the library's default
+    expect(windowOf(await stockSide.promise)).toBe(16 * 1024 * 1024)
+    stream.abort(new Error('done'))
   })
 })
