@@ -158,12 +158,13 @@ describe('an mlp node\'s yamux streams', () => {
     const ours = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
     nodes.push(ours)
     const windowOf = (s: unknown): number => (s as { maxStreamWindowSize: number }).maxStreamWindowSize
-    const stockSide = Promise.withResolvers<unknown>()
-    await stock.handle(SINK, (stream) => { stockSide.resolve(stream) })
+    let opened: (stream: unknown) => void = () => {}
+    const stockSide = new Promise<unknown>((resolve) => { opened = resolve })
+    await stock.handle(SINK, (stream) => { opened(stream) })
     const stream = await ours.dialProtocol(stock.getMultiaddrs()[0], SINK)
     expect(windowOf(stream)).toBe(MAX_STREAM_WINDOW_BYTES)
     // positive control: the same field of the stock node's end of the stream holds the library's default
-    expect(windowOf(await stockSide.promise)).toBe(16 * 1024 * 1024)
+    expect(windowOf(await stockSide)).toBe(16 * 1024 * 1024)
     stream.abort(new Error('done'))
   })
 })
