@@ -30,6 +30,9 @@ export type NodeServices = {
  */
 export const MAX_STREAM_WINDOW_BYTES = 2 * 1024 * 1024
 
+/** Ping streams one connection may have open each way: one per 10 s heartbeat over the 120 s longest ping timeout. */
+export const PING_STREAMS = 13
+
 /** An mlp libp2p node. */
 export type MlpNode = Libp2p<NodeServices>
 
@@ -74,7 +77,12 @@ export async function createNode (init: NodeInit): Promise<MlpNode> {
       peerDiscovery: init.mdns ? [mdns()] : [],
       services: {
         identify: identify(),
-        ping: ping(),
+        // the connection monitor pings every 10 s and waits up to
+        // pingTimeout.maxTimeout for an answer: with the ping protocol's
+        // default of one stream each way, a ping still waiting when the next
+        // began failed to open ("Too many outbound protocol streams") and the
+        // monitor aborted a live connection (a Slurm job's, in CI)
+        ping: ping({ maxOutboundStreams: PING_STREAMS, maxInboundStreams: PING_STREAMS }),
         // LAN DHT for provider records: server mode, or records go nowhere
         // until the node sees a public address, which a lab LAN never gives
         dht: kadDHT({ protocol: '/ipfs/lan/kad/1.0.0', clientMode: false, peerInfoMapper: removePublicAddressesMapper })
