@@ -97,17 +97,23 @@ describe('Noise decryption in place', () => {
 const nodes: Libp2p[] = []
 afterEach(async () => { for (const n of nodes.splice(0)) await n.stop() })
 
+/** A libp2p node with the stock Noise and yamux, stopped after each test. */
+async function stockNode (): Promise<Awaited<ReturnType<typeof createLibp2p>>> {
+  const stock = await createLibp2p({
+    privateKey: await generateKeyPair('Ed25519'),
+    addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
+  nodes.push(stock)
+  return stock
+}
+
 describe('an mlp node and a stock libp2p Noise node', () => {
   it('echo every byte both ways, in messages small and large', async () => {
     const ECHO = '/mlp-test/echo/1.0.0'
-    const stock = await createLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()]
-    })
-    nodes.push(stock)
+    const stock = await stockNode()
     await stock.handle(ECHO, async (stream) => {
       for await (const chunk of stream) {
         if (!stream.send(chunk)) await stream.onDrain()
@@ -147,14 +153,7 @@ describe('an mlp node and a stock libp2p Noise node', () => {
 describe('an mlp node\'s yamux streams', () => {
   it('grow their receive window to MAX_STREAM_WINDOW_BYTES at most, where the library allows 16 MiB', async () => {
     const SINK = '/mlp-test/sink/1.0.0'
-    const stock = await createLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      addresses: { listen: ['/ip4/127.0.0.1/tcp/0'] },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()]
-    })
-    nodes.push(stock)
+    const stock = await stockNode()
     const ours = await createNode({ privateKey: await generateKeyPair('Ed25519'), listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false })
     nodes.push(ours)
     const windowOf = (s: unknown): number => (s as { maxStreamWindowSize: number }).maxStreamWindowSize
