@@ -63,8 +63,13 @@ export class DaemonPool {
     this.pids.add(pid)
   }
 
+  /**
+   * Stops every daemon at once, each stop bounded to 25 s, then SIGKILLs what
+   * is left: one after the other, a file's dozen daemons on a loaded machine
+   * could take longer than the hook's timeout.
+   */
   async cleanup (): Promise<void> {
-    for (const home of this.homes) await mlp(home, ['daemon', 'stop'], { timeoutMs: 25_000 })
+    await Promise.all([...this.homes].map(async (home) => await mlp(home, ['daemon', 'stop'], { timeoutMs: 25_000 })))
     for (const pid of this.pids) {
       try {
         process.kill(pid, 'SIGKILL')
