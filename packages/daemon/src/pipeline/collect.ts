@@ -23,6 +23,48 @@ export function ancestorsOf (path: string): string[] {
  * pulled from a peer, or written by a stage, is not code.
  */
 function gitListed (root: string): string[] | undefined {
+  const key = indexKey(root)
+  const hit = key != null ? listedCache.get(root) : undefined
+  if (hit != null && hit.key === key) return hit.files
+  const files = gitListedNow(root)
+  if (key != null && files != null) {
+    listedCache.delete(root)
+    listedCache.set(root, { key, files })
+    if (listedCache.size > LISTED_CACHE_ROOTS) listedCache.delete(listedCache.keys().next().value as string)
+  }
+  return files
+}
+
+/** Projects whose last {@link gitListed} answer is kept. */
+const LISTED_CACHE_ROOTS = 64
+
+/** Per project root: the git index it was read from ({@link indexKey}) and what `git ls-files` listed. */
+const listedCache = new Map<string, { key: string, files: string[] }>()
+
+/**
+ * What identifies the git index of the repository whose top level is
+ * `root`: its inode, size and nanosecond mtime; undefined (so git is asked)
+ * when `root` does not hold its own `.git` folder and index, or the
+ * environment points git elsewhere. Git never edits the index in place: it
+ * writes `index.lock` and renames it over, so every change gives a new inode;
+ * a repository that has no index yet lists nothing.
+ * Spawning git was a tenth of a `mlp status` of 10,000 files, run on every
+ * status though the index rarely changes between two.
+ */
+function indexKey (root: string): string | undefined {
+  if (process.env.GIT_DIR != null || process.env.GIT_WORK_TREE != null || process.env.GIT_INDEX_FILE != null) return undefined
+  try {
+    if (!lstatSync(join(root, '.git')).isDirectory()) return undefined
+    const st = lstatSync(join(root, '.git', 'index'), { bigint: true, throwIfNoEntry: false })
+    // no index yet (nothing ever staged): git lists nothing until one is written
+    if (st == null) return lstatSync(join(root, '.git', 'HEAD')).isFile() ? 'none' : undefined
+    return st.isFile() ? `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : undefined
+  } catch {
+    return undefined
+  }
+}
+
+function gitListedNow (root: string): string[] | undefined {
   let stdout: string
   try {
     stdout = execFileSync('git', ['-C', root, 'ls-files', '-z', '--cached', '--', ...PIPELINE_NAMES.map((n) => `:(glob)**/${n}`)], {

@@ -4,6 +4,7 @@ import { CID } from 'multiformats/cid'
 import { PathError } from '@mlp/proto'
 import type { Blockstore } from './blockstore.js'
 import { chunkFile } from './chunk-stream.js'
+import { parseCidCached } from './cid-cache.js'
 import { DEFAULT_CHUNKER, findCut } from './chunker.js'
 import { fsClockNs } from './fs-clock.js'
 import { BLOCK_BATCH_BYTES, BLOCK_BATCH_COUNT, COMMIT_EVERY_BYTES, IMPORT_READ_BYTES, PROGRESS_INTERVAL_MS, RACY_MARGIN_MS, SMALL_FILE_BYTES, WORKER_BUFFERS, WORKER_FILE_BYTES } from './constants.js'
@@ -160,7 +161,7 @@ class ImportRun {
     const cached = await this.c.index.getStats(files.map((f) => f.path))
     const hits = files.flatMap((f, i) => {
       const entry = cached[i]
-      return statMatches(entry, f.stat) ? [{ path: f.path, entry, cid: CID.parse(entry.cid) }] : []
+      return statMatches(entry, f.stat) ? [{ path: f.path, entry, cid: parseCidCached(entry.cid) }] : []
     })
     const present = this.store ? await this.c.blockstore.hasMany(hits.map((h) => h.cid)) : hits.map(() => true)
     const out = new Map<string, Link>()
