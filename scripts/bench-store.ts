@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { benchSize, cpuSeconds, mlp, peakRssMb, resetPeakRss, sizeName, timeCommand, writeRandomFile, type Figure } from './lib/harness.js'
+import { benchSize, cpuSeconds, mlp, peakRssMb, resetPeakRss, sizeName, timeCommand, writeRandomFile, type Figure, median } from './lib/harness.js'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
@@ -121,9 +121,12 @@ export async function benchStore (work: string, home: string, pid: number): Prom
   const addSmall = await mlp(home, ['add', 'small', '--json'], proj)
   const rssSmall = peakRssMb(pid)
   figures.push({ name: 'mlp add, 10,000 files of 4-64 KiB', value: 10_000 / addSmall.seconds, unit: 'files/s', limit: { name: 'cp -r', value: 10_000 / cpSmall, unit: 'files/s' }, target: '>= 5000 files/s' })
-  const status = await mlp(home, ['status', 'small', '--json'], proj)
-  const hashed = (JSON.parse(status.stdout) as { hashedFiles: number }).hashedFiles
-  figures.push({ name: `mlp status, unchanged 10,000 files (${hashed} rehashed)`, value: status.seconds, unit: 's', target: '<= 0.5 s' })
+  // the first status right after the add, then the median of three more (what a user running it again sees)
+  const statuses = []
+  for (let i = 0; i < 4; i++) statuses.push(await mlp(home, ['status', 'small', '--json'], proj))
+  const hashed = statuses.reduce((n, st) => n + (JSON.parse(st.stdout) as { hashedFiles: number }).hashedFiles, 0)
+  figures.push({ name: `mlp status, unchanged 10,000 files, first after the add (${hashed} rehashed in all 4)`, value: statuses[0].seconds, unit: 's', target: '<= 0.5 s' })
+  figures.push({ name: 'mlp status, unchanged 10,000 files, median of the next 3', value: median(statuses.slice(1).map((st) => st.seconds)), unit: 's', target: '<= 0.5 s' })
   figures.push({ name: 'daemon peak RSS during the 10,000-file add', value: rssSmall, unit: 'MB' })
   // the first status after a checkout: mlp wrote those files, so it must not read them again
   rmSync(big)

@@ -8,6 +8,13 @@ const pool = new DaemonPool()
 afterAll(async () => { await pool.cleanup() })
 
 describe('daemon lifecycle', () => {
+  it('tunes its C allocator at start (glibc, addon built), and not with MLP_TUNE_MALLOC=0', async () => {
+    const tuned = await pool.start()
+    expect(await mlpJson(tuned.home, ['daemon', 'status'])).toMatchObject({ pid: tuned.pid, mallocTuned: true })
+    const plain = await pool.start(undefined, undefined, { ...process.env, MLP_TUNE_MALLOC: '0' })
+    expect(await mlpJson(plain.home, ['daemon', 'status'])).toMatchObject({ pid: plain.pid, mallocTuned: false })
+  })
+
   it('starts, reports status, refuses a second start, stops gracefully', async () => {
     const d = await pool.start()
     expect(d.peerId).toMatch(/^12D3KooW/)

@@ -28,5 +28,13 @@ export const TRIM_THRESHOLD_BYTES = Number(process.env.MLP_MALLOC_TRIM_BYTES ?? 
  */
 export function tuneAllocator (): boolean {
   if (process.env.MLP_TUNE_MALLOC === '0' || nativeAddon == null) return false
-  return nativeAddon.tuneMalloc(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)
+  tuned = nativeAddon.tuneMalloc(MMAP_THRESHOLD_BYTES, TRIM_THRESHOLD_BYTES)
+  return tuned
+}
+
+let tuned = false
+
+/** Whether {@link tuneAllocator} took effect in this process (`mlp daemon status --json` shows it). */
+export function allocatorTuned (): boolean {
+  return tuned
 }

@@ -1,6 +1,7 @@
 import type { CID } from 'multiformats/cid'
 import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
+import { allocatorTuned } from './allocator.js'
 import { loadSwarmKey } from './net/swarm-key.js'
 import { loadConfig, type ConfigOverrides, type DaemonConfig } from './config.js'
 import { homePaths, secureHome, type HomePaths } from './home.js'
@@ -265,7 +266,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
           node,
           peers,
           peering,
-          status: () => ({ pid: process.pid, home: paths.home, version, startedAt: startedAt.toISOString(), uptimeMs: Date.now() - startedAt.getTime() }),
+          status: () => ({ pid: process.pid, home: paths.home, version, startedAt: startedAt.toISOString(), uptimeMs: Date.now() - startedAt.getTime(), mallocTuned: allocatorTuned() }),
           requestStop: () => { setImmediate(() => { void stop() }) }
         })
       }

@@ -121,6 +121,8 @@ export interface DaemonStatus extends IdResult {
   uptimeMs: number
   /** Number of peers with an open connection. */
   connectedPeers: number
+  /** Whether the daemon's C allocator settings took effect (glibc and the native addon; see daemon/src/allocator.ts). */
+  mallocTuned: boolean
 }
 
 /** A typed progress event: `name` is namespaced (`net:dial`, `store:add:chunk`). */

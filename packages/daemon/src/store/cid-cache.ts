@@ -13,11 +13,17 @@ const parsed = new Map<string, CID>()
  * every caller. The oldest entry goes first once the cache is full.
  */
 export function parseCidCached (text: string): CID {
-  let cid = parsed.get(text)
-  if (cid == null) {
-    cid = CID.parse(text)
-    parsed.set(text, cid)
-    if (parsed.size > CID_CACHE_ENTRIES) parsed.delete(parsed.keys().next().value as string)
-  }
+  const cid = parsed.get(text)
+  return cid ?? rememberCid(text, CID.parse(text))
+}
+
+/**
+ * Keeps `cid` as the parse of `text` (its string form, which the caller
+ * has computed anyway): what an add or a checkout records in the stat
+ * cache is what the next status asks for.
+ */
+export function rememberCid (text: string, cid: CID): CID {
+  parsed.set(text, cid)
+  if (parsed.size > CID_CACHE_ENTRIES) parsed.delete(parsed.keys().next().value as string)
   return cid
 }
