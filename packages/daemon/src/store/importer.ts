@@ -4,7 +4,7 @@ import { CID } from 'multiformats/cid'
 import { PathError } from '@mlp/proto'
 import type { Blockstore } from './blockstore.js'
 import { chunkFile } from './chunk-stream.js'
-import { parseCidCached, rememberCid } from './cid-cache.js'
+import { parseCidCached } from './cid-cache.js'
 import { DEFAULT_CHUNKER, findCut } from './chunker.js'
 import { fsClockNs } from './fs-clock.js'
 import { BLOCK_BATCH_BYTES, BLOCK_BATCH_COUNT, COMMIT_EVERY_BYTES, IMPORT_READ_BYTES, PROGRESS_INTERVAL_MS, RACY_MARGIN_MS, SMALL_FILE_BYTES, WORKER_BUFFERS, WORKER_FILE_BYTES } from './constants.js'
@@ -82,7 +82,7 @@ export function statEntry (st: BigIntStats, link: Link, recordedAtNs?: bigint): 
     size: Number(st.size),
     mtimeNs: st.mtimeNs.toString(),
     mode: idMode(st) ?? 0o644,
-    cid: rememberCid(link.cid.toString(), link.cid).toString(),
+    cid: link.cid.toString(),
     tsize: link.tsize,
     cachedAtMs: Date.now(),
     ...(recordedAtNs != null ? { recordedAtNs: recordedAtNs.toString() } : {})
