@@ -34,6 +34,9 @@ export const IMPORT_READ_BYTES = 8 * 1024 * 1024
 export const COMMIT_EVERY_BYTES = 256 * 1024 * 1024
 /** Files at most this large are read in one synchronous call: cheaper than three thread-pool hops. */
 export const SMALL_FILE_BYTES = 1024 * 1024
+
+/** The buffer an import reads small files into, one after the other, before the blocks cut from them are stored (store/importer.ts). */
+export const SLAB_BYTES = 8 * 1024 * 1024
 /** Files from this size on are read and chunked on a worker thread (starting one costs tens of ms). */
 export const WORKER_FILE_BYTES = 64 * 1024 * 1024
 /** Read buffers in circulation between a chunking worker and the main thread. */
