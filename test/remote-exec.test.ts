@@ -1,8 +1,8 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { GPU_ENV, sleepers, sleepToken, startTrustedPair } from './helpers/exec.js'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { MLP_BIN, alive, mlp, mlpJson, waitFor } from './helpers/cli.js'
 import { DaemonPool, type TestDaemon } from './helpers/daemons.js'
 import { newProject } from './helpers/project.js'
@@ -136,16 +136,21 @@ describe('jobs under faults', () => {
     await mlpJson(a3.home, ['peers', 'add', gpu.addrs[0]])
     await mlpJson(gpu.home, ['trust', 'add', a3.peerId, '--run'])
     await mlpJson(a3.home, ['trust', 'add', gpu.peerId, '--results'])
-    // long enough that the requester is stopped before the job ends, even on a loaded machine
-    const token = sleepToken(6)
+    // the job waits for a gate the test opens only once the requester is gone, so it cannot finish
+    // while the requester still listens, however slow the machine; the gate is outside /tmp, which
+    // the sandbox hides from the job
+    const token = sleepToken(1)
+    const gate = `/var/tmp/mlp-gate-${token}`
     const proj = await newProject(a3.home)
     writeFileSync(join(proj, 'in.txt'), 'x\n')
-    writeFileSync(join(proj, 'mlp.yaml'), `stages:\n${gpuStage('slow', `sleep ${token} && echo "$MLP_EXECUTOR_PEER_ID" > slow.txt`)}`)
+    writeFileSync(join(proj, 'mlp.yaml'), `stages:\n${gpuStage('slow', `while [ ! -e ${gate} ]; do sleep ${token}; done; echo "$MLP_EXECUTOR_PEER_ID" > slow.txt`)}`)
     const child = spawn(process.execPath, [MLP_BIN, 'repro'], { cwd: proj, env: { ...process.env, MLP_HOME: a3.home, NODE_ENV: '' }, stdio: 'ignore' })
     const exited = new Promise((resolve) => child.once('exit', resolve))
+    onTestFinished(() => { rmSync(gate, { force: true }) })
     await waitFor('the remote job to start', () => sleepers(token).length > 0, 30_000)
     await mlpJson(a3.home, ['daemon', 'stop'])
     await exited
+    writeFileSync(gate, '')
     await waitFor('the executor to finish the job', async () => (await mlpJson<Array<{ stage: string, state: string }>>(gpu.home, ['jobs'])).some((j) => j.stage === 'slow' && j.state === 'done'), 30_000)
     const a3b = await pool.start(a3.home)
     await waitFor('the requester to reconnect', async () => (await mlpJson<Array<{ peerId: string, state: string }>>(a3b.home, ['peers'])).some((p) => p.peerId === gpu.peerId && p.state === 'connected'), 20_000)

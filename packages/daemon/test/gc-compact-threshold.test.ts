@@ -104,3 +104,68 @@ describe('gc compacts only packs mostly dead', () => {
     for (const cid of roots) expect((await s.blockstore.get(cid)).length).toBe(BLOCK)
   })
 })
+
+/** `n` random 10 KB blocks put (appended, not committed) into a fresh store. */
+async function putBlocks (n: number): Promise<CID[]> {
+  store = await openStore(join(await mkdtemp(join(tmpdir(), 'mlp-compact-')), 'store'))
+  const cids: CID[] = []
+  for (let i = 0; i < n; i++) {
+    const bytes = randomBytes(BLOCK)
+    const cid = cidOf(RAW_CODEC, bytes)
+    await store.blockstore.put(cid, bytes)
+    cids.push(cid)
+  }
+  return cids
+}
+
+describe('gc and the pack being written', () => {
+  const recordOf = (cid: CID): number => BLOCK + 6 + cid.bytes.length
+
+  it('a current pack mostly dead (what a fetch that failed on a full disk left) is sealed and rewritten', async () => {
+    // pack 0: blocks 0-2, all live; the current pack: blocks 3-5, only 5 live
+    const cids = await putBlocks(6)
+    const s = store as NonNullable<typeof store>
+    await s.blockstore.commit()
+    const current = s.blockstore.packs.currentPack()
+    const r = await gc.collectGarbage(s.blockstore, [cids[0], cids[1], cids[2], cids[5]])
+    expect(r).toMatchObject({ removedBlocks: 2, compactedPacks: 1, heldInCurrentPack: 0 })
+    expect(r.reclaimedBytes).toBe(recordOf(cids[3]) + recordOf(cids[4]))
+    expect(await s.blockstore.packs.list()).not.toContain(current)
+    expect(s.blockstore.packs.currentPack()).toBeGreaterThan(current)
+    for (const cid of [cids[0], cids[1], cids[2], cids[5]]) expect((await s.blockstore.get(cid)).length).toBe(BLOCK)
+    // the store goes on appending in its new pack, and the moved block survives a reopen
+    const more = randomBytes(BLOCK)
+    await s.blockstore.put(cidOf(RAW_CODEC, more), more)
+    await s.blockstore.commit()
+    const dir = s.blockstore.packs.dir
+    await s.close()
+    store = await openStore(join(dir, '..'))
+    expect((await store.blockstore.get(cids[5])).length).toBe(BLOCK)
+    expect(Buffer.from(await store.blockstore.get(cidOf(RAW_CODEC, more))).equals(more)).toBe(true)
+  })
+
+  it('a current pack mostly live is left as it is, its dead bytes reported (control)', async () => {
+    const cids = await putBlocks(6)
+    const s = store as NonNullable<typeof store>
+    await s.blockstore.commit()
+    const current = s.blockstore.packs.currentPack()
+    const r = await gc.collectGarbage(s.blockstore, [cids[0], cids[1], cids[2], cids[4], cids[5]])
+    expect(r).toMatchObject({ removedBlocks: 1, compactedPacks: 0, heldInCurrentPack: recordOf(cids[3]), reclaimedBytes: 0 })
+    expect(s.blockstore.packs.currentPack()).toBe(current)
+    expect(await s.blockstore.packs.list()).toContain(current)
+  })
+
+  it('blocks appended but not yet committed (a fetch between commits) are kept, even in a pack already full', async () => {
+    // seven blocks, none committed: two full packs and the current one, all in no index entry
+    const cids = await putBlocks(7)
+    const s = store as NonNullable<typeof store>
+    const roots = cids.slice(0, 6)
+    const r = await gc.collectGarbage(s.blockstore, roots)
+    for (const cid of roots) expect(Buffer.from(await s.blockstore.get(cid)).length).toBe(BLOCK)
+    // the one no root reaches is swept like any other (control: gc still removes)
+    expect(r.removedBlocks).toBe(1)
+    expect(await s.blockstore.has(cids[6])).toBe(false)
+    expect(await gc.collectGarbage(s.blockstore, roots)).toMatchObject({ removedBlocks: 0 })
+    for (const cid of roots) expect(Buffer.from(await s.blockstore.get(cid)).length).toBe(BLOCK)
+  })
+})

@@ -141,8 +141,9 @@ function recordBytes (b: { cid: CID, loc: BlockLocation }): number {
  * Roots of operations in progress ({@link protectedRoots}) count as roots.
  * They are read before `roots` when that is a function: an operation
  * releases its protection only after recording its root (pointer, lock,
- * pin), so one of the two reads sees it. The pack being written is never
- * rewritten (appends go on in it): dead bytes there are reported as
+ * pin), so one of the two reads sees it. The pack being written is
+ * rewritten only when it too is below `compactBelow`, after sealing it
+ * (appends go on in a new one); dead bytes left there are reported as
  * `heldInCurrentPack`, and `reclaimedBytes` is what the pack files actually
  * shrank by.
  */
@@ -150,6 +151,11 @@ export async function collectGarbage (blockstore: Blockstore, roots: CID[] | (()
   // what fetches, adds and repros in progress stored is kept: they hold the
   // store lock only while writing. Tolerantly: a malformed node a peer sent must not stop gc.
   const inFlight = protectedRoots(blockstore)
+  // blocks an operation appended but has not committed yet (a fetch commits
+  // every few MB and lets the lock go between blocks) are in no index entry,
+  // so the sweep below would count their pack as dead and delete it under
+  // them: they are indexed first (nothing appends while gc holds the lock)
+  if (options.dry !== true) await blockstore.commit()
   const rootList = typeof roots === 'function' ? await roots() : roots
   const missing: CID[] = []
   const reachable = await markReachable(blockstore, rootList, missing, false, signal)
@@ -166,7 +172,7 @@ export async function collectGarbage (blockstore: Blockstore, roots: CID[] | (()
   const current = packs.currentPack()
   let removedBlocks = 0
   let removedBytes = 0
-  let heldInCurrentPack = 0
+  let deadInCurrentPack = 0
   const live = new Map<number, Array<{ cid: CID, loc: BlockLocation }>>()
   const dead: Uint8Array[] = []
   const deadCids: CID[] = []
@@ -183,7 +189,7 @@ export async function collectGarbage (blockstore: Blockstore, roots: CID[] | (()
       if (options.dry === true) deadCids.push(cid)
       removedBlocks++
       removedBytes += loc.length
-      if (loc.pack === current) heldInCurrentPack += recordBytes({ cid, loc })
+      if (loc.pack === current) deadInCurrentPack += recordBytes({ cid, loc })
     }
   }
   const packIds = await packs.list()
@@ -194,10 +200,18 @@ export async function collectGarbage (blockstore: Blockstore, roots: CID[] | (()
   let wouldReturn = 0
   let uncompactedPacks = 0
   let uncompactedDeadBytes = 0
+  // the pack being written is rewritten like the others only when its dead
+  // bytes are worth it (a fetch that failed on a full disk leaves what it
+  // committed there): it is sealed first, so appends go on in a new one
+  let sealCurrent = false
   for (const id of packIds) {
-    if (id === current) continue
     const fileSize = await packs.fileSize(id)
     const liveBytes = (live.get(id) ?? []).reduce((n, b) => n + recordBytes(b), 0)
+    if (id === current) {
+      sealCurrent = deadInCurrentPack > 0 && shouldCompact(fileSize, liveBytes, compactBelow)
+      if (sealCurrent) wouldReturn += Math.max(0, fileSize - liveBytes)
+      continue
+    }
     if (shouldCompact(fileSize, liveBytes, compactBelow)) {
       toCompact.push(id)
       wouldReturn += Math.max(0, fileSize - liveBytes)
@@ -206,12 +220,17 @@ export async function collectGarbage (blockstore: Blockstore, roots: CID[] | (()
       uncompactedDeadBytes += fileSize - liveBytes
     }
   }
+  const heldInCurrentPack = sealCurrent ? 0 : deadInCurrentPack
   const base = { roots: rootList.length, reachableBlocks: reachable.size, removedBlocks, removedBytes, packBytesBefore, heldInCurrentPack, uncompactedPacks, uncompactedDeadBytes, compactBelow }
   if (options.dry === true) {
     return { ...base, compactedPacks: 0, reclaimedBytes: wouldReturn, packBytesAfter: packBytesBefore - wouldReturn, dry: true, wouldRemove: await topLevel(blockstore, deadCids, signal) }
   }
   options.log?.info('gc sweeping', { removedBlocks, removedBytes, packsToCompact: toCompact.length })
   if (dead.length > 0) await index.db.batch(dead.map((key) => ({ type: 'del' as const, sublevel: index.blocks, key })), { sync: true })
+  if (sealCurrent) {
+    const sealed = await packs.seal()
+    if (sealed != null) toCompact.push(sealed)
+  }
 
   let compactedPacks = 0
   for (const id of toCompact) {

@@ -311,6 +311,24 @@ export class Packs {
     return await fh
   }
 
+  /**
+   * Ends the current pack: its tail is written, synced and cut to length,
+   * and appends go on in a new one. gc calls it (holding the store lock, so
+   * nothing appends meanwhile) to rewrite a current pack that is mostly dead
+   * bytes, which it could not otherwise reclaim. Returns the ended pack's id,
+   * or undefined when the current pack is empty.
+   */
+  async seal (): Promise<number | undefined> {
+    if (this.size === 0) return undefined
+    const old = this.current
+    const generation = this.generation
+    this.roll()
+    await this.flushing
+    await this.retiring
+    if (this.generation !== generation) throw this.lastError
+    return old
+  }
+
   /** Deletes a whole pack (after gc moved its live blocks). */
   async remove (id: number): Promise<void> {
     if (id === this.current) throw new Error('cannot remove the pack being written')
