@@ -58,6 +58,8 @@ export class DiskFloor {
     this.unchecked += bytes
     this.entries += entries
     if (this.unchecked <= this.headroom && this.entries < INODE_CHECK_EVERY) return
+    // several writers may share a floor: what others count while statfs runs is kept for the next check
+    const counted = { bytes: this.unchecked, entries: this.entries }
     const fs = await statfs(this.dir)
     const free = fs.bavail * fs.bsize
     const floor = freeFloorBytes(fs.blocks * fs.bsize)
@@ -68,8 +70,8 @@ export class DiskFloor {
     if (fs.files > 0 && fs.ffree - entries < Math.min(FREE_FLOOR_INODES, fs.files / 20)) {
       throw new DiskFullError(`no free inodes while ${this.verb} ${this.what}: ${fs.ffree} left in ${this.dir}, and mlp keeps ${FREE_FLOOR_INODES} free: remove files and retry`)
     }
-    this.unchecked = 0
-    this.entries = 0
+    this.unchecked -= counted.bytes
+    this.entries -= counted.entries
     // half the room left: other writers (and the pack's write buffer) use some too
     this.headroom = Math.min(FREE_CHECK_EVERY_BYTES, Math.floor((free - bytes - floor) / 2))
   }

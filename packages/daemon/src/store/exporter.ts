@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { closeSync, lstatSync, openSync, renameSync, rmSync, writeSync } from 'node:fs'
 import { chmod, mkdir, open, rename, rm, symlink, lstat, type FileHandle } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { InvalidDagError } from '@mlp/proto'
@@ -12,8 +13,8 @@ import type { DiskFloor } from './disk-floor.js'
 
 /** Leaves read per getMany call while a file is written out. */
 const READ_AHEAD = 256
-/** Bytes gathered into one writev while a file is written out. */
-const WRITE_BATCH_BYTES = 8 * 1024 * 1024
+/** Bytes gathered into one writev while a file is written out: about what one file being written holds. */
+export const WRITE_BATCH_BYTES = 8 * 1024 * 1024
 
 /** One entry of a flattened directory DAG. */
 export interface TreeItem {
@@ -159,6 +160,48 @@ export class Exporter {
   }
 
   /**
+   * The bytes of one-block (raw) files, in order, each verified: one index
+   * lookup for all of them, and one pack read per run stored side by side
+   * (a directory's files usually are). A missing or corrupt one throws.
+   */
+  async * rawFiles (cids: CID[]): AsyncGenerator<Uint8Array> {
+    for await (const r of this.blockstore.getMany(cids)) {
+      if (r.bytes == null) throw r.error ?? new InvalidDagError(`cannot read ${r.cid.toString()}`)
+      yield r.bytes
+    }
+  }
+
+  /**
+   * Writes a one-block file whose verified bytes are in hand, as
+   * {@link writeFile} does (a temporary name created with `wx`, renamed over
+   * `dest`), with synchronous calls: for a file of a few KiB each async call
+   * was a thread-pool round trip costing more than the system call itself.
+   * The caller writes a bounded batch at a time, between awaits.
+   */
+  writeSmallFileSync (bytes: Uint8Array, dest: string): void {
+    const tmp = tempName(dest)
+    try {
+      const fd = openSync(tmp, 'wx', 0o644)
+      try {
+        for (let done = 0; done < bytes.length;) done += writeSync(fd, bytes, done, bytes.length - done)
+      } finally {
+        closeSync(fd)
+      }
+      try {
+        renameSync(tmp, dest)
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code
+        if (code !== 'EISDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err
+        if (lstatSync(dest).isDirectory()) rmSync(dest, { recursive: true })
+        renameSync(tmp, dest)
+      }
+    } catch (err) {
+      rmSync(tmp, { force: true })
+      throw mapDiskError(err, dest)
+    }
+  }
+
+  /**
    * Writes a file or symlink DAG to `dest` atomically: into a temporary name
    * beside it (created with `wx`, so never through a symlink), then renamed
    * over it, so a reader never sees half a file and a symlink at `dest` is
@@ -166,7 +209,7 @@ export class Exporter {
    * that no directory above `dest` is a symlink.
    */
   async writeFile (cid: CID, dest: string, signal?: AbortSignal, floor?: DiskFloor): Promise<void> {
-    const tmp = join(dirname(dest), `.${basename(dest)}.mlp-tmp-${randomBytes(4).toString('hex')}`)
+    const tmp = tempName(dest)
     try {
       const node = await this.node(cid)
       if (node.kind === 'symlink') {
@@ -192,6 +235,15 @@ export class Exporter {
       throw mapDiskError(err, dest)
     }
   }
+}
+
+/** This process's mark in temporary names: random once, then counted (a random draw per file cost a system call each). */
+const TEMP_TAG = randomBytes(4).toString('hex')
+let tempCount = 0
+
+/** A temporary name beside `dest`, new in this process. */
+function tempName (dest: string): string {
+  return join(dirname(dest), `.${basename(dest)}.mlp-tmp-${TEMP_TAG}${(tempCount++).toString(36)}`)
 }
 
 /** writev until every byte is written (a short write continues where it stopped). */

@@ -1,13 +1,28 @@
-import { constants, type Stats } from 'node:fs'
+import { constants, lstatSync, type Stats } from 'node:fs'
 import { lstat, mkdir, mkdtemp, open, rename, rm, rmdir } from 'node:fs/promises'
 import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path'
 import { PathError, UnsafePathError } from '@mlp/proto'
 import type { CID } from 'multiformats/cid'
 import { EXECUTABLE_MODE } from '../store/dag.js'
-import type { Exporter, TreeItem } from '../store/exporter.js'
+import { RAW_CODEC } from '../store/constants.js'
+import { WRITE_BATCH_BYTES, type Exporter, type TreeItem } from '../store/exporter.js'
 import { symlinkNameProblem } from '../store/path-rules.js'
 import { mapDiskError } from '../store/disk-errors.js'
 import { DiskFloor } from '../store/disk-floor.js'
+import { BoundedTasks } from '../store/bounded-tasks.js'
+
+/** Files written out at once by one tree write. */
+const WRITE_CONCURRENCY = 16
+/**
+ * Bytes the files written at once may hold in memory together: a file
+ * holds up to {@link WRITE_BATCH_BYTES} of its blocks before each write, so
+ * big files go two at a time and small ones sixteen.
+ */
+const WRITE_BUDGET_BYTES = 16 * 1024 * 1024
+/** One-block files read and written per batch (see {@link Exporter.writeSmallFileSync}). */
+const SMALL_BATCH_FILES = 64
+/** Bytes of one-block files per batch, at most (plus one file). */
+const SMALL_BATCH_BYTES = 4 * 1024 * 1024
 
 /**
  * The one writer every DAG-to-files path uses (fetch -o, checkout, pull,
@@ -56,6 +71,15 @@ export interface TreeWriteOptions {
 async function lstatOrNull (path: string): Promise<Stats | null> {
   try {
     return await lstat(path)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw err
+  }
+}
+
+function lstatOrNullSync (path: string): Stats | null {
+  try {
+    return lstatSync(path)
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null
     throw err
@@ -131,48 +155,91 @@ export async function writeTreeInPlace (exporter: Exporter, cid: CID, root: stri
   const floor = options.floor ?? new DiskFloor(dirname(dest), relative(root, dest) === '' ? dest : relative(root, dest), 'writing')
   // a skipped directory: the walk is depth first, so all below it come next, in one run
   let blocked: string | undefined
-  for await (const item of exporter.walk(cid)) {
-    options.signal?.throwIfAborted()
-    if (blocked != null && item.path.startsWith(`${blocked}/`)) continue
-    blocked = undefined
-    listed?.set(item.path, item.kind)
-    const path = item.path === '' ? dest : join(dest, item.path)
-    const have = options.existing?.get(item.path)
-    if (item.kind !== 'dir' && have === item.cid.toString()) {
-      // the common case of a repeated checkout: known right, not even lstat'ed
-      result.unchanged++
-      continue
+  // directories are placed here, in walk order, before anything below them;
+  // files and symlinks are written several at a time (each is a handful of
+  // thread-pool round trips that, one file after another, left the daemon idle)
+  const files = new BoundedTasks(WRITE_CONCURRENCY, WRITE_BUDGET_BYTES)
+  // one-block files, read together and written with synchronous calls, a batch at a time
+  let small: Array<{ item: TreeItem, path: string, have?: string }> = []
+  let smallBytes = 0
+  const flushSmall = async (): Promise<void> => {
+    const batch = small
+    small = []
+    smallBytes = 0
+    let i = 0
+    for await (const bytes of exporter.rawFiles(batch.map((b) => b.item.cid))) {
+      options.signal?.throwIfAborted()
+      const { item, path, have } = batch[i++]
+      await writeOne(item, path, have, bytes)
     }
-    await floor.reserve(0, 1)
-    const st = await lstatOrNull(path)
-    if (item.kind === 'dir') {
+  }
+  try {
+    for await (const item of exporter.walk(cid)) {
+      options.signal?.throwIfAborted()
+      if (blocked != null && item.path.startsWith(`${blocked}/`)) continue
+      blocked = undefined
+      listed?.set(item.path, item.kind)
+      const path = item.path === '' ? dest : join(dest, item.path)
+      const have = options.existing?.get(item.path)
+      if (item.kind !== 'dir' && have === item.cid.toString()) {
+        // the common case of a repeated checkout: known right, not even lstat'ed
+        result.unchanged++
+        continue
+      }
+      if (item.kind === 'file' && item.cid.code === RAW_CODEC) {
+        small.push({ item, path, have })
+        smallBytes += item.tsize
+        if (small.length >= SMALL_BATCH_FILES || smallBytes >= SMALL_BATCH_BYTES) await flushSmall()
+        continue
+      }
+      if (item.kind !== 'dir') {
+        await files.run(async () => { await writeOne(item, path, have) }, Math.min(item.tsize, WRITE_BATCH_BYTES))
+        continue
+      }
+      await floor.reserve(0, 1)
+      const st = await lstatOrNull(path)
       if (await placeDir(path, st, st != null && !st.isDirectory() && await replaceable(have))) continue
       // a file or a symlink where the DAG has a directory: kept, and nothing written below it
       result.skipped.push(path)
       // the destination itself: nothing of the DAG can go anywhere
       if (item.path === '') break
       blocked = item.path
-      continue
     }
+    await flushSmall()
+    await files.drain()
+  } finally {
+    // nothing may still be writing once this returns or throws (the caller may remove the tree)
+    await files.settle()
+  }
+  if (listed != null) result.removed = await prune(root, dest, listed, result, options.existing, replaceable)
+  return result
+
+  /**
+   * One file or symlink of the walk: written unless what is there must be
+   * kept. With `bytes` (a one-block file's, verified) the checks and the
+   * write are synchronous calls.
+   */
+  async function writeOne (item: TreeItem, path: string, have: string | undefined, bytes?: Uint8Array): Promise<void> {
+    await floor.reserve(bytes?.length ?? 0, 1)
+    const st = bytes != null ? lstatOrNullSync(path) : await lstatOrNull(path)
     const problem = item.kind === 'symlink' ? symlinkNameProblem(basename(path)) : undefined
     if (problem != null) throw new UnsafePathError(`${cid.toString()} holds ${problem}: refused`)
     if (st != null && !force && (st.isDirectory() ? !(await knownBelow(item.path, options.existing, replaceable)) : have != null && !(await replaceable(have)))) {
       // a DAG laid out as mlp's importer would not (another tool's, a hand-made one) rehashes to another id: same bytes are no edit
       if (options.known != null && item.kind === 'file' && st.isFile() && await sameBytes(exporter, item.cid, path, st, options.signal)) {
         result.unchanged++
-        continue
+        return
       }
       result.skipped.push(path)
-      continue
+      return
     }
     // a directory of known files where the DAG now has a file: its files are versions the store holds
     if (st?.isDirectory() === true) await removeInside(root, path)
-    await exporter.writeFile(item.cid, path, options.signal, floor)
+    if (bytes != null) exporter.writeSmallFileSync(bytes, path)
+    else await exporter.writeFile(item.cid, path, options.signal, floor)
     result.written++
     await options.onWritten?.(item, path)
   }
-  if (listed != null) result.removed = await prune(root, dest, listed, result, options.existing, replaceable)
-  return result
 }
 
 /**
