@@ -9,6 +9,15 @@ import type { Packs } from './packs.js'
 const SPAN_BYTES = 4 * 1024 * 1024
 /** Bytes between two blocks that still count as adjacent: a record header and id. */
 const SPAN_GAP_BYTES = 128
+/**
+ * Pack reads `getMany` keeps in flight, and the bytes they may hold: two
+ * whole spans, or up to sixteen small ones. Blocks asked for out of their
+ * stored order (a sharded directory's files come in hash order, not the
+ * order they were added in) are one read each, and two at a time they were
+ * a thread-pool round trip per block, one after another.
+ */
+const READS_IN_FLIGHT = 16
+const READ_BYTES_IN_FLIGHT = 2 * SPAN_BYTES
 
 /** A block appended to a pack but not yet in the index. */
 interface Pending {
@@ -145,8 +154,9 @@ export class Blockstore {
   /**
    * Many blocks in order, each verified, with one index round trip for all.
    * Blocks stored next to each other (the chunks of one file usually are) are
-   * read with one pack read per span of up to {@link SPAN_BYTES}, two spans
-   * in flight. A block that is absent or corrupt comes back as its error.
+   * read with one pack read per span of up to {@link SPAN_BYTES}; up to
+   * {@link READS_IN_FLIGHT} reads (two whole spans) in flight. A block that
+   * is absent or corrupt comes back as its error.
    */
   async * getMany (cids: CID[]): AsyncGenerator<{ cid: CID, bytes?: Buffer, error?: Error }> {
     const found = await this.index.getLocations(cids)
@@ -182,12 +192,24 @@ export class Blockstore {
       }
       return out
     }
-    const window: Array<Promise<Item[]>> = []
-    for (const span of spans) {
-      window.push(readSpan(span))
-      if (window.length >= 2) yield * await (window.shift() as Promise<Item[]>)
+    const spanBytes = (span: { first: number, last: number }): number => {
+      const first = locs[span.first]
+      const last = locs[span.last]
+      return first == null || last == null ? 0 : last.offset + last.length - first.offset
     }
-    while (window.length > 0) yield * await (window.shift() as Promise<Item[]>)
+    const window: Array<{ items: Promise<Item[]>, bytes: number }> = []
+    let inFlight = 0
+    for (const span of spans) {
+      const bytes = spanBytes(span)
+      while (window.length > 0 && (window.length >= READS_IN_FLIGHT || inFlight + bytes > READ_BYTES_IN_FLIGHT)) {
+        const done = window.shift() as { items: Promise<Item[]>, bytes: number }
+        inFlight -= done.bytes
+        yield * await done.items
+      }
+      window.push({ items: readSpan(span), bytes })
+      inFlight += bytes
+    }
+    while (window.length > 0) yield * await (window.shift() as { items: Promise<Item[]>, bytes: number }).items
   }
 
   private async readOne (cid: CID, loc: BlockLocation | undefined): Promise<{ cid: CID, bytes?: Buffer, error?: Error }> {
