@@ -283,3 +283,48 @@ describe('many files written at once', () => {
     expect(readdirSync(parent)).toEqual([])
   })
 })
+
+describe('failing early and reporting in walk order, with files written at once', () => {
+  async function symlinkNode (target: string): Promise<CID> {
+    const bytes = dagPb.encode({ Data: new UnixFS({ type: 'symlink', data: Buffer.from(target) }).marshal(), Links: [] })
+    const cid = cidOf(DAG_PB_CODEC, bytes)
+    await store.blockstore.put(cid, bytes)
+    await store.blockstore.commit()
+    return cid
+  }
+
+  for (const refused of [true, false]) {
+    it(refused ? 'a refused symlink first in the walk stops the write before any file after it' : 'the same tree with an allowed symlink name is written whole (control)', async () => {
+      const entries: Array<[string, CID]> = [[refused ? '.gitattributes' : '.zlink', await symlinkNode('/etc/passwd')]]
+      for (let i = 0; i < 100; i++) entries.push([`f${String(i).padStart(3, '0')}`, await rawLeaf(`file ${i}\n`)])
+      const root = dir('refuse')
+      const dest = join(root, 'out')
+      const write = writeTreeInPlace(store.exporter, await hostileDir(entries), root, dest, {})
+      if (refused) {
+        await expect(write).rejects.toThrow(/refused/)
+        expect(readdirSync(dest).filter((n) => n.startsWith('f'))).toEqual([])
+      } else {
+        expect((await write).written).toBe(101)
+        expect(readlinkSync(join(dest, '.zlink'))).toBe('/etc/passwd')
+      }
+    })
+  }
+
+  it('local edits kept are listed in walk order, one-block and bigger files alike', async () => {
+    const src = dir('order-src')
+    for (let i = 0; i < 80; i++) writeFileSync(join(src, `a${String(i).padStart(2, '0')}`), `small ${i}\n`)
+    // several blocks each: written by the concurrent path
+    for (let i = 0; i < 4; i++) writeFileSync(join(src, `z${i}`), Buffer.alloc(3 * 1024 * 1024, i + 1))
+    const tree = await importTree(src)
+    const root = dir('order')
+    const dest = join(root, 'out')
+    await writeTreeNew(store.exporter, tree, dest)
+    // every file there is then edited, a version the store does not know: all are kept
+    const names = readdirSync(dest).sort()
+    for (const n of names) writeFileSync(join(dest, n), 'edited\n', { flag: 'a' })
+    const existing = new Map(names.map((n) => [n, 'an id the store does not know']))
+    const r = await writeTreeInPlace(store.exporter, tree, root, dest, { existing, known: async () => false })
+    expect(r.written).toBe(0)
+    expect(r.skipped).toEqual(names.map((n) => join(dest, n)))
+  })
+})

@@ -23,6 +23,7 @@ import type { TrustGrants } from '../trust/grants.js'
 import { signResult } from '../trust/results.js'
 import { jobEnv, sandboxFor } from './sandbox.js'
 import { specKeyProblem } from './spec-key.js'
+import { storeJobOuts } from './job-outs.js'
 import { STREAM_IDLE_MS } from '../exchange/constants.js'
 import { firstMessage } from '../net/first-message.js'
 import { handleRequests } from '../net/request-handler.js'
@@ -295,19 +296,20 @@ export class ExecService {
 
   /** Stores the declared outs, signs them under the stage key and puts them in the run cache; or why an out is refused. */
   private async collect (spec: JobSpec, work: string, signal: AbortSignal): Promise<{ signed: Awaited<ReturnType<typeof signResult>> } | { problem: string }> {
-    const outs = []
     for (const o of spec.outs) {
-      const abs = join(work, o.path)
-      const problem = this.checkOut(work, abs, o.path)
+      const problem = this.checkOut(work, join(work, o.path), o.path)
       if (problem != null) return { problem }
-      const r = await this.c.store.importer.import(abs, o.path.split('/').pop() as string, { store: true, signal })
-      outs.push({ path: o.path, cid: r.link.cid.toString(), size: r.size, ...(r.kind === 'dir' ? { nfiles: r.nfiles } : {}) })
     }
-    await this.c.store.blockstore.commit()
-    // signed once: the requester checks it, and any teammate may relay the same entry from a run cache
-    const signed = await signResult(spec.key, this.c.privateKey, this.c.node.peerId.toString(), outs)
-    await this.c.runCache.put(spec.key, signed)
-    return { signed }
+    const { outs, release } = await storeJobOuts(this.c.store, work, spec.outs.map((o) => o.path), signal)
+    try {
+      // signed once: the requester checks it, and any teammate may relay the same entry from a run cache
+      const signed = await signResult(spec.key, this.c.privateKey, this.c.node.peerId.toString(), outs)
+      // from here the run cache names the outs (a gc root)
+      await this.c.runCache.put(spec.key, signed)
+      return { signed }
+    } finally {
+      release()
+    }
   }
 
   /** Slurm holds the job back: the requester sees why (Slurm's reason, e.g. Resources). */

@@ -38,6 +38,11 @@ export class BoundedTasks {
     this.running.add(p)
   }
 
+  /** Throws the first failure of a task, if one failed: for a caller that does other work between {@link run}s. */
+  throwIfFailed (): void {
+    if (this.failure != null) throw this.failure.error
+  }
+
   /** Waits for every started task to settle; throws the first failure, if any. */
   async drain (): Promise<void> {
     await this.settle()

@@ -41,6 +41,8 @@ export class DiskFloor {
 
   /** Files or directories created since the last statfs. */
   private entries = 0
+  /** The statfs check in progress, which every writer over the headroom waits on. */
+  private checking: Promise<void> | undefined
 
   /**
    * @param dir - a directory on the filesystem the bytes go to.
@@ -57,8 +59,16 @@ export class DiskFloor {
   async reserve (bytes: number, entries = 0): Promise<void> {
     this.unchecked += bytes
     this.entries += entries
-    if (this.unchecked <= this.headroom && this.entries < INODE_CHECK_EVERY) return
-    // several writers may share a floor: what others count while statfs runs is kept for the next check
+    // several writers share one floor (a fetch's peers, a tree's files): one
+    // statfs at a time, which they all wait on; one that fails fails them all
+    while (this.unchecked > this.headroom || this.entries >= INODE_CHECK_EVERY) {
+      this.checking ??= this.check(bytes, entries).finally(() => { this.checking = undefined })
+      await this.checking
+    }
+  }
+
+  /** The statfs behind {@link reserve}; only one runs at a time, so what it counted is what it clears. */
+  private async check (bytes: number, entries: number): Promise<void> {
     const counted = { bytes: this.unchecked, entries: this.entries }
     const fs = await statfs(this.dir)
     const free = fs.bavail * fs.bsize
@@ -70,6 +80,7 @@ export class DiskFloor {
     if (fs.files > 0 && fs.ffree - entries < Math.min(FREE_FLOOR_INODES, fs.files / 20)) {
       throw new DiskFullError(`no free inodes while ${this.verb} ${this.what}: ${fs.ffree} left in ${this.dir}, and mlp keeps ${FREE_FLOOR_INODES} free: remove files and retry`)
     }
+    // what other writers counted while statfs ran stays for the next check
     this.unchecked -= counted.bytes
     this.entries -= counted.entries
     // half the room left: other writers (and the pack's write buffer) use some too

@@ -159,8 +159,10 @@ export async function writeTreeInPlace (exporter: Exporter, cid: CID, root: stri
   // files and symlinks are written several at a time (each is a handful of
   // thread-pool round trips that, one file after another, left the daemon idle)
   const files = new BoundedTasks(WRITE_CONCURRENCY, WRITE_BUDGET_BYTES)
+  // what was kept, by position in the walk: files finish out of order, the report is in walk order
+  const kept: Array<[number, string]> = []
   // one-block files, read together and written with synchronous calls, a batch at a time
-  let small: Array<{ item: TreeItem, path: string, have?: string }> = []
+  let small: Array<{ item: TreeItem, path: string, have?: string, at: number }> = []
   let smallBytes = 0
   const flushSmall = async (): Promise<void> => {
     const batch = small
@@ -168,14 +170,19 @@ export async function writeTreeInPlace (exporter: Exporter, cid: CID, root: stri
     smallBytes = 0
     let i = 0
     for await (const bytes of exporter.rawFiles(batch.map((b) => b.item.cid))) {
+      // a file that failed elsewhere stops the writing here too, as it did one file at a time
       options.signal?.throwIfAborted()
-      const { item, path, have } = batch[i++]
-      await writeOne(item, path, have, bytes)
+      files.throwIfFailed()
+      const { item, path, have, at } = batch[i++]
+      await writeOne(item, path, have, at, bytes)
     }
   }
+  let at = 0
   try {
     for await (const item of exporter.walk(cid)) {
       options.signal?.throwIfAborted()
+      files.throwIfFailed()
+      at++
       if (blocked != null && item.path.startsWith(`${blocked}/`)) continue
       blocked = undefined
       listed?.set(item.path, item.kind)
@@ -186,21 +193,24 @@ export async function writeTreeInPlace (exporter: Exporter, cid: CID, root: stri
         result.unchanged++
         continue
       }
+      const problem = item.kind === 'symlink' ? symlinkNameProblem(basename(path)) : undefined
+      if (problem != null) throw new UnsafePathError(`${cid.toString()} holds ${problem}: refused`)
       if (item.kind === 'file' && item.cid.code === RAW_CODEC) {
-        small.push({ item, path, have })
+        small.push({ item, path, have, at })
         smallBytes += item.tsize
         if (small.length >= SMALL_BATCH_FILES || smallBytes >= SMALL_BATCH_BYTES) await flushSmall()
         continue
       }
       if (item.kind !== 'dir') {
-        await files.run(async () => { await writeOne(item, path, have) }, Math.min(item.tsize, WRITE_BATCH_BYTES))
+        const position = at
+        await files.run(async () => { await writeOne(item, path, have, position) }, Math.min(item.tsize, WRITE_BATCH_BYTES))
         continue
       }
       await floor.reserve(0, 1)
       const st = await lstatOrNull(path)
       if (await placeDir(path, st, st != null && !st.isDirectory() && await replaceable(have))) continue
       // a file or a symlink where the DAG has a directory: kept, and nothing written below it
-      result.skipped.push(path)
+      kept.push([at, path])
       // the destination itself: nothing of the DAG can go anywhere
       if (item.path === '') break
       blocked = item.path
@@ -211,6 +221,7 @@ export async function writeTreeInPlace (exporter: Exporter, cid: CID, root: stri
     // nothing may still be writing once this returns or throws (the caller may remove the tree)
     await files.settle()
   }
+  result.skipped = kept.sort((a, b) => a[0] - b[0]).map(([, path]) => path)
   if (listed != null) result.removed = await prune(root, dest, listed, result, options.existing, replaceable)
   return result
 
@@ -219,18 +230,16 @@ export async function writeTreeInPlace (exporter: Exporter, cid: CID, root: stri
    * kept. With `bytes` (a one-block file's, verified) the checks and the
    * write are synchronous calls.
    */
-  async function writeOne (item: TreeItem, path: string, have: string | undefined, bytes?: Uint8Array): Promise<void> {
+  async function writeOne (item: TreeItem, path: string, have: string | undefined, position: number, bytes?: Uint8Array): Promise<void> {
     await floor.reserve(bytes?.length ?? 0, 1)
     const st = bytes != null ? lstatOrNullSync(path) : await lstatOrNull(path)
-    const problem = item.kind === 'symlink' ? symlinkNameProblem(basename(path)) : undefined
-    if (problem != null) throw new UnsafePathError(`${cid.toString()} holds ${problem}: refused`)
     if (st != null && !force && (st.isDirectory() ? !(await knownBelow(item.path, options.existing, replaceable)) : have != null && !(await replaceable(have)))) {
       // a DAG laid out as mlp's importer would not (another tool's, a hand-made one) rehashes to another id: same bytes are no edit
       if (options.known != null && item.kind === 'file' && st.isFile() && await sameBytes(exporter, item.cid, path, st, options.signal)) {
         result.unchanged++
         return
       }
-      result.skipped.push(path)
+      kept.push([position, path])
       return
     }
     // a directory of known files where the DAG now has a file: its files are versions the store holds
