@@ -12,6 +12,7 @@ import { findProject } from '../tracking/project.js'
 import { registerProject } from '../tracking/roots.js'
 import type { Handlers } from './server.js'
 import { cwdOf, optionalBoolean, optionalCount, optionalString, requiredString, stringList } from './validate.js'
+import { deadline } from '../deadline.js'
 
 /** Routes of `mlp exp`. */
 export type ExpRoute = 'exp/run' | 'exp/run-all' | 'exp/show' | 'exp/apply' | 'exp/remove' | 'exp/diff' | 'exp/branch'
@@ -37,7 +38,7 @@ export function createExpHandlers (c: ExpComponents): Pick<Handlers, ExpRoute> {
       if (order != null && order !== 'asc' && order !== 'desc') throw new BadRequestError("'sortOrder' must be asc or desc")
       // the records kept here are complete for every teammate whose exchange since connecting completed;
       // the others (made teammates after connecting, or whose exchange failed) are asked now
-      await c.sync.catchUp(AbortSignal.any([signal, AbortSignal.timeout(SHOW_SYNC_MS)]))
+      await c.sync.catchUp(deadline(SHOW_SYNC_MS, signal))
       return experimentRows(c.records.list(project).filter((r) => c.sync.trusts(r.author)), c.peerId, optionalString(body.sortBy, 'sortBy'), order)
     },
     'exp/apply': async (body, { signal }) => await applyExperiment(c, cwdOf(body), requiredString(body.name, 'name'), signal),

@@ -6,6 +6,7 @@ import type { MlpNode } from '../net/node.js'
 import type { Peering } from '../net/peering.js'
 import type { PeerTable } from '../net/peers.js'
 import type { Handlers } from './server.js'
+import { deadline } from '../deadline.js'
 
 /** What the route handlers need from the daemon. */
 export interface RoutesComponents {
@@ -51,7 +52,7 @@ export function createHandlers (c: RoutesComponents): Pick<Handlers, NodeRoute> 
         // the new address: force a dial, or a wrong port would be 'connected'
         // and remembered in place of the working one (then close the extra connection)
         const connected = target != null && c.node.getConnections().some((x) => x.status === 'open' && x.remotePeer.toString() === target)
-        const conn = await c.node.dial(addr, { force: connected, signal: AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)]) })
+        const conn = await c.node.dial(addr, { force: connected, signal: deadline(DIAL_TIMEOUT_MS, signal) })
         remote = conn.remotePeer.toString()
         if (connected) await conn.close().catch(() => {})
       } catch (err) {

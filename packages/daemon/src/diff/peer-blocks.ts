@@ -6,6 +6,7 @@ import type { Providers } from '../exchange/providers.js'
 import type { Logger } from '../logger.js'
 import { matchesCid } from '../store/hash.js'
 import { LISTING_FIND_TIMEOUT_MS, LISTING_PEER_TIMEOUT_MS } from './constants.js'
+import { deadline } from '../deadline.js'
 
 /** What asking peers for single blocks needs. */
 export interface PeerBlocksComponents {
@@ -53,7 +54,7 @@ export function peerBlocks (c: PeerBlocksComponents): PeerBlocks {
 
 /** Sends WANTs in batches of {@link WANT_BATCH} on one stream and files each verified answer in `got`. */
 async function askPeer (c: PeerBlocksComponents, peer: string, wanted: CID[], got: Map<string, Uint8Array>, signal?: AbortSignal): Promise<void> {
-  const timeout = AbortSignal.any([AbortSignal.timeout(LISTING_PEER_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+  const timeout = deadline(LISTING_PEER_TIMEOUT_MS, signal)
   const session: PeerSession = await c.exchange.open(peer, timeout)
   const ch = session.channel
   const onAbort = (): void => { ch.abort(new Error('listing fetch timed out or was aborted')) }

@@ -10,6 +10,7 @@ import type { Store } from '../store/index.js'
 import { StrangerScope } from '../trust/team-scope.js'
 import { HAS_TIMEOUT_MS, MAX_INBOUND_STREAMS, STREAM_IDLE_MS } from './constants.js'
 import type { Traffic } from './traffic.js'
+import { deadline } from '../deadline.js'
 
 /** Components of {@link Exchange}. */
 export interface ExchangeComponents {
@@ -184,7 +185,7 @@ export class Exchange {
     const peers = options.peers ?? this.c.node.getPeers().map((p: PeerId) => p.toString())
     const out = new Map<string, boolean[]>()
     await Promise.all(peers.map(async (peer) => {
-      const signal = AbortSignal.any([AbortSignal.timeout(HAS_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+      const signal = deadline(HAS_TIMEOUT_MS, options.signal)
       let session: PeerSession | undefined
       try {
         session = await this.open(peer, signal)

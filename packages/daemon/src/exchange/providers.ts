@@ -3,6 +3,7 @@ import { CID } from 'multiformats/cid'
 import type { Logger } from '../logger.js'
 import type { MlpNode } from '../net/node.js'
 import type { Store } from '../store/index.js'
+import { deadline } from '../deadline.js'
 
 /** How long one DHT provide or lookup may take. */
 const DHT_TIMEOUT_MS = 10_000
@@ -56,7 +57,7 @@ export class Providers {
     const key = cid.toString()
     if (!this.c.isShared(key) || this.provided.has(key) || this.stopped) return
     this.provided.add(key)
-    this.c.node.contentRouting.provide(cid, { signal: AbortSignal.timeout(DHT_TIMEOUT_MS) })
+    this.c.node.contentRouting.provide(cid, { signal: deadline(DHT_TIMEOUT_MS) })
       .then(() => { this.c.log.debug('provided', { cid: key }) })
       .catch((err: Error) => { this.c.log.debug('provide incomplete (few DHT peers yet)', { cid: key, error: err.message }) })
   }
@@ -88,7 +89,7 @@ export class Providers {
   async find (cid: CID, signal?: AbortSignal): Promise<string[]> {
     const self = this.c.node.peerId.toString()
     const found: string[] = []
-    const timeout = AbortSignal.any([AbortSignal.timeout(DHT_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+    const timeout = deadline(DHT_TIMEOUT_MS, signal)
     try {
       for await (const p of this.c.node.contentRouting.findProviders(cid, { signal: timeout })) {
         const id = p.id.toString()

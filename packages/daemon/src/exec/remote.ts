@@ -12,6 +12,7 @@ import { EXEC_PROTOCOL, RESOURCES_PROTOCOL, type ExecEvent, type ExecRequest, ty
 import { GpuHolds } from './gpu-holds.js'
 import { describeResources, fittingGpus, satisfies } from './resources.js'
 import { checkResult } from './result-check.js'
+import { deadline } from '../deadline.js'
 
 /** How long a peer may take to say what it offers. */
 const RESOURCES_TIMEOUT_MS = 2_000
@@ -63,7 +64,7 @@ export class RemoteExec {
 
   /** What a connected peer offers, or undefined if it does not answer in time. */
   async peerResources (peer: string, signal?: AbortSignal): Promise<Resources | undefined> {
-    const timeout = AbortSignal.any([AbortSignal.timeout(RESOURCES_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+    const timeout = deadline(RESOURCES_TIMEOUT_MS, signal)
     try {
       const stream = await this.c.node.dialProtocol(peerIdFromString(peer), RESOURCES_PROTOCOL, { signal: timeout })
       const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })

@@ -7,6 +7,7 @@ import { channel, type Channel } from '../net/streams.js'
 import { EXP_PROTOCOL, MAX_REFUSED_PER_SYNC, MAX_SYNC_MESSAGES, SYNC_BATCH_BYTES, SYNC_TIMEOUT_MS } from './constants.js'
 import { canonicalJson, verifyRecord } from './record.js'
 import type { ExpRecords } from './records.js'
+import { deadline } from '../deadline.js'
 
 /** Components of {@link ExpSync}. */
 export interface ExpSyncComponents {
@@ -158,7 +159,7 @@ export class ExpSync {
   /** One sync with `peer`, which must be a teammate. */
   async sync (peer: string, want: boolean, signal?: AbortSignal): Promise<SyncCount> {
     if (!this.c.isTeammate(peer)) throw new Error(`${peer} is not a teammate: experiment records are not sent to it`)
-    const timeout = AbortSignal.any([AbortSignal.timeout(SYNC_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+    const timeout = deadline(SYNC_TIMEOUT_MS, signal)
     const stream = await this.c.node.dialProtocol(peerIdFromString(peer), EXP_PROTOCOL, { signal: timeout })
     const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES, idleTimeoutMs: SYNC_TIMEOUT_MS })
     const onAbort = (): void => { ch.abort(new Error('experiment sync timed out')) }

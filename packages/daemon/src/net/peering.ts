@@ -6,6 +6,7 @@ import { REDIAL_MAX_MS, REDIAL_MIN_MS } from '../constants.js'
 import type { Logger } from '../logger.js'
 import { parseMultiaddr } from '../multiaddrs.js'
 import type { MlpNode } from './node.js'
+import { deadline } from '../deadline.js'
 
 /** A peer the user asked us to stay connected to (`mlp peers add`). */
 export interface RememberedPeer {
@@ -98,7 +99,7 @@ export class Peering {
     if (t.peerId != null && node.getConnections(peerIdFromString(t.peerId)).length > 0) return
     for (const addr of t.addrs) {
       try {
-        const conn = await node.dial(addr, { signal: AbortSignal.timeout(REDIAL_MAX_MS) })
+        const conn = await node.dial(addr, { signal: deadline(REDIAL_MAX_MS) })
         t.peerId ??= conn.remotePeer.toString()
         t.delay = REDIAL_MIN_MS
         this.components.log.info('connected to remembered peer', { peer: t.peerId, addr: addr.toString() })

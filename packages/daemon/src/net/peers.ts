@@ -4,6 +4,7 @@ import type { PeerInfo, Resources } from '@mlp/proto'
 import { PING_TIMEOUT_MS } from '../constants.js'
 import type { Logger } from '../logger.js'
 import type { MlpNode } from './node.js'
+import { deadline } from '../deadline.js'
 
 /** Most peers seen since start that {@link PeerTable} remembers (strangers can connect under new identities at will). */
 export const MAX_SEEN_PEERS = 1000
@@ -100,7 +101,7 @@ export class PeerTable {
     const resources = conns.length > 0 && options.ping !== false ? this.components.resources?.(id, options.signal) : undefined
     if (conns.length > 0 && options.ping !== false) {
       try {
-        const signal = AbortSignal.any([AbortSignal.timeout(PING_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+        const signal = deadline(PING_TIMEOUT_MS, options.signal)
         latencyMs = await node.services.ping.ping(peerId, { signal })
       } catch {
         latencyMs = null

@@ -2,6 +2,7 @@ import { InvalidParametersError, type AbortOptions, type ConnectionProtector, ty
 import { AbstractMultiaddrConnection, byteStream, type AbstractMultiaddrConnectionInit } from '@libp2p/utils'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { StreamCipher } from './stream-cipher.js'
+import { deadline } from '../deadline.js'
 
 /** Bytes of the random nonce each side sends first. */
 const NONCE_BYTES = 24
@@ -83,7 +84,7 @@ class PreSharedKeyProtector implements ConnectionProtector {
 
   async protect (connection: MultiaddrConnection, options?: AbortOptions): Promise<MultiaddrConnection> {
     const localNonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES))
-    const signal = options?.signal ?? AbortSignal.timeout(HANDSHAKE_TIMEOUT_MS)
+    const signal = options?.signal ?? deadline(HANDSHAKE_TIMEOUT_MS)
     const bytes = byteStream(connection)
     const [remote] = await Promise.all([bytes.read({ bytes: NONCE_BYTES, signal }), bytes.write(localNonce, { signal })])
     return new PrivateConnection(bytes.unwrap(), { log: connection.log.newScope('pnet') }, { psk: this.psk, local: localNonce, remote: remote.subarray() })

@@ -12,6 +12,7 @@ import type { Store } from '../store/index.js'
 import { isSignedResult } from '../trust/results.js'
 import type { RunCache, RunCacheEntry } from './runcache.js'
 import { complete } from './state.js'
+import { deadline } from '../deadline.js'
 
 /** libp2p protocol id of run cache queries. */
 export const RUNCACHE_PROTOCOL = '/mlp/runcache/1.0.0'
@@ -80,7 +81,7 @@ export class PeerRunCacheService {
   }
 
   private async ask (peer: string, key: string, signal?: AbortSignal): Promise<RunCacheEntry | undefined> {
-    const timeout = AbortSignal.any([AbortSignal.timeout(QUERY_TIMEOUT_MS), ...(signal != null ? [signal] : [])])
+    const timeout = deadline(QUERY_TIMEOUT_MS, signal)
     try {
       const stream = await this.c.node.dialProtocol(peerIdFromString(peer), RUNCACHE_PROTOCOL, { signal: timeout })
       const ch = channel(stream, { maxFrameBytes: MAX_FRAME_BYTES })
