@@ -8,9 +8,11 @@ const pool = new DaemonPool()
 afterAll(async () => { await pool.cleanup() })
 
 describe('daemon lifecycle', () => {
-  it('tunes its C allocator at start (glibc, addon built), and not with MLP_TUNE_MALLOC=0', async () => {
+  it('tunes its C allocator and young generation at start (glibc, addon built), and not the allocator with MLP_TUNE_MALLOC=0', async () => {
     const tuned = await pool.start()
     expect(await mlpJson(tuned.home, ['daemon', 'status'])).toMatchObject({ pid: tuned.pid, mallocTuned: true })
+    // and its young generation is capped (node-flags.ts: 20-30 MB less resident memory)
+    expect(await mlpJson(tuned.home, ['daemon', 'status'])).toMatchObject({ nodeFlags: ['--max-semi-space-size=4'] })
     const plain = await pool.start(undefined, undefined, { ...process.env, MLP_TUNE_MALLOC: '0' })
     expect(await mlpJson(plain.home, ['daemon', 'status'])).toMatchObject({ pid: plain.pid, mallocTuned: false })
   })

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { closeSync, mkdirSync, openSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { daemonArgs, homePaths, isDaemonProcess, type ConfigOverrides, type StartupMessage } from '@mlp/daemon'
+import { DAEMON_NODE_FLAGS, daemonArgs, homePaths, isDaemonProcess, type ConfigOverrides, type StartupMessage } from '@mlp/daemon'
 import { AlreadyRunningError, DaemonStartError, errorFromJSON, type IdResult } from '@mlp/proto'
 import { ApiClient } from './client.js'
 
@@ -33,7 +33,7 @@ export async function spawnDaemon (home: string, overrides: ConfigOverrides): Pr
   // a crash before the logger is up still leaves its trace in daemon.log
   const stderr = openSync(paths.logFile, 'a')
   const bin = fileURLToPath(import.meta.resolve('@mlp/daemon/bin'))
-  const child = spawn(process.execPath, [bin, ...daemonArgs(overrides)], {
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, bin, ...daemonArgs(overrides)], {
     detached: true,
     stdio: ['ignore', 'ignore', stderr, 'ipc'],
     // glibc gives each thread (thread pool, chunking worker) its own malloc

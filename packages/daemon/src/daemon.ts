@@ -266,7 +266,7 @@ export async function startDaemon (init: DaemonInit): Promise<Daemon> {
           node,
           peers,
           peering,
-          status: () => ({ pid: process.pid, home: paths.home, version, startedAt: startedAt.toISOString(), uptimeMs: Date.now() - startedAt.getTime(), mallocTuned: allocatorTuned() }),
+          status: () => ({ pid: process.pid, home: paths.home, version, startedAt: startedAt.toISOString(), uptimeMs: Date.now() - startedAt.getTime(), mallocTuned: allocatorTuned(), nodeFlags: process.execArgv }),
           requestStop: () => { setImmediate(() => { void stop() }) }
         })
       }

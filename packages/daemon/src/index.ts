@@ -1,6 +1,7 @@
 export { startDaemon, type Daemon, type DaemonInit } from './daemon.js'
 export { runDaemon, type StartupMessage } from './run.js'
 export { daemonArgs, parseDaemonArgs } from './args.js'
+export { DAEMON_NODE_FLAGS } from './node-flags.js'
 export { resolveHome, homePaths, type HomePaths } from './home.js'
 export { parseConfig, loadConfig, defaultConfig, type DaemonConfig, type ConfigOverrides } from './config.js'
 export { readPid, isDaemonProcess } from './pidfile.js'

@@ -123,6 +123,8 @@ export interface DaemonStatus extends IdResult {
   connectedPeers: number
   /** Whether the daemon's C allocator settings took effect (glibc and the native addon; see daemon/src/allocator.ts). */
   mallocTuned: boolean
+  /** The Node options the daemon process runs with (a background daemon gets DAEMON_NODE_FLAGS, see daemon/src/node-flags.ts). */
+  nodeFlags: string[]
 }
 
 /** A typed progress event: `name` is namespaced (`net:dial`, `store:add:chunk`). */
